@@ -1,0 +1,48 @@
+"""`shifu scenarios list|validate`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..scenario import load_all, scenario_files, validate_files
+
+app = typer.Typer(help="The difficult-buyer library in scenarios/.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_() -> None:
+    """A table of every scenario: id, title, family, difficulty."""
+    scenarios = load_all()
+    table = Table("id", "title", "family", "channel", "difficulty", show_lines=False)
+    for sc in sorted(scenarios, key=lambda s: (s.family.value, s.difficulty, s.id)):
+        table.add_row(sc.id, sc.title, sc.family.value, sc.channel.value, str(sc.difficulty))
+    Console(width=160).print(table)
+    typer.echo(f"{len(scenarios)} scenarios")
+
+
+@app.command("validate")
+def validate(paths: Optional[list[Path]] = typer.Argument(None, help="scenario files or folders; default: all of scenarios/")) -> None:
+    """Exit 0 when every scenario is valid; otherwise print each problem with file, line, field and fix, and exit 1."""
+    files: list[Path] = []
+    for p in paths or []:
+        if p.is_dir():
+            files.extend(scenario_files(p))
+        elif p.exists():
+            files.append(p)
+        else:
+            typer.echo(f"{p}: (file): does not exist — fix: check the path", err=True)
+            raise typer.Exit(1)
+    if not paths:
+        files = scenario_files()
+    good, problems = validate_files(files)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        bad = len({p.file for p in problems})
+        typer.echo(f"{bad} of {len(files)} scenario files have problems ({len(problems)} in all)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(good)} scenarios valid")

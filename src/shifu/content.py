@@ -1,0 +1,60 @@
+"""Readers for the trainer-edited YAML in grader/ that several layers share."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import paths
+from .errors import Problem, ShifuError, display_path
+from .yamlio import dotted, line_for, load_yaml
+
+
+class QuestionKind(BaseModel):
+    """A kind of question that can uncover a hidden fact, with the words that mark it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str = Field(min_length=1)
+    cues: list[str] = Field(min_length=1)
+
+
+def _load_list(path: Path, model: type[BaseModel], key: str) -> list:
+    shown = display_path(path)
+    if not path.exists():
+        raise ShifuError([Problem(shown, "(file)", "is missing", f"restore {shown} from the repository")])
+    data, lines = load_yaml(path)
+    items = (data or {}).get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ShifuError([Problem(shown, key, "must be a list", f"write `{key}:` followed by a list of entries", 1)])
+    out, problems = [], []
+    for i, item in enumerate(items):
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = (key, i, *err["loc"])
+                problems.append(Problem(shown, dotted(loc), err["msg"], "correct the entry", line_for(lines, loc)))
+    if problems:
+        raise ShifuError(problems)
+    return out
+
+
+@lru_cache(maxsize=8)
+def _question_kinds_cached(root: str) -> tuple[QuestionKind, ...]:
+    return tuple(_load_list(Path(root) / "question_kinds.yaml", QuestionKind, "question_kinds"))
+
+
+def question_kinds() -> tuple[QuestionKind, ...]:
+    return _question_kinds_cached(str(paths.grader_dir()))
+
+
+def question_kind_ids() -> set[str]:
+    return {k.id for k in question_kinds()}
+
+
+def rubric_ids() -> set[str]:
+    """Ids of the rubrics in grader/rubrics/ (the file stem is the id)."""
+    d = paths.grader_dir() / "rubrics"
+    return {p.stem for p in d.glob("*.yaml")} if d.is_dir() else set()

@@ -1,0 +1,276 @@
+"""The difficult-buyer scenario: schema, loading and validation.
+
+A scenario is one YAML file in scenarios/. The pydantic model below is the contract between the
+content a trainer writes and everything that reads it (engine, backends, rubric, course).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import paths
+from .errors import Problem, ShifuError, display_path
+from .vocab import BuyerState, Channel, Competency, Escalation, Family, Signal
+from .yamlio import dotted, line_for, load_yaml
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trigger(Strict):
+    """A signal this buyer is especially sensitive to, and why (for the trainee's debrief)."""
+
+    signal: Signal
+    note: NonEmpty
+
+
+class Persona(Strict):
+    name: NonEmpty
+    temperament: NonEmpty
+    escalates_on: list[Trigger] = Field(min_length=1)
+    calms_on: list[Trigger] = Field(min_length=1)
+    patience: int = Field(ge=1, le=20, description="bad turns the buyer tolerates before escalating")
+    starting_mood: int = Field(default=30, ge=0, le=100, description="0 furious … 100 delighted")
+    escalation: Escalation = Escalation.platform_complaint
+
+
+class Policy(Strict):
+    """A policy fact the trainee can see, with cues that recognise right and wrong statements of it."""
+
+    id: Slug
+    text: NonEmpty
+    correct_cues: list[NonEmpty] = Field(default_factory=list)
+    wrong_cues: list[NonEmpty] = Field(default_factory=list)
+
+
+class OrderContext(Strict):
+    shop: NonEmpty
+    product: NonEmpty
+    order_id: NonEmpty
+    amount_yuan: float = Field(ge=0)
+    order_status: NonEmpty
+    logistics: str = ""
+    placed: str = ""
+    notes: list[NonEmpty] = Field(default_factory=list)
+    policies: list[Policy] = Field(default_factory=list)
+
+
+class HiddenFact(Strict):
+    """Something the buyer knows but says only when the trainee asks the right kind of question."""
+
+    id: Slug
+    fact: NonEmpty
+    uncovered_by: NonEmpty = Field(description="the kind of question that uncovers it: an id in grader/question_kinds.yaml")
+    cues: list[NonEmpty] = Field(default_factory=list, description="extra words that, in a question, target this fact")
+    reveal: list[NonEmpty] = Field(min_length=1, description="buyer lines that reveal the fact")
+
+
+class Resolution(Strict):
+    id: Slug
+    description: NonEmpty
+    cues: list[NonEmpty] = Field(min_length=1, description="words that show a reply offers this resolution")
+
+
+class ForbiddenResolution(Resolution):
+    kind: str = Field(pattern="^(over_promise|breach)$")
+    why: NonEmpty
+
+
+class Lines(Strict):
+    opening: list[NonEmpty] = Field(min_length=1)
+    angry: list[NonEmpty] = Field(min_length=3)
+    calming: list[NonEmpty] = Field(min_length=3)
+    probing: list[NonEmpty] = Field(min_length=3)
+    accepting: list[NonEmpty] = Field(min_length=3)
+    escalating: list[NonEmpty] = Field(min_length=3)
+    leaving: list[NonEmpty] = Field(min_length=3)
+
+    def for_state(self, state: BuyerState) -> list[str]:
+        return list(getattr(self, state.value))
+
+
+class Source(Strict):
+    seed: str = Field(pattern=r"^00[0-4]$")
+    fact: NonEmpty
+
+
+class Scenario(Strict):
+    id: Slug
+    title: NonEmpty
+    family: Family
+    channel: Channel
+    difficulty: int = Field(ge=1, le=5)
+    competencies: list[Competency] = Field(min_length=1)
+    rubric: Slug
+    summary: NonEmpty
+    persona: Persona
+    context: OrderContext
+    hidden_facts: list[HiddenFact] = Field(default_factory=list)
+    goal: NonEmpty
+    accepts: list[Resolution] = Field(min_length=1)
+    never_offer: list[ForbiddenResolution] = Field(default_factory=list)
+    lines: Lines
+    sources: list[Source] = Field(min_length=1)
+
+    @field_validator("title")
+    @classmethod
+    def _title_is_chinese(cls, v: str) -> str:
+        if not re.search(r"[\u4e00-\u9fff]", v):
+            raise ValueError("the title must be in Chinese")
+        return v
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> "Scenario":
+        for name, items in (("hidden_facts", self.hidden_facts), ("accepts", self.accepts), ("never_offer", self.never_offer)):
+            ids = [i.id for i in items]
+            dup = {i for i in ids if ids.count(i) > 1}
+            if dup:
+                raise ValueError(f"{name}: id {sorted(dup)[0]!r} is used twice")
+        return self
+
+    def hidden_fact(self, fact_id: str) -> HiddenFact:
+        for f in self.hidden_facts:
+            if f.id == fact_id:
+                return f
+        raise KeyError(fact_id)
+
+
+_FIXES = {
+    "missing": "add the field (see scenarios/README.md for the schema)",
+    "extra_forbidden": "remove it or correct its spelling (see scenarios/README.md for the known fields)",
+    "enum": "use one of the allowed values",
+    "too_short": "add more entries",
+    "greater_than_equal": "raise the value into the allowed range",
+    "less_than_equal": "lower the value into the allowed range",
+    "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_' only",
+}
+
+
+def _problems_from_validation(shown: str, exc: ValidationError, lines: dict) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        msg = err["msg"]
+        if kind == "extra_forbidden":
+            msg = "unknown field"
+        elif kind == "missing":
+            msg = "required field is missing"
+        fix = _FIXES.get(kind, "")
+        if kind.endswith("_type") or kind.endswith("_parsing"):
+            fix = "write a value of the expected type"
+        if kind == "value_error" and not fix:
+            fix = "correct the value"
+        out.append(Problem(shown, dotted(loc), msg, fix, line_for(lines, loc)))
+    return out
+
+
+def parse_scenario(path: Path) -> Scenario:
+    """Load and validate one scenario file on its own (no cross-file checks)."""
+    shown = display_path(path)
+    data, lines = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ShifuError([Problem(shown, "(top level)", "must be a mapping of fields", "start the file with `id: ...`", 1)])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ShifuError(_problems_from_validation(shown, exc, lines)) from None
+
+
+def scenario_files(directory: Path | None = None) -> list[Path]:
+    d = directory or paths.scenarios_dir()
+    return sorted(p for p in d.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def _cross_checks(path: Path, sc: Scenario, rubric_ids: set[str], question_kinds: set[str], lines: dict) -> list[Problem]:
+    shown = display_path(path)
+    out: list[Problem] = []
+    if sc.rubric not in rubric_ids:
+        known = ", ".join(sorted(rubric_ids)) or "none"
+        out.append(Problem(shown, "rubric", f"rubric {sc.rubric!r} does not exist in grader/rubrics/",
+                           f"use one of: {known}", line_for(lines, ("rubric",))))
+    for i, fact in enumerate(sc.hidden_facts):
+        if fact.uncovered_by not in question_kinds and not fact.cues:
+            out.append(Problem(
+                shown, f"hidden_facts[{i}].uncovered_by",
+                f"hidden fact {fact.id!r} has no way to be uncovered: question kind {fact.uncovered_by!r} is unknown and it has no cues",
+                f"use a question kind from grader/question_kinds.yaml ({', '.join(sorted(question_kinds))}) or add cues",
+                line_for(lines, ("hidden_facts", i, "uncovered_by"))))
+        elif fact.uncovered_by not in question_kinds:
+            out.append(Problem(
+                shown, f"hidden_facts[{i}].uncovered_by",
+                f"question kind {fact.uncovered_by!r} is unknown",
+                f"use one of: {', '.join(sorted(question_kinds))}",
+                line_for(lines, ("hidden_facts", i, "uncovered_by"))))
+    if sc.id != path.stem:
+        out.append(Problem(shown, "id", f"id {sc.id!r} does not match the file name {path.stem!r}",
+                           f"rename the file to {sc.id}.yaml or change the id", line_for(lines, ("id",))))
+    return out
+
+
+def validate_files(files: list[Path]) -> tuple[list[Scenario], list[Problem]]:
+    """Validate scenario files one by one and across each other; collect every problem, never stop at the first."""
+    from .content import question_kind_ids, rubric_ids
+
+    try:
+        rubrics = rubric_ids()
+        kinds = question_kind_ids()
+    except ShifuError as exc:
+        return [], list(exc.problems)
+    good: list[Scenario] = []
+    problems: list[Problem] = []
+    seen: dict[str, Path] = {}
+    for path in files:
+        try:
+            sc = parse_scenario(path)
+        except ShifuError as exc:
+            problems.extend(exc.problems)
+            continue
+        _, lines = load_yaml(path)
+        file_problems = _cross_checks(path, sc, rubrics, kinds, lines)
+        if sc.id in seen:
+            file_problems.append(Problem(display_path(path), "id", f"duplicate id {sc.id!r}, also used by {display_path(seen[sc.id])}",
+                                        "give each scenario its own id", line_for(lines, ("id",))))
+        else:
+            seen[sc.id] = path
+        problems.extend(file_problems)
+        if not file_problems:
+            good.append(sc)
+    return good, problems
+
+
+def load_all(directory: Path | None = None) -> list[Scenario]:
+    """Every scenario in the library, validated; raise ShifuError listing every problem."""
+    scenarios, problems = validate_files(scenario_files(directory))
+    if problems:
+        raise ShifuError(problems)
+    return scenarios
+
+
+def load_scenario(ref: str) -> Scenario:
+    """A scenario by id, or by path to a YAML file."""
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        scs, problems = validate_files([p])
+        if problems:
+            raise ShifuError(problems)
+        return scs[0]
+    candidate = paths.scenarios_dir() / f"{ref}.yaml"
+    if not candidate.exists():
+        known = ", ".join(f.stem for f in scenario_files()) or "none"
+        raise ShifuError(f"unknown scenario {ref!r} — fix: use one of: {known}")
+    scs, problems = validate_files([candidate])
+    if problems:
+        raise ShifuError(problems)
+    return scs[0]
+
+
+def scenario_as_dict(sc: Scenario) -> dict[str, Any]:
+    return sc.model_dump(mode="json")

@@ -1,0 +1,31 @@
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from shifu.fonts import setup_cjk_font
+
+
+def _render(title: str) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig, ax = plt.subplots()
+        ax.set_title(title)
+        ax.set_xlabel("沟通能力 · 产品能力 · 运营能力")
+        fig.canvas.draw()
+        plt.close(fig)
+    return [str(w.message) for w in caught if "missing from font" in str(w.message) or "Glyph" in str(w.message)]
+
+
+def test_chinese_title_renders_without_missing_glyph_warning():
+    family = setup_cjk_font()
+    assert family
+    assert _render("学员能力雷达图:响应时效与情绪安抚") == []
+
+
+def test_missing_glyph_warning_is_detected_without_cjk_font():
+    """Proves the check above can fail: DejaVu Sans alone has no Chinese glyphs."""
+    with matplotlib.rc_context({"font.family": "DejaVu Sans", "font.sans-serif": ["DejaVu Sans"]}):
+        assert _render("学员能力雷达图") != []
