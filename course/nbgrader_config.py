@@ -1,0 +1,20 @@
+"""nbgrader configuration for the Shifu course.
+
+Paths are absolute (a relative SQLite URL used from another directory silently creates a new,
+empty gradebook). SHIFU_GRADEBOOK_URL points the gradebook at another database, e.g.
+postgresql://user@host/shifu for teams with several graders.
+"""
+import os
+
+c = get_config()  # noqa: F821 (provided by nbgrader)
+
+_here = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.root = _here
+c.CourseDirectory.course_id = "shifu"
+c.CourseDirectory.db_url = os.environ.get("SHIFU_GRADEBOOK_URL") or "sqlite:///" + os.path.join(_here, "gradebook.db")
+
+# A cell that runs longer than this is interrupted and scores 0; the batch goes on.
+c.Execute.timeout = 30
+
+c.ClearSolutions.code_stub = {"python": "# 在这里写你的答案\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "在这里写你的回答"
