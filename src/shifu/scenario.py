@@ -5,9 +5,10 @@ content a trainer writes and everything that reads it (engine, backends, rubric,
 """
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -36,8 +37,8 @@ class Persona(Strict):
     temperament: NonEmpty
     escalates_on: list[Trigger] = Field(min_length=1)
     calms_on: list[Trigger] = Field(min_length=1)
-    patience: int = Field(ge=1, le=20, description="bad turns the buyer tolerates before escalating")
-    starting_mood: int = Field(default=30, ge=0, le=100, description="0 furious … 100 delighted")
+    patience: int = Field(ge=1, le=20, strict=True, description="bad turns the buyer tolerates before escalating")
+    starting_mood: int = Field(default=30, ge=0, le=100, strict=True, description="0 furious … 100 delighted")
     escalation: Escalation = Escalation.platform_complaint
 
 
@@ -54,7 +55,7 @@ class OrderContext(Strict):
     shop: NonEmpty
     product: NonEmpty
     order_id: NonEmpty
-    amount_yuan: float = Field(ge=0)
+    amount_yuan: float = Field(ge=0, strict=True)
     order_status: NonEmpty
     logistics: str = ""
     placed: str = ""
@@ -106,7 +107,7 @@ class Scenario(Strict):
     title: NonEmpty
     family: Family
     channel: Channel
-    difficulty: int = Field(ge=1, le=5)
+    difficulty: int = Field(ge=1, le=5, strict=True)
     competencies: list[Competency] = Field(min_length=1)
     rubric: Slug
     summary: NonEmpty
@@ -118,6 +119,8 @@ class Scenario(Strict):
     never_offer: list[ForbiddenResolution] = Field(default_factory=list)
     lines: Lines
     sources: list[Source] = Field(min_length=1)
+    rubric_overrides: dict[str, Annotated[float, Field(ge=0, le=5)]] = Field(
+        default_factory=dict, description="criterion id -> weight on its points (0 disables it; ids from the rubric)")
 
     @field_validator("title")
     @classmethod
@@ -146,11 +149,59 @@ _FIXES = {
     "missing": "add the field (see scenarios/README.md for the schema)",
     "extra_forbidden": "remove it or correct its spelling (see scenarios/README.md for the known fields)",
     "enum": "use one of the allowed values",
-    "too_short": "add more entries",
-    "greater_than_equal": "raise the value into the allowed range",
-    "less_than_equal": "lower the value into the allowed range",
     "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_' only",
+    "string_too_short": "write some text here; it must not be empty",
+    "int_type": "write a whole number without quotes",
+    "int_parsing": "write a whole number without quotes",
+    "int_from_float": "write a whole number without quotes",
+    "float_type": "write a number without quotes",
+    "float_parsing": "write a number without quotes",
+    "string_type": "write text; put numbers, dates and yes/no in quotes, e.g. \"5985\"",
+    "list_type": "write a list: [a, b] or one `- item` per line",
+    "model_type": "write a mapping: one `key: value` per line, indented under this field",
+    "dict_type": "write a mapping: one `key: value` per line, indented under this field",
 }
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema model that holds the field at `loc` (list indexes skipped), to suggest spellings."""
+    model: type[BaseModel] = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        inner = _inner_model(field.annotation) if field is not None else None
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _inner_model(tp: Any) -> type[BaseModel] | None:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in get_args(tp):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _fix_for(kind: str, loc: tuple[Any, ...], ctx: dict[str, Any]) -> str:
+    if kind == "extra_forbidden" and loc and isinstance(loc[-1], str):
+        model = _model_at(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.6) if model else []
+        if close:
+            return f"did you mean `{close[0]}`? rename it, or remove it (see scenarios/README.md for the known fields)"
+    if kind == "too_short":
+        return f"add more entries: at least {ctx.get('min_length', 1)}"
+    if kind == "greater_than_equal":
+        return f"raise the value to at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"lower the value to at most {ctx.get('le')}"
+    if kind in _FIXES:
+        return _FIXES[kind]
+    return "correct the value (see scenarios/README.md for the schema)"
 
 
 def _problems_from_validation(shown: str, exc: ValidationError, lines: dict) -> list[Problem]:
@@ -163,12 +214,7 @@ def _problems_from_validation(shown: str, exc: ValidationError, lines: dict) -> 
             msg = "unknown field"
         elif kind == "missing":
             msg = "required field is missing"
-        fix = _FIXES.get(kind, "")
-        if kind.endswith("_type") or kind.endswith("_parsing"):
-            fix = "write a value of the expected type"
-        if kind == "value_error" and not fix:
-            fix = "correct the value"
-        out.append(Problem(shown, dotted(loc), msg, fix, line_for(lines, loc)))
+        out.append(Problem(shown, dotted(loc), msg, _fix_for(kind, loc, err.get("ctx") or {}), line_for(lines, loc)))
     return out
 
 
@@ -189,13 +235,23 @@ def scenario_files(directory: Path | None = None) -> list[Path]:
     return sorted(p for p in d.glob("*.yaml") if not p.name.startswith("_"))
 
 
-def _cross_checks(path: Path, sc: Scenario, rubric_ids: set[str], question_kinds: set[str], lines: dict) -> list[Problem]:
+def _cross_checks(path: Path, sc: Scenario, rubric_ids: dict[str, list[str]], question_kinds: set[str], lines: dict,
+                  broken_rubrics: frozenset[str] = frozenset()) -> list[Problem]:
     shown = display_path(path)
     out: list[Problem] = []
-    if sc.rubric not in rubric_ids:
+    if sc.rubric in broken_rubrics:
+        out.append(Problem(shown, "rubric", f"rubric {sc.rubric!r} has problems (listed with grader/rubrics/{sc.rubric}.yaml)",
+                           f"fix grader/rubrics/{sc.rubric}.yaml", line_for(lines, ("rubric",))))
+    elif sc.rubric not in rubric_ids:
         known = ", ".join(sorted(rubric_ids)) or "none"
         out.append(Problem(shown, "rubric", f"rubric {sc.rubric!r} does not exist in grader/rubrics/",
                            f"use one of: {known}", line_for(lines, ("rubric",))))
+    else:
+        criteria = rubric_ids[sc.rubric]
+        for key in sc.rubric_overrides:
+            if key not in criteria:
+                out.append(Problem(shown, f"rubric_overrides.{key}", f"rubric {sc.rubric!r} has no criterion {key!r}",
+                                   f"use one of: {', '.join(criteria)}", line_for(lines, ("rubric_overrides", key))))
     for i, fact in enumerate(sc.hidden_facts):
         if fact.uncovered_by not in question_kinds and not fact.cues:
             out.append(Problem(
@@ -217,15 +273,17 @@ def _cross_checks(path: Path, sc: Scenario, rubric_ids: set[str], question_kinds
 
 def validate_files(files: list[Path]) -> tuple[list[Scenario], list[Problem]]:
     """Validate scenario files one by one and across each other; collect every problem, never stop at the first."""
-    from .content import question_kind_ids, rubric_ids
+    from .content import question_kind_ids, rubric_criteria
 
     try:
-        rubrics = rubric_ids()
+        rubrics, rubric_problems = rubric_criteria()
         kinds = question_kind_ids()
     except ShifuError as exc:
         return [], list(exc.problems)
+    broken = frozenset(Path(p.file).stem for p in rubric_problems)
     good: list[Scenario] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = [p for p in rubric_problems
+                               if any(Path(p.file).stem == s for s in _rubrics_named(files))]
     seen: dict[str, Path] = {}
     for path in files:
         try:
@@ -234,7 +292,7 @@ def validate_files(files: list[Path]) -> tuple[list[Scenario], list[Problem]]:
             problems.extend(exc.problems)
             continue
         _, lines = load_yaml(path)
-        file_problems = _cross_checks(path, sc, rubrics, kinds, lines)
+        file_problems = _cross_checks(path, sc, rubrics, kinds, lines, broken)
         if sc.id in seen:
             file_problems.append(Problem(display_path(path), "id", f"duplicate id {sc.id!r}, also used by {display_path(seen[sc.id])}",
                                         "give each scenario its own id", line_for(lines, ("id",))))
@@ -244,6 +302,19 @@ def validate_files(files: list[Path]) -> tuple[list[Scenario], list[Problem]]:
         if not file_problems:
             good.append(sc)
     return good, problems
+
+
+def _rubrics_named(files: list[Path]) -> set[str]:
+    """The rubric ids these scenario files name (a broken rubric is reported once, when a scenario uses it)."""
+    out: set[str] = set()
+    for path in files:
+        try:
+            data, _ = load_yaml(path)
+        except ShifuError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("rubric"), str):
+            out.add(data["rubric"])
+    return out
 
 
 def load_all(directory: Path | None = None) -> list[Scenario]:

@@ -52,8 +52,12 @@ def load_yaml(path: Path) -> tuple[Any, LineMap]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ShifuError([Problem(shown, "(YAML syntax)", str(reason), "fix the indentation, quotes or colons on that line", line)])
+        reason = str(getattr(exc, "problem", None) or str(exc).splitlines()[0])
+        context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and cmark is not None and cmark.line + 1 != line:
+            reason += f" ({context} that starts on line {cmark.line + 1})"
+        fix = "indent with spaces, not tabs" if "\\t" in reason else "fix the indentation, quotes or colons on that line"
+        raise ShifuError([Problem(shown, "(YAML syntax)", reason, fix, line)])
     lines: LineMap = {}
     if node is not None:
         _walk(node, (), lines)

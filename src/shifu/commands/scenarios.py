@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import display_path
 from ..scenario import load_all, scenario_files, validate_files
 
 app = typer.Typer(help="The difficult-buyer library in scenarios/.", no_args_is_help=True)
@@ -30,7 +31,11 @@ def validate(paths: Optional[list[Path]] = typer.Argument(None, help="scenario f
     files: list[Path] = []
     for p in paths or []:
         if p.is_dir():
-            files.extend(scenario_files(p))
+            found = scenario_files(p)
+            if not found:
+                typer.echo(f"{p}: (folder): has no scenario files — fix: name the folder that holds the *.yaml files", err=True)
+                raise typer.Exit(1)
+            files.extend(found)
         elif p.exists():
             files.append(p)
         else:
@@ -42,7 +47,10 @@ def validate(paths: Optional[list[Path]] = typer.Argument(None, help="scenario f
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
-        bad = len({p.file for p in problems})
-        typer.echo(f"{bad} of {len(files)} scenario files have problems ({len(problems)} in all)", err=True)
+        shown = {display_path(f) for f in files}
+        bad = len({p.file for p in problems} & shown)
+        others = sorted({p.file for p in problems} - shown)
+        also = f"; also in {', '.join(others)}" if others else ""
+        typer.echo(f"{bad} of {len(files)} scenario files have problems ({len(problems)} in all{also})", err=True)
         raise typer.Exit(1)
     typer.echo(f"{len(good)} scenarios valid")
