@@ -1,0 +1,315 @@
+"""The semiannual mentor-selection review (June = H1, January–June; December = H2, July–December).
+
+Each candidate's score blends three parts with the weights in grader/review.yaml:
+  kpi           the unified KPI composite (seed 002), the mean of the monthly composites in the period;
+  competencies  the mean proficiency over the five abilities with enough curriculum evidence;
+  apprentices   the share of the candidate's apprentices who passed probation in the period, where any.
+score = Σ weight × part / Σ weights of the parts present. Candidates clearing the KPI bar rank first.
+Candidates without enough KPI months or curriculum evidence are listed apart, unranked.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import Problem, ShifuError, display_path
+from . import charts
+from .config import ProgressRules, ReviewRules, Taxonomy
+from .evidence import Evidence
+from .proficiency import ability_matrix, proficiency
+from .report import esc, img, page, table_html
+
+PARTS = ("kpi", "competencies", "apprentices")
+_PERIOD = re.compile(r"^(\d{4})-H([12])$")
+_TRUE = {"true", "1", "yes", "y", "passed", "pass", "是", "通过", "t"}
+_FALSE = {"false", "0", "no", "n", "failed", "fail", "否", "未通过", "f"}
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: pd.Timestamp
+    end: pd.Timestamp          # the last instant of the period
+    months: tuple[str, ...]    # "YYYY-MM"
+
+
+def parse_period(text: str) -> Period:
+    """`2026-H1` (the June review: January–June) or `2026-H2` (the December review: July–December)."""
+    m = _PERIOD.match(text.strip()) if isinstance(text, str) else None
+    if not m:
+        raise ShifuError(f"--period {text!r} is not a review period — fix: write YEAR-H1 (the June review, Jan–Jun) "
+                         "or YEAR-H2 (the December review, Jul–Dec), e.g. 2026-H2")
+    year, half = int(m.group(1)), int(m.group(2))
+    first = 1 if half == 1 else 7
+    start = pd.Timestamp(year=year, month=first, day=1)
+    end = (start + pd.DateOffset(months=6)) - pd.Timedelta(microseconds=1)
+    months = tuple(f"{year}-{mo:02d}" for mo in range(first, first + 6))
+    return Period(label=f"{year}-H{half}", start=start, end=end, months=months)
+
+
+# ---------------------------------------------------------------- inputs
+
+def _read_csv(path: Path, what: str) -> pd.DataFrame:
+    shown = display_path(path)
+    if not path.is_file():
+        raise ShifuError([Problem(shown, "(file)", f"{what} file does not exist", "check the path")])
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ShifuError([Problem(shown, "(file)", f"is not a readable CSV: {str(exc).splitlines()[0]}",
+                                  "save it as UTF-8 CSV with a header row")])
+    df.columns = [c.strip() for c in df.columns]
+    return df
+
+
+def _require(df: pd.DataFrame, cols: list[str], shown: str, fix: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ShifuError([Problem(shown, c, "column is missing", fix) for c in missing])
+
+
+def load_kpi(path: Path, rules: ReviewRules) -> pd.DataFrame:
+    """agent, month (YYYY-MM) and one numeric column per KPI component; bad cells are errors with their CSV line."""
+    shown = display_path(path)
+    k = rules.kpi
+    df = _read_csv(path, "KPI")
+    cols = [k.agent_column, k.month_column] + [c.column for c in k.components.values()]
+    _require(df, cols, shown, "add it, or name the right column in grader/review.yaml (kpi.components.*.column)")
+    problems: list[Problem] = []
+    out = pd.DataFrame({"agent": df[k.agent_column].str.strip()})
+    months = pd.to_datetime(df[k.month_column].str.strip(), errors="coerce", format="mixed")
+    for i in np.flatnonzero(months.isna().to_numpy())[:5]:
+        problems.append(Problem(shown, k.month_column, f"{df[k.month_column].iat[i]!r} is not a month", "write YYYY-MM", int(i) + 2))
+    out["month"] = months.dt.strftime("%Y-%m")
+    for name, comp in k.components.items():
+        values = pd.to_numeric(df[comp.column].str.strip().str.rstrip("%"), errors="coerce")
+        bad = values.isna() | (values < 0)
+        for i in np.flatnonzero(bad.to_numpy())[:5]:
+            problems.append(Problem(shown, comp.column, f"{df[comp.column].iat[i]!r} is not a number ≥ 0", "fix or remove the row", int(i) + 2))
+        out[name] = values
+    for i in np.flatnonzero((out["agent"] == "").to_numpy())[:5]:
+        problems.append(Problem(shown, k.agent_column, "is empty", "give the agent id", int(i) + 2))
+    if problems:
+        raise ShifuError(problems)
+    return out
+
+
+def load_apprentices(path: Path) -> pd.DataFrame:
+    """mentor, apprentice, passed_probation (true/false, 是/否), date."""
+    shown = display_path(path)
+    df = _read_csv(path, "apprentices")
+    _require(df, ["mentor", "apprentice", "passed_probation", "date"], shown, "the header must be mentor,apprentice,passed_probation,date")
+    problems = []
+    flags = df["passed_probation"].str.strip().str.lower()
+    bad = ~flags.isin(_TRUE | _FALSE)
+    for i in np.flatnonzero(bad.to_numpy())[:5]:
+        problems.append(Problem(shown, "passed_probation", f"{df['passed_probation'].iat[i]!r} is not true/false", "write true or false", int(i) + 2))
+    dates = pd.to_datetime(df["date"].str.strip(), errors="coerce", format="mixed")
+    for i in np.flatnonzero(dates.isna().to_numpy())[:5]:
+        problems.append(Problem(shown, "date", f"{df['date'].iat[i]!r} is not a date", "write YYYY-MM-DD", int(i) + 2))
+    if problems:
+        raise ShifuError(problems)
+    return pd.DataFrame({"mentor": df["mentor"].str.strip(), "apprentice": df["apprentice"].str.strip(),
+                         "passed": flags.isin(_TRUE), "date": dates})
+
+
+# ---------------------------------------------------------------- scoring
+
+def kpi_points(kpi: pd.DataFrame, rules: ReviewRules) -> pd.DataFrame:
+    """Per agent and month: each component's points (points × capped attainment) and the composite."""
+    k = rules.kpi
+    out = kpi.groupby(["agent", "month"], as_index=False)[list(k.components)].mean()
+    total = np.zeros(len(out))
+    for name, c in k.components.items():
+        v = out[name].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            att = v / c.target if c.better == "higher" else np.where(v > 0, c.target / np.where(v > 0, v, 1), k.cap)
+        pts = c.points * np.clip(att, 0, k.cap)
+        out[f"{name}_points"] = pts
+        total += pts
+    out["composite"] = total
+    return out
+
+
+@dataclass
+class ReviewResult:
+    period: Period
+    ranking: pd.DataFrame          # ranked candidates, best first
+    unranked: pd.DataFrame         # candidates with too little evidence, with the reason
+    monthly: pd.DataFrame          # per candidate and month: component points and composite
+    rules: ReviewRules
+    notes: list[str] = field(default_factory=list)
+
+
+def _fmt(v: float) -> str:
+    return "—" if v != v else f"{v:.1f}"
+
+
+def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, progress: ProgressRules,
+               rules: ReviewRules, apprentices: pd.DataFrame | None = None) -> ReviewResult:
+    """Score and rank every agent in the KPI data over the period; pure given its inputs."""
+    notes: list[str] = []
+    dupes = kpi.duplicated(["agent", "month"]).sum()
+    if dupes:
+        notes.append(f"{dupes} duplicate agent-month KPI row(s) averaged")
+    monthly = kpi_points(kpi, rules)
+    monthly = monthly[monthly["month"].isin(period.months)].reset_index(drop=True)
+    candidates = sorted(set(kpi["agent"]))
+    comps = list(rules.kpi.components)
+
+    prof_rules = progress.proficiency.model_copy(update={"max_age_days": rules.competencies.max_age_days})
+    students = {t.lower(): t for t in ev.trainees}
+    student_of = {c: students.get(c.lower(), c) for c in candidates}  # KPI A01 is gradebook student a01
+    prof = proficiency(ev, tax, prof_rules, period.end, trainees=sorted(set(student_of.values())))
+    matrix = ability_matrix(prof, tax)
+    items = prof[prof["skill"].isin(tax.ability_ids)].groupby("trainee")["items"].sum()
+
+    app = apprentices if apprentices is not None else pd.DataFrame(columns=["mentor", "apprentice", "passed", "date"])
+    app = app[(app["date"] >= period.start) & (app["date"] <= period.end)]
+    weights = {p: getattr(rules.parts, p) for p in PARTS}
+
+    rows = []
+    for cand in candidates:
+        m = monthly[monthly["agent"] == cand]
+        kpi_score = float(m["composite"].mean()) if len(m) else np.nan
+        sid = student_of[cand]
+        row_m = matrix.loc[sid] if sid in matrix.index else pd.Series(np.nan, index=tax.ability_ids)
+        abilities = int(row_m.notna().sum())
+        comp_score = float(row_m.mean(skipna=True)) if abilities else np.nan
+        a = app[app["mentor"].str.lower() == cand.lower()]
+        app_score = 100.0 * float(a["passed"].mean()) if len(a) else np.nan
+        scores = {"kpi": kpi_score, "competencies": comp_score, "apprentices": app_score}
+        reasons = []
+        if len(m) < rules.kpi.min_months:
+            reasons.append(f"KPI for {len(m)} of 6 months (needs {rules.kpi.min_months})")
+        if abilities < rules.competencies.min_abilities:
+            reasons.append(f"{abilities} of {len(tax.ability_ids)} abilities with enough evidence (needs {rules.competencies.min_abilities})")
+        present = {p: s for p, s in scores.items() if s == s and weights[p] > 0}
+        wsum = sum(weights[p] for p in present)
+        contrib = {p: (weights[p] * present[p] / wsum if p in present and wsum else np.nan) for p in PARTS}
+        total = sum(v for v in contrib.values() if v == v) if present and not reasons else np.nan
+        row = {
+            "candidate": cand, "total": total,
+            "meets_kpi_bar": bool(kpi_score == kpi_score and kpi_score >= rules.kpi.bar),
+            "kpi_score": kpi_score, "kpi_months": len(m), "kpi_contribution": contrib["kpi"],
+            **{f"kpi_{c}": float(m[f"{c}_points"].mean()) if len(m) else np.nan for c in comps},
+            "competencies_score": comp_score, "abilities": abilities, "evidence_items": int(items.get(sid, 0)),
+            "competencies_contribution": contrib["competencies"],
+            **{f"ability_{c}": row_m.get(c, np.nan) for c in tax.ability_ids},
+            "apprentices_score": app_score, "apprentices": len(a), "apprentices_passed": int(a["passed"].sum()) if len(a) else 0,
+            "apprentices_contribution": contrib["apprentices"],
+            "reasons": "; ".join(reasons),
+        }
+        row["explanation"] = _explain(row, weights, wsum, rules, tax, period)
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=_columns(comps, tax))
+    ok = df["reasons"] == ""
+    ranking = df[ok].sort_values(["meets_kpi_bar", "total", "kpi_score", "candidate"], ascending=[False, False, False, True])
+    ranking = ranking.reset_index(drop=True)
+    ranking.insert(0, "rank", range(1, len(ranking) + 1))
+    unranked = df[~ok].sort_values("candidate").reset_index(drop=True)
+    no_course = [c for c in candidates if c.lower() not in students]
+    if no_course:
+        notes.append(f"{len(no_course)} candidate(s) have no curriculum evidence in the gradebook (ids must match student ids): "
+                     + ", ".join(no_course[:10]) + (" …" if len(no_course) > 10 else ""))
+    if apprentices is not None:
+        outside = apprentices[~apprentices["mentor"].str.lower().isin({c.lower() for c in candidates})]["mentor"].nunique()
+        if outside:
+            notes.append(f"{outside} mentor(s) in the apprentices file have no KPI data and are not candidates")
+    return ReviewResult(period=period, ranking=ranking, unranked=unranked, monthly=monthly, rules=rules, notes=notes)
+
+
+def _columns(comps: list[str], tax: Taxonomy) -> list[str]:
+    return (["candidate", "total", "meets_kpi_bar", "kpi_score", "kpi_months", "kpi_contribution"]
+            + [f"kpi_{c}" for c in comps]
+            + ["competencies_score", "abilities", "evidence_items", "competencies_contribution"]
+            + [f"ability_{c}" for c in tax.ability_ids]
+            + ["apprentices_score", "apprentices", "apprentices_passed", "apprentices_contribution", "reasons", "explanation"])
+
+
+def _explain(row: dict, weights: dict[str, float], wsum: float, rules: ReviewRules, tax: Taxonomy, period: Period) -> str:
+    """Which parts, which evidence, and what each part adds — in one line a reviewer can check by hand."""
+    def share(p: str) -> str:
+        return f"{weights[p]:g}/{wsum:g}" if wsum else f"{weights[p]:g}"
+
+    parts = []
+    if row["kpi_score"] == row["kpi_score"]:
+        comp_bits = ", ".join(f"{c.label} {_fmt(row[f'kpi_{n}'])}/{c.points:g}" for n, c in rules.kpi.components.items())
+        bar = "clears" if row["meets_kpi_bar"] else "below"
+        parts.append(f"KPI {_fmt(row['kpi_score'])} ({bar} the {rules.kpi.bar:g} bar; {row['kpi_months']} months of {period.label}: "
+                     f"{comp_bits}) × {share('kpi')} = {_fmt(row['kpi_contribution'])}")
+    else:
+        parts.append(f"KPI: no data in {period.label}")
+    if row["competencies_score"] == row["competencies_score"]:
+        ab = ", ".join(f"{tax.label(c)} {_fmt(row[f'ability_{c}'])}" for c in tax.ability_ids if row[f"ability_{c}"] == row[f"ability_{c}"])
+        parts.append(f"competencies {_fmt(row['competencies_score'])} ({row['abilities']} abilities from {row['evidence_items']} "
+                     f"evidence items: {ab}) × {share('competencies')} = {_fmt(row['competencies_contribution'])}")
+    else:
+        parts.append("competencies: not enough curriculum evidence")
+    if row["apprentices"]:
+        parts.append(f"apprentices {_fmt(row['apprentices_score'])} ({row['apprentices_passed']} of {row['apprentices']} passed "
+                     f"probation) × {share('apprentices')} = {_fmt(row['apprentices_contribution'])}")
+    else:
+        parts.append("apprentices: none in the period (part left out)")
+    return f"total {_fmt(row['total'])} = " + "; ".join(parts)
+
+
+# ---------------------------------------------------------------- output
+
+def formula_html(rules: ReviewRules) -> str:
+    k = rules.kpi
+    comp_rows = pd.DataFrame([
+        {"component": n, "label": c.label, "column": c.column, "better": c.better, "target": c.target, "points": c.points}
+        for n, c in k.components.items()
+    ])
+    return (
+        f"<p>score = Σ weight × part / Σ weights of the parts present; weights: KPI {rules.parts.kpi:g}, "
+        f"competencies {rules.parts.competencies:g}, apprentices {rules.parts.apprentices:g} (left out when a candidate has no apprentice "
+        f"in the period). Candidates whose KPI composite reaches {k.bar:g} rank first.</p>"
+        f"<p>KPI composite per month = Σ points × min({k.cap:g}, attainment), attainment = value/target (higher is better) or "
+        f"target/value (lower is better); averaged over the months of the period (at least {k.min_months}).</p>"
+        + table_html(comp_rows)
+        + f"<p>competencies = mean proficiency over the abilities with enough evidence (at least {rules.competencies.min_abilities}; "
+          f"evidence up to {rules.competencies.max_age_days:g} days old at the end of the period).</p>"
+    )
+
+
+def review_html(result: ReviewResult, progress: ProgressRules, tax: Taxonomy, sources: dict[str, str]) -> str:
+    part_labels = {"kpi": "KPI", "competencies": "competencies", "apprentices": "apprentices"}
+    show = ["rank", "candidate", "total", "meets_kpi_bar", "kpi_score", "kpi_contribution", "competencies_score",
+            "competencies_contribution", "apprentices_score", "apprentices_contribution"]
+    expl = "".join(f"<li><b>{esc(r.rank)}. {esc(r.candidate)}</b> — {esc(r.explanation)}</li>" for r in result.ranking.itertuples())
+    title = f"{progress.t('review_title')} {result.period.label}"
+    body = [
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="muted">{result.period.start:%Y-%m-%d} – {result.period.end:%Y-%m-%d} · '
+        + " · ".join(f"{esc(k)}: {esc(v)}" for k, v in sources.items()) + "</p>",
+        f"<h2>{esc(progress.t('ranking_title'))}</h2>",
+        img(charts.contributions(result.ranking, part_labels, progress)),
+        table_html(result.ranking[show], "—"),
+        f"<ol style='list-style:none;padding-left:0'>{expl}</ol>",
+        f"<h2>{esc(progress.t('unranked_title'))}</h2>",
+        table_html(result.unranked[["candidate", "reasons", "kpi_months", "abilities", "explanation"]], "—"),
+        f"<h2>{esc(progress.t('formula_title'))}</h2>", formula_html(result.rules),
+    ]
+    if result.notes:
+        body.append(f"<h2>{esc(progress.t('notes_title'))}</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in result.notes) + "</ul>")
+    return page(title, "\n".join(body))
+
+
+def write_review(result: ReviewResult, progress: ProgressRules, tax: Taxonomy, out_dir: Path,
+                 sources: dict[str, str]) -> list[Path]:
+    """review-<period>.csv (ranked rows first, then unranked with their reasons) and review-<period>.html."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    both = pd.concat([result.ranking.assign(status="ranked"),
+                      result.unranked.assign(rank=pd.NA, status="insufficient evidence")], ignore_index=True)
+    cols = ["rank", "status"] + [c for c in both.columns if c not in ("rank", "status")]
+    csv_path = out_dir / f"review-{result.period.label}.csv"
+    both[cols].to_csv(csv_path, index=False, encoding="utf-8", float_format="%.2f")
+    html_path = out_dir / f"review-{result.period.label}.html"
+    html_path.write_text(review_html(result, progress, tax, sources), encoding="utf-8")
+    return [csv_path, html_path]
