@@ -1,0 +1,108 @@
+"""The LLM buyer's prompt and the checks on what comes back, from grader/buyer_voice.yaml."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .. import paths
+from ..errors import Problem, ShifuError, display_path
+from ..vocab import BuyerState, Escalation
+from ..yamlio import dotted, line_for, load_yaml
+from . import VoiceRequest
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class VoiceStyle(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str
+    turn: str
+    opening: str
+    states: dict[BuyerState, str]
+    reveal: str
+    no_reveal: str = ""
+    escalations: dict[Escalation, str]
+    role_reversal_starts: list[str]
+    breaks_character: list[str]
+    strip_prefixes: list[str] = []
+    fallback_notice: str
+    max_chars: int = 200
+
+    def messages(self, req: VoiceRequest) -> list[dict[str, str]]:
+        """System persona, the conversation so far, then this turn's instruction."""
+        sc = req.scenario
+        told = [sc.hidden_fact(f).fact for f in req.revealed]
+        system = self.system.format(
+            name=sc.persona.name, temperament=sc.persona.temperament, shop=sc.context.shop,
+            product=sc.context.product, order_id=sc.context.order_id, amount_yuan=f"{sc.context.amount_yuan:g}",
+            order_status=sc.context.order_status, logistics=sc.context.logistics, goal=sc.goal,
+            facts=";".join(told) if told else "(还没有)")
+        out = [{"role": "system", "content": system}]
+        for role, text in req.history:
+            out.append({"role": "assistant" if role == "buyer" else "user", "content": text})
+        if req.state is None:
+            out.append({"role": "user", "content": self.opening.format(examples=" / ".join(sc.lines.opening))})
+            return out
+        escalation = self.escalations.get(req.escalation or sc.persona.escalation, "")
+        reveal = (self.reveal.format(facts=";".join(sc.hidden_fact(f).fact for f in req.reveal))
+                  if req.reveal else self.no_reveal)
+        out.append({"role": "user", "content": self.turn.format(
+            mood=req.mood, instruction=self.states[req.state].format(escalation=escalation), reveal=reveal,
+            examples=" / ".join(sc.lines.for_state(req.state)), reply=req.reply)})
+        return out
+
+    def clean(self, text: str, buyer_name: str) -> str:
+        """Drop wrapping quotes and speaker labels a model adds."""
+        text = text.strip().strip('"“”「」\'').strip()
+        for pattern in self.strip_prefixes:
+            text = re.sub("^" + pattern.replace("{name}", re.escape(buyer_name)), "", text).strip()
+        return text.strip('"“”「」\'').strip()
+
+    def reversed_roles(self, text: str) -> bool:
+        head = text.lstrip(" \t\n\"“「'")
+        return any(re.match(p, head) for p in self.role_reversal_starts)
+
+    def problem(self, text: str) -> str | None:
+        """Why a finished line cannot be the buyer's, or None when it can."""
+        if not text:
+            return "empty reply"
+        if self.reversed_roles(text):
+            return "spoke as the agent"
+        if any(re.search(p, text) for p in self.breaks_character):
+            return "broke character"
+        if not _CJK.search(text):
+            return "not Chinese"
+        if len(text) > self.max_chars:
+            return "too long"
+        return None
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, mtime: float) -> VoiceStyle:
+    p = Path(path)
+    shown = display_path(p)
+    data, lines = load_yaml(p)
+    try:
+        style = VoiceStyle.model_validate(data)
+    except ValidationError as exc:
+        raise ShifuError([Problem(shown, dotted(tuple(e["loc"])), e["msg"], "correct the entry", line_for(lines, tuple(e["loc"])))
+                          for e in exc.errors()]) from None
+    for field in ("role_reversal_starts", "breaks_character", "strip_prefixes"):
+        for i, pattern in enumerate(getattr(style, field)):
+            try:
+                re.compile(pattern.replace("{name}", "x"))
+            except re.error as exc:
+                raise ShifuError([Problem(shown, f"{field}[{i}]", f"not a valid regular expression: {exc}", "fix the pattern",
+                                          line_for(lines, (field, i)))]) from None
+    return style
+
+
+def load_style(path: Path | None = None) -> VoiceStyle:
+    p = Path(path) if path else paths.grader_dir() / "buyer_voice.yaml"
+    if not p.exists():
+        raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/buyer_voice.yaml from the repository")])
+    return _load(str(p.resolve()), p.stat().st_mtime)

@@ -1,0 +1,305 @@
+"""The engine's rules: how a reply's Signals move the buyer's mood, patience and the outcome.
+
+Everything here is a pure function of (state, signals, scenario, rules), so an outcome can be
+recomputed from a transcript at any time. The numbers come from grader/engine.yaml.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import paths
+from .errors import Problem, ShifuError, display_path
+from .scenario import Scenario
+from .signals import Signals
+from .vocab import BuyerState, Escalation, Signal
+from .yamlio import dotted, line_for, load_yaml
+
+Outcome = Literal["ongoing", "resolved", "escalated"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Effect(_Strict):
+    mood: float = 0.0
+    patience: int = Field(default=0, ge=0)
+    only_without_substance: bool = Field(default=False, description="counts only when the reply as a whole has no substance")
+
+
+class MoodRange(_Strict):
+    min: int = 0
+    max: int = 100
+
+
+class AcceptRule(_Strict):
+    min_mood: int = Field(ge=0, le=100)
+    needs_time_commitment: bool = True
+    needs_consensus_check: bool = True
+    facts_needed: Literal["all"] | int = "all"
+
+
+class LineRule(_Strict):
+    angry_below: int = Field(default=30, ge=0, le=100)
+    probing_from: int = Field(default=50, ge=0, le=100)
+
+
+class EngineRules(_Strict):
+    mood: MoodRange = MoodRange()
+    signals: dict[Signal, Effect]
+    trigger_multiplier: float = Field(ge=1.0)
+    repeat_decay: float = Field(ge=0.0, le=1.0)
+    forbidden_offer: dict[Literal["over_promise", "breach"], Effect]
+    fact_revealed: Effect = Effect()
+    min_substance: float = Field(ge=0.0, le=1.0)
+    injection: Effect
+    no_progress: Effect
+    slow_reply_after_s: float = Field(gt=0)
+    floor_mood: int = Field(ge=0, le=100)
+    floor_patience: int = Field(ge=0)
+    max_turns: int = Field(ge=1)
+    accept: AcceptRule
+    lines: LineRule = LineRule()
+
+
+def rules_path() -> Path:
+    return paths.grader_dir() / "engine.yaml"
+
+
+@lru_cache(maxsize=4)
+def _load_rules_cached(path: str, mtime: float) -> EngineRules:
+    p = Path(path)
+    shown = display_path(p)
+    data, lines = load_yaml(p)
+    if not isinstance(data, dict):
+        raise ShifuError([Problem(shown, "(top level)", "must be a mapping of settings", "restore it from the repository", 1)])
+    try:
+        return EngineRules.model_validate(data)
+    except ValidationError as exc:
+        raise ShifuError([
+            Problem(shown, dotted(tuple(e["loc"])), e["msg"], "correct the value (see the comments in the file)",
+                    line_for(lines, tuple(e["loc"])))
+            for e in exc.errors()
+        ]) from None
+
+
+def load_rules(path: Path | None = None) -> EngineRules:
+    """The engine rules from grader/engine.yaml (re-read when the file changes)."""
+    p = Path(path) if path else rules_path()
+    if not p.exists():
+        raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/engine.yaml from the repository")])
+    return _load_rules_cached(str(p.resolve()), p.stat().st_mtime)
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """Where the conversation stands. Everything the outcome depends on is here."""
+
+    mood: int
+    patience_left: int
+    turn: int = 0
+    revealed: tuple[str, ...] = ()  # hidden-fact ids, in the order the buyer told them
+    proposed: str | None = None  # the scenario.accepts id most recently offered
+    committed: bool = False  # the offer came with a time commitment
+    accepted: bool = False
+    outcome: Outcome = "ongoing"
+    escalation: Escalation | None = None
+    used: tuple[tuple[str, int], ...] = ()  # calming signals already used, with counts
+
+    @property
+    def resolution(self) -> str | None:
+        return self.proposed if self.accepted else None
+
+    @property
+    def ended(self) -> bool:
+        return self.outcome != "ongoing"
+
+    def uses(self, signal: Signal) -> int:
+        return dict(self.used).get(signal.value, 0)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one trainee reply did, and why: the inspectable record of a turn."""
+
+    signals: tuple[str, ...]  # signal names that counted (after gating), in vocabulary order
+    effects: tuple[tuple[str, float, int], ...]  # (cause, mood delta, patience cost)
+    mood_before: int
+    mood_after: int
+    revealed: tuple[str, ...]  # hidden facts newly told this turn
+    offered: tuple[str, ...]  # scenario.accepts ids offered this turn
+    forbidden: tuple[str, ...]  # scenario.never_offer ids offered this turn
+    buyer_state: BuyerState
+    gated: bool  # calming ignored: no substance or an injection attempt
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def initial_state(scenario: Scenario) -> EngineState:
+    return EngineState(mood=scenario.persona.starting_mood, patience_left=scenario.persona.patience)
+
+
+def _signal_order(names: set[str]) -> tuple[str, ...]:
+    order = [s.value for s in Signal]
+    return tuple(sorted(names, key=order.index))
+
+
+def effective_signals(sig: Signals, latency_s: float | None, rules: EngineRules) -> set[Signal]:
+    """The signals in the reply, plus slow_reply when the reply took longer than the benchmark."""
+    out = {s.signal for s in sig.spans}
+    if latency_s is not None and latency_s > rules.slow_reply_after_s:
+        out.add(Signal.slow_reply)
+    return out
+
+
+def facts_needed(scenario: Scenario, rules: EngineRules) -> int:
+    n = len(scenario.hidden_facts)
+    return n if rules.accept.facts_needed == "all" else min(n, int(rules.accept.facts_needed))
+
+
+def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRules,
+         latency_s: float | None = None) -> tuple[EngineState, Decision]:
+    """Apply one trainee reply. Pure and deterministic."""
+    if state.ended:
+        raise ValueError("the conversation has already ended")
+    persona = scenario.persona
+    calms = {t.signal for t in persona.calms_on}
+    angers = {t.signal for t in persona.escalates_on}
+    present = effective_signals(sig, latency_s, rules)
+    gated = sig.substance < rules.min_substance or sig.injection
+    notes: list[str] = []
+
+    effects: list[tuple[str, float, int]] = []
+    used = dict(state.used)
+    counted: set[str] = set()
+    for s in Signal:
+        if s not in present or s not in rules.signals:
+            continue
+        eff = rules.signals[s]
+        if eff.only_without_substance and not gated:
+            continue
+        if eff.mood > 0:
+            if gated:
+                continue
+            n = used.get(s.value, 0)
+            delta = eff.mood * (rules.trigger_multiplier if s in calms else 1.0) * rules.repeat_decay ** n
+            used[s.value] = n + 1
+        else:
+            delta = eff.mood * (rules.trigger_multiplier if s in angers else 1.0)
+        effects.append((s.value, delta, eff.patience))
+        counted.add(s.value)
+    if gated:
+        notes.append("no substance or injection: calming, questions and offers ignored")
+    if sig.injection:
+        effects.append(("injection", rules.injection.mood, rules.injection.patience))
+
+    forbidden = tuple(f.id for f in scenario.never_offer if f.id in sig.forbidden_offers)
+    for f in scenario.never_offer:
+        if f.id in sig.forbidden_offers and not (f.kind == "over_promise" and Signal.over_promise in present):
+            eff = rules.forbidden_offer[f.kind]  # type: ignore[index]
+            effects.append((f"never_offer:{f.id}", eff.mood, eff.patience))
+
+    newly: tuple[str, ...] = ()
+    offered: tuple[str, ...] = ()
+    if not gated:
+        newly = tuple(f.id for f in scenario.hidden_facts if f.id in sig.probed_facts and f.id not in state.revealed)
+        offered = tuple(a.id for a in scenario.accepts if a.id in sig.resolutions)
+    for fid in newly:
+        effects.append((f"fact:{fid}", rules.fact_revealed.mood, rules.fact_revealed.patience))
+
+    if not any(delta > 0 for _, delta, _ in effects):
+        # an empty turn costs patience; a harmful one has already paid for it
+        already = any(p > 0 for _, _, p in effects)
+        effects.append(("no_progress", rules.no_progress.mood, 0 if already else rules.no_progress.patience))
+    net = sum(d for _, d, _ in effects)
+    cost = sum(p for _, _, p in effects)
+    if net < 0 and cost == 0:
+        cost = 1
+    mood = max(rules.mood.min, min(rules.mood.max, round(state.mood + net)))
+    if mood <= rules.floor_mood:
+        cost += rules.floor_patience
+        notes.append("mood at the floor")
+    patience = state.patience_left - cost
+
+    proposed, committed = state.proposed, state.committed
+    has_time = Signal.time_commitment.value in counted
+    if offered:
+        proposed = state.proposed if state.proposed in offered else offered[0]
+        committed = has_time or (state.committed and proposed == state.proposed)
+    elif proposed and has_time:
+        committed = True
+    revealed = state.revealed + newly
+
+    bad_this_turn = any(cost_ > 0 and not _is_soft(cause) for cause, _d, cost_ in effects) or bool(forbidden)
+    accepted, why_not = _accepts(scenario, rules, proposed, committed, Signal.consensus_check.value in counted,
+                                 mood, revealed, bad_this_turn)
+    if why_not and (offered or Signal.consensus_check.value in counted):
+        notes.append("not accepted yet: " + "; ".join(why_not))
+
+    outcome: Outcome = "ongoing"
+    escalation: Escalation | None = None
+    turn = state.turn + 1
+    if accepted:
+        outcome = "resolved"
+    elif patience <= 0:
+        outcome, escalation = "escalated", persona.escalation
+        notes.append("patience ran out")
+    elif turn >= rules.max_turns:
+        outcome, escalation = "escalated", persona.escalation
+        notes.append(f"no resolution after {rules.max_turns} turns")
+    if outcome == "escalated":
+        revealed, newly = state.revealed, ()
+
+    buyer_state = _buyer_state(outcome, escalation, net, mood, bool(offered) or Signal.consensus_check.value in counted,
+                               proposed is not None, rules)
+    new_state = replace(state, mood=mood, patience_left=max(0, patience), turn=turn, revealed=revealed,
+                        proposed=proposed, committed=committed, accepted=accepted, outcome=outcome,
+                        escalation=escalation, used=tuple(sorted(used.items())))
+    decision = Decision(signals=_signal_order(counted), effects=tuple(effects), mood_before=state.mood, mood_after=mood,
+                        revealed=newly, offered=offered, forbidden=forbidden, buyer_state=buyer_state, gated=gated,
+                        notes=tuple(notes))
+    return new_state, decision
+
+
+def _is_soft(cause: str) -> bool:
+    """Costs that do not block an acceptance in the same turn (a slow or empty turn is not a wrong one)."""
+    return cause in ("no_progress", Signal.slow_reply.value) or cause.startswith("fact:")
+
+
+def _accepts(scenario: Scenario, rules: EngineRules, proposed: str | None, committed: bool, consensus: bool,
+             mood: int, revealed: tuple[str, ...], bad_this_turn: bool) -> tuple[bool, list[str]]:
+    why: list[str] = []
+    rule = rules.accept
+    if proposed is None:
+        why.append("no acceptable resolution offered")
+    if rule.needs_time_commitment and not committed:
+        why.append("the offer has no time commitment")
+    if rule.needs_consensus_check and not consensus:
+        why.append("the buyer was not asked to agree")
+    if mood < rule.min_mood:
+        why.append(f"mood {mood} below {rule.min_mood}")
+    missing = [f.id for f in scenario.hidden_facts if f.id not in revealed]
+    if len(scenario.hidden_facts) - len(missing) < facts_needed(scenario, rules):
+        why.append("hidden facts not uncovered: " + ", ".join(missing))
+    if bad_this_turn:
+        why.append("this reply also did harm")
+    return not why, why
+
+
+def _buyer_state(outcome: Outcome, escalation: Escalation | None, net: float, mood: int, asked: bool,
+                 has_offer: bool, rules: EngineRules) -> BuyerState:
+    if outcome == "resolved":
+        return BuyerState.accepting
+    if outcome == "escalated":
+        return BuyerState.leaving if escalation is Escalation.leaves else BuyerState.escalating
+    if net < 0:
+        return BuyerState.angry
+    if asked and has_offer:
+        return BuyerState.probing
+    if net > 0:
+        return BuyerState.calming if mood < rules.lines.probing_from else BuyerState.probing
+    return BuyerState.angry if mood < rules.lines.angry_below else BuyerState.probing

@@ -1,0 +1,218 @@
+"""The LLM buyer voice against a real HTTP server on 127.0.0.1 that misbehaves on demand."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from engine_fake_llm import FakeLLM
+from shifu.backends import VoiceRequest
+from shifu.backends.llm import OpenAIVoice
+from shifu.engine import Engine
+from shifu.errors import ShifuError
+from shifu.llm_config import LLMConfig, load_llm_config
+from engine_helpers import scenario as load_scenario
+from shifu.signals import Signals, Span
+from shifu.vocab import BuyerState, Signal
+
+SCENARIO = load_scenario("late-parcel-wrong-station")
+KEY = "sk-test-Q9x7SECRETkey0042abcdef"
+GOOD = "我都等了三天了,你们到底什么时候能给我个准话?"
+
+
+@pytest.fixture
+def server():
+    with FakeLLM() as s:
+        yield s
+
+
+def config(server: FakeLLM, **kw) -> LLMConfig:
+    base = dict(model="fake-buyer", base_url=server.base_url, api_key=KEY, timeout_s=0.5, total_timeout_s=2.0,
+                max_retries=2, backoff_s=0.01)
+    base.update(kw)
+    return LLMConfig(**base)
+
+
+def request(state: BuyerState | None = BuyerState.angry, reveal=(), revealed=(), turn=1) -> VoiceRequest:
+    return VoiceRequest(scenario=SCENARIO, state=state, mood=20, turn=turn, seed=7, reveal=tuple(reveal),
+                        revealed=tuple(revealed), reply="亲,您好,请问有什么可以帮您?")
+
+
+def test_streams_the_line_in_chunks(server):
+    server.default = ("ok", GOOD)
+    seen: list[str] = []
+    utt = OpenAIVoice(config(server)).speak(request(), on_text=seen.append)
+    assert utt.text == GOOD and utt.backend == "openai" and utt.notice is None
+    assert len(seen) >= 3, "the line should arrive in several pieces"
+    assert all(GOOD.startswith(s) for s in seen) and seen[-1] == GOOD
+    assert server.requests[0]["stream"] is True
+
+
+def test_rate_limit_is_retried(server):
+    server.actions = [("status", 429), ("status", 503)]
+    server.default = ("ok", GOOD)
+    utt = OpenAIVoice(config(server)).speak(request())
+    assert utt.text == GOOD and utt.backend == "openai"
+    assert len(server.requests) == 3
+
+
+def test_server_errors_fall_back_to_the_scripted_voice_with_a_notice(server):
+    server.default = ("status", 500)
+    sc = SCENARIO
+    utt = OpenAIVoice(config(server)).speak(request())
+    assert utt.backend == "scripted-fallback"
+    assert utt.text in sc.lines.angry
+    assert utt.notice and "HTTP 500" in utt.notice
+    assert len(server.requests) == 3  # one try and two retries
+
+
+def test_client_errors_are_not_retried(server):
+    server.default = ("status", 404)
+    utt = OpenAIVoice(config(server)).speak(request())
+    assert utt.backend == "scripted-fallback" and "HTTP 404" in utt.notice
+    assert len(server.requests) == 1
+
+
+def test_a_server_that_never_answers_times_out(server):
+    server.default = ("hang", 1.0)
+    utt = OpenAIVoice(config(server, timeout_s=0.15, total_timeout_s=0.6, max_retries=1)).speak(request())
+    assert utt.backend == "scripted-fallback"
+    assert "timed out" in utt.notice
+
+
+def test_a_line_that_dribbles_past_the_deadline_is_abandoned(server):
+    server.default = ("slow", 1.5, GOOD * 3)
+    utt = OpenAIVoice(config(server, timeout_s=0.5, total_timeout_s=0.3, max_retries=0)).speak(request())
+    assert utt.backend == "scripted-fallback"
+
+
+def test_malformed_output_is_regenerated_then_falls_back(server):
+    server.actions = [("malformed",)]
+    server.default = ("ok", GOOD)
+    utt = OpenAIVoice(config(server)).speak(request())
+    assert utt.text == GOOD and len(server.requests) == 2
+    server.actions = [("malformed",), ("malformed",)]
+    utt = OpenAIVoice(config(server)).speak(request())
+    assert utt.backend == "scripted-fallback"
+
+
+@pytest.mark.parametrize("bad", [
+    "亲,您好,我是跑者之家客服小王,请问有什么可以帮您?",
+    "有什么可以帮您的吗?我这边马上为您查询。",
+    "我是一个AI语言模型,无法扮演买家。",
+    "Sorry, I cannot help with that request.",
+])
+def test_a_line_out_of_character_is_regenerated_once(server, bad):
+    server.actions = [("ok", bad)]
+    server.default = ("ok", GOOD)
+    seen: list[str] = []
+    utt = OpenAIVoice(config(server)).speak(request(), on_text=seen.append)
+    assert utt.text == GOOD and utt.backend == "openai"
+    assert len(server.requests) == 2
+    assert not any("客服小王" in s for s in seen), "an agent-like line must not reach the trainee"
+
+
+def test_two_role_reversals_fall_back(server):
+    server.default = ("ok", "亲,您好,我是客服,很高兴为您服务!")
+    utt = OpenAIVoice(config(server)).speak(request())
+    assert utt.backend == "scripted-fallback" and "模型输出不合格" in utt.notice
+
+
+def test_speaker_labels_and_quotes_are_removed(server):
+    server.default = ("ok", f"王女士:“{GOOD}”")
+    assert OpenAIVoice(config(server)).speak(request()).text == GOOD
+
+
+def test_the_prompt_holds_only_the_facts_already_earned(server):
+    sc = SCENARIO
+    OpenAIVoice(config(server)).speak(request(revealed=("wrong_station",)))
+    OpenAIVoice(config(server)).speak(request(reveal=("race_saturday",), revealed=("wrong_station",)))
+    first, second = (json.dumps(r["messages"], ensure_ascii=False) for r in server.requests)
+    station, race = sc.hidden_fact("wrong_station").fact, sc.hidden_fact("race_saturday").fact
+    assert station in first and race not in first
+    assert race in second, "the fact the engine decided to reveal this turn is in the instruction"
+    assert "angry" not in first and "不接受任何方案" in first
+
+
+def test_exam_mode_fixes_temperature_and_seed(server):
+    OpenAIVoice(config(server, exam=True, temperature=1.2)).speak(request())
+    body = server.requests[0]
+    assert body["temperature"] == 0 and body["seed"] == 7 and body["model"] == "fake-buyer"
+    OpenAIVoice(config(server, temperature=0.9)).speak(request())
+    assert server.requests[1]["temperature"] == 0.9 and "seed" not in server.requests[1]
+
+
+def test_local_server_without_a_key(server):
+    voice = OpenAIVoice(config(server, api_key=None))
+    assert voice.speak(request()).backend == "openai"
+
+
+class _Reader:
+    """Hand-built signals: the first reply probes the station, the rest only empathise."""
+
+    def __call__(self, reply: str, ctx) -> Signals:
+        spans = (Span(Signal.empathy, reply[:4], 0, 4),)
+        probed = frozenset({"wrong_station"}) if "站点" in reply else frozenset()
+        return Signals(spans=spans + ((Span(Signal.probe, "站点", 0, 2),) if probed else ()), probed_facts=probed,
+                       substance=0.9)
+
+
+def test_engine_with_the_llm_voice_writes_openai_turns_and_the_network_never_stops_it(server, tmp_path):
+    server.default = ("ok", GOOD)
+    path = tmp_path / "t.jsonl"
+    eng = Engine(SCENARIO, backend=OpenAIVoice(config(server)), seed=3, transcript_path=path, reader=_Reader())
+    eng.opening()
+    eng.respond("理解您,请问快递站点是哪个?")
+    server.default = ("status", 502)
+    turn = eng.respond("理解您着急,我马上查。")
+    assert turn.backend == "scripted-fallback" and turn.notice
+    server.default = ("ok", GOOD)
+    assert eng.respond("理解您,我这边继续跟进。").backend == "openai"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert records[0]["backend"] == "openai"
+    buyer_backends = [r["backend"] for r in records if r.get("role") == "buyer"]
+    assert buyer_backends == ["openai", "openai", "scripted-fallback", "openai"]
+    assert eng.state.revealed == ("wrong_station",)
+
+
+def test_the_key_never_leaks(server, tmp_path, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    server.default = ("echo_auth", 401)
+    path = tmp_path / "t.jsonl"
+    cfg = config(server)
+    eng = Engine(SCENARIO, backend=OpenAIVoice(cfg), transcript_path=path, reader=_Reader())
+    eng.opening()
+    turn = eng.respond("理解您,请问快递站点是哪个?")
+    server.default = ("status", 500)
+    eng.respond("理解您,我马上查。")
+    eng.finish()
+    assert turn.backend == "scripted-fallback"
+    assert any("Bearer" in h.get("authorization", "") and KEY in h["authorization"] for h in server.headers), \
+        "the fake server did receive the key (so the test could catch a leak)"
+    shown = "\n".join([path.read_text(encoding="utf-8"), *eng.notices, caplog.text, *capsys.readouterr(), repr(cfg),
+                       str(cfg), json.dumps(cfg.model_dump(mode="json"))])
+    assert KEY not in shown and KEY[:12] not in shown and KEY[-12:] not in shown
+    with pytest.raises(ShifuError) as exc:
+        load_llm_config(env={"SHIFU_LLM_MODEL": "m", "SHIFU_LLM_API_KEY": KEY, "SHIFU_LLM_TEMPERATURE": KEY,
+                             "HOME": str(tmp_path)})
+    assert KEY not in str(exc.value)
+
+
+def test_redact_masks_the_key_and_its_pieces():
+    cfg = LLMConfig(model="m", api_key=KEY)
+    assert cfg.redact(f"x {KEY} y") == "x *** y"
+    assert KEY[:12] not in cfg.redact(f"truncated in a log: {KEY[:14]}")
+    assert KEY not in cfg.redact(f"Authorization: Bearer {KEY}")
+
+
+def test_an_unexpected_client_error_still_gets_an_answer():
+    class Exploding:
+        class chat:
+            class completions:
+                @staticmethod
+                def create(**kw):
+                    raise RuntimeError("boom " + KEY)
+
+    utt = OpenAIVoice(LLMConfig(model="m", api_key=KEY), client=Exploding()).speak(request())
+    assert utt.backend == "scripted-fallback" and "RuntimeError" in utt.notice and KEY not in utt.notice
