@@ -5,7 +5,6 @@ BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # nbgrader shells out to `alembic`: the venv's bin must be on PATH for every command.
 export PATH := $(BIN):$(PATH)
-export MPLBACKEND := Agg
 
 .PHONY: lab test demo setup clean
 

@@ -1,0 +1,46 @@
+"""agent_kpi_monthly.csv: the inputs of the unified KPI report, per agent and month.
+
+Drawn from the same hidden agent traits as chat_sessions, so a slow agent in the sample week is
+slow here too; the mentor review reads twelve months of it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .common import rng_for
+from .roster import members
+from .spec import Spec
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+def agent_kpi_monthly(spec: Spec, agents: pd.DataFrame, seed: int) -> pd.DataFrame:
+    rng = rng_for(seed, "agent_kpi_monthly")
+    f = spec.figures
+    sigma = f.chat.first_response_sigma
+    rows = []
+    for m in range(1, f.kpi.months + 1):
+        month = f"{f.shop.year}-{m:02d}"
+        for a in members(agents):
+            median = a._frt_median * (1 - f.kpi.improvement_per_month) ** (m - 9)  # the chat sample is September
+            if m == f.kpi.double11_month:
+                median *= f.kpi.double11_slowdown
+            median *= math.exp(rng.normal(0, 0.06))
+            presales = a.team == "售前"
+            sessions = int(rng.integers(*f.kpi.sessions_per_month)) * (3 if m == f.kpi.double11_month else 1)
+            conv = a._conversion if presales else a._conversion * 0.5
+            rows.append({
+                "month": month, "agent_id": a.agent_id, "team": a.team, "sessions": sessions,
+                "avg_first_response_s": round(median * math.exp(sigma**2 / 2), 1),
+                "response_30s_rate": round(min(1.0, max(0.0, _phi(math.log(30 / median) / sigma) + rng.normal(0, 0.015))), 4),
+                "inquiry_conversion": round(float(np.clip(conv + rng.normal(0, 0.025), 0, 1)), 4),
+                "positive_review_rate": round(float(np.clip(a._positive + rng.normal(0, 0.01), 0, 1)), 4),
+                "qc_score": round(float(np.clip(a._qc + rng.normal(0, 2), 0, 100)), 1),
+                "complaint_rate": round(float(max(0.0, a._complaint * math.exp(rng.normal(0, 0.25)))), 4),
+            })
+    return pd.DataFrame(rows)
