@@ -1,0 +1,255 @@
+"""`shifu demo`: the whole chain on the embedded defaults, headless, with a SYNTHETIC cohort.
+
+course (copied) → release notebooks → synthetic trainees answer them and play the role-plays
+through the real engine → nbgrader submitted/ layout → parallel autograde → feedback → LLM review
+suggestions (only when an LLM is configured) → progress report and semiannual review.
+Everything is written under the output folder; the project's course/ is never touched.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+from .. import paths
+from ..errors import ShifuError, display_path
+from . import layout
+from .build import build_course
+from .grade import Outcome, autograde, default_workers, grader_name
+from .simulate import Profiles, Submitted, load_profiles, submit_cohort
+
+MARKER = ".shifu-demo"
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    course: Path
+    assignments: list[str]
+    submitted: list[Submitted]
+    outcomes: list[Outcome]
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    written: dict[str, Path] = field(default_factory=dict)
+
+
+def prepare_out(out: Path) -> Path:
+    """An empty output folder, or one a previous demo wrote (cleared); never someone else's files."""
+    out = out.resolve()
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise ShifuError(f"{display_path(out)} exists and was not written by `shifu demo` — fix: pass an empty or new folder to --out")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("written by `shifu demo`; the whole folder is replaced on the next run\n", encoding="utf-8")
+    return out
+
+
+def copy_course(src: Path, dest: Path, assignments: list[str], cell_timeout: int | None = None) -> None:
+    """The course's config and sources; cell_timeout shortens how long a never-ending cell may run."""
+    dest.mkdir(parents=True)
+    config = (src / "nbgrader_config.py").read_text(encoding="utf-8")
+    if cell_timeout:
+        config += f"\n# shifu demo: never-ending cells are interrupted sooner than in the course\nc.Execute.timeout = {int(cell_timeout)}\n"
+    (dest / "nbgrader_config.py").write_text(config, encoding="utf-8")
+    for a in assignments:
+        shutil.copytree(layout.source_dir(src) / a, layout.source_dir(dest) / a,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+
+
+def _shifu_cli(args: list[str], cwd: Path, log: Path) -> tuple[bool, str]:
+    """Run another `shifu` verb as its own process, so its failure is reported, not fatal."""
+    cmd = [sys.executable, "-c", "from shifu.cli import main; main()", *args]
+    env = dict(layout.venv_env(), MPLBACKEND="Agg")
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    log.write_text(f"$ shifu {' '.join(args)}\n\n{proc.stdout}\n{proc.stderr}", encoding="utf-8")
+    text = (proc.stdout + proc.stderr).strip().splitlines()
+    return proc.returncode == 0, "\n".join(text[-4:])
+
+
+def half_year(today: date) -> str:
+    return f"{today.year}-H{1 if today.month <= 6 else 2}"
+
+
+def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | None = None, workers: int | None = None,
+             timeout: int = 120, profiles: Profiles | None = None, say: Callable[[str], None] = print,
+             reports: bool = True, cell_timeout: int = 10) -> DemoResult:
+    """Run the chain; `say` gets one line per step. trainees: how many of the cohort file's trainees (default all)."""
+    t_start = time.perf_counter()
+    src_course = paths.course_dir()
+    names = layout.source_assignments(src_course)
+    if assignments:
+        unknown = [a for a in assignments if a not in names]
+        if unknown:
+            raise ShifuError(f"unknown assignment {unknown[0]!r} — fix: use one of: {', '.join(names)}")
+        names = [a for a in names if a in assignments]
+    if not names:
+        raise ShifuError(f"no assignments in {display_path(layout.source_dir(src_course))} — fix: run `shifu course author`")
+    profiles = profiles or load_profiles()
+    members = list(profiles.cohort)
+    if trainees is not None:
+        if trainees < 1:
+            raise ShifuError("--trainees must be at least 1")
+        members = pick_members(members, trainees)
+    out = prepare_out(out)
+    course = out / "course"
+    db_url = "sqlite:///" + str(course / "gradebook.db")
+    workers = workers or default_workers()
+    result = DemoResult(out, course, names, [], [])
+
+    t = time.perf_counter()
+    copy_course(src_course, course, names, cell_timeout)
+    built = build_course(course, names, db_url=db_url)
+    bad = [b for b in built if not b.ok]
+    if bad:
+        raise ShifuError(f"could not build {bad[0].assignment}: {bad[0].error} — fix: run `shifu course check {bad[0].assignment}`")
+    result.timings["build"] = time.perf_counter() - t
+    say(f"[1/5] built {len(names)} assignments in {display_path(course)} ({result.timings['build']:.0f} s)")
+
+    t = time.perf_counter()
+    result.submitted = submit_cohort(course, names, profiles, members)
+    result.timings["simulate"] = time.perf_counter() - t
+    plays = sum(1 for s in result.submitted for o in s.roleplays if o != "not done")
+    say(f"[2/5] {len(members)} SYNTHETIC trainees submitted {len(result.submitted)} assignment folders "
+        f"with {plays} role-play transcripts ({result.timings['simulate']:.0f} s)")
+
+    t = time.perf_counter()
+    result.outcomes = autograde(course, None, workers=workers, timeout=timeout, db_url=db_url, progress=False, feedback=True)
+    result.timings["grade"] = time.perf_counter() - t
+    failed = [o for o in result.outcomes if not o.graded]
+    say(f"[3/5] graded {len(result.outcomes)} submissions with {grader_name()}, {workers} workers, feedback written "
+        f"({result.timings['grade']:.0f} s; {len(failed)} could not be graded)")
+
+    t = time.perf_counter()
+    from .suggest import llm_configured, suggest_reviews
+
+    if llm_configured():
+        sug = suggest_reviews(course, None, db_url=db_url)
+        say(f"[4/5] LLM review suggestions: {sug.summary()}")
+    else:
+        result.notes.append("no LLM configured: mentor-review comments were not pre-filled (see `shifu course suggest`)")
+        say("[4/5] no LLM configured: mentor-review suggestions skipped (the review cells wait for a mentor)")
+    result.timings["suggest"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    result.written.update(write_scores(result, out))
+    if reports:
+        for name, args in (("progress", ["progress", "--out", str(out / "progress"), "--course", str(course), "--db", db_url]),
+                           ("review", ["review", "--period", half_year(date.today()), "--out", str(out / "review"),
+                                       "--course", str(course), "--db", db_url])):
+            ok, tail = _shifu_cli(args, out, out / f"{name}.log")
+            if ok:
+                result.written[name] = out / name
+            else:
+                result.notes.append(f"`shifu {name}` did not finish (log: {display_path(out / f'{name}.log')}): {tail}")
+    result.timings["reports"] = time.perf_counter() - t
+    say(f"[5/5] scores, progress report and review written ({result.timings['reports']:.0f} s)")
+    result.timings["total"] = time.perf_counter() - t_start
+    result.written["summary"] = write_summary(result, out)
+    return result
+
+
+def pick_members(members: list, n: int) -> list:
+    """n trainees with profiles as varied as possible: one of each profile in turn; past the file's end,
+    the cohort again with numbered ids."""
+    by_profile: dict[str, list] = {}
+    for m in members:
+        by_profile.setdefault(m.profile, []).append(m)
+    spread = [group[i] for i in range(max(len(g) for g in by_profile.values()))
+              for group in by_profile.values() if i < len(group)]
+    out = []
+    for i in range(n):
+        base, rounds = spread[i % len(spread)], i // len(spread)
+        out.append(base if rounds == 0 else base.model_copy(update={"id": f"{base.id}-{rounds + 1}"}))
+    return out
+
+
+def write_scores(result: DemoResult, out: Path) -> dict[str, Path]:
+    """scores.csv: one row per synthetic trainee and assignment."""
+    profile_of = {s.student: s.profile for s in result.submitted}
+    path = out / "scores.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["student", "profile", "assignment", "graded", "score", "max_score", "reason", "synthetic"])
+        for o in sorted(result.outcomes, key=lambda o: (o.student, layout.ASSIGNMENTS.index(o.assignment)
+                                                            if o.assignment in layout.ASSIGNMENTS else 99)):
+            w.writerow([o.student, profile_of.get(o.student, ""), o.assignment, o.graded, f"{o.score:g}", f"{o.max_score:g}",
+                        o.reason, "yes"])
+    return {"scores": path}
+
+
+@dataclass
+class CohortRow:
+    student: str
+    profile: str
+    submitted: int
+    score: float
+    max_score: float  # of the work submitted
+    reasons: list[str]
+
+
+def cohort_table(result: DemoResult) -> list[CohortRow]:
+    """One row per synthetic trainee, best first."""
+    profile_of = {s.student: s.profile for s in result.submitted}
+    rows: dict[str, CohortRow] = {}
+    for o in result.outcomes:
+        row = rows.setdefault(o.student, CohortRow(o.student, profile_of.get(o.student, ""), 0, 0.0, 0.0, []))
+        row.submitted += 1
+        row.score += o.score
+        row.max_score += o.max_score
+        if o.reason and o.reason != "ok":
+            row.reasons.append(f"{o.assignment}: {o.reason}")
+    return sorted(rows.values(), key=lambda r: -r.score)
+
+
+def short_reason(reasons: list[str], width: int = 110) -> str:
+    """The first reason, cut to one readable line; scores.csv holds them all."""
+    if not reasons:
+        return ""
+    first = reasons[0] if len(reasons[0]) <= width else reasons[0][: width - 1] + "…"
+    return first + (f" (+{len(reasons) - 1} more in scores.csv)" if len(reasons) > 1 else "")
+
+
+def write_summary(result: DemoResult, out: Path) -> Path:
+    lines = ["# Shifu demo — SYNTHETIC cohort", "",
+             "Every trainee here is simulated (ids start with `synthetic-`); their answers come from "
+             "course/demo/trainee_profiles.yaml and their role-plays from the real buyer engine.", "",
+             f"Assignments: {', '.join(result.assignments)}", "",
+             "| trainee | profile | assignments submitted | score | of (submitted work) | first note |",
+             "|---|---|---|---|---|---|"]
+    for r in cohort_table(result):
+        note = short_reason(r.reasons).replace("|", "/")
+        lines.append(f"| {r.student} | {r.profile} | {r.submitted}/{len(result.assignments)} | {r.score:.1f} | {r.max_score:.0f} | {note} |")
+    lines += ["", "## Where to look", ""]
+    lines += [f"- {k}: `{display_path(v)}`" for k, v in where_to_look(result).items()]
+    if result.notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
+    t = result.timings
+    lines += ["", f"Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in t.items())]
+    path = out / "summary.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def where_to_look(result: DemoResult) -> dict[str, Path]:
+    out = {"summary": result.out / "summary.md", "scores (CSV)": result.out / "scores.csv",
+           "feedback HTML per trainee": result.course / "feedback",
+           "autograded notebooks": result.course / "autograded",
+           "submissions and role-play transcripts": result.course / "submitted",
+           "gradebook (open with formgrader)": result.course / "gradebook.db"}
+    if "progress" in result.written:
+        out["progress report"] = result.written["progress"]
+    if "review" in result.written:
+        out["semiannual review"] = result.written["review"]
+    return out
+
+
+def default_out() -> Path:
+    return Path(os.environ.get("SHIFU_DEMO_OUT", "demo-out"))

@@ -1,0 +1,267 @@
+"""A SYNTHETIC cohort: scripted trainees who answer the release notebooks, for the demo and tests.
+
+Each simulated trainee has a skill profile (course/demo/trainee_profiles.yaml). Replies are put
+together from that file's move pools, filled with the scenario's own facts (its hidden facts'
+question kinds, its accepted resolutions, its policies), so a strong trainee asks the right
+questions and a weak one shifts blame. Role-plays are played through the real buyer engine with
+the profile's response times; code answers (quizzes, data labs) are taken from the source
+notebook's reference solution, left empty, broken, or made to crash or never end.
+"""
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+import random
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import nbformat
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .. import paths
+from ..errors import Problem, ShifuError, display_path
+from ..scenario import Scenario, load_scenario
+from ..yamlio import dotted, line_for, load_yaml
+from . import layout
+from .notebook import transcript_name
+from .transcripts import play_script
+
+SYNTHETIC_PREFIX = "synthetic-"
+_SOLUTION_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
+CodeChoice = Annotated[str, Field(pattern="^(solution|wrong|stub|crash|loop)$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Profile(_Strict):
+    label: str
+    reply: list[str] = Field(min_length=1)
+    roleplay: list[list[str]] = Field(min_length=1)
+    latency_s: tuple[float, float]
+    roleplay_rate: float = Field(ge=0, le=1)
+    code: dict[CodeChoice, float] = Field(min_length=1)
+    broken_reply_rate: float = Field(default=0, ge=0, le=1)
+    reached: float = Field(default=1.0, gt=0, le=1, description="share of the course's assignments submitted so far, in course order")
+
+
+class Member(_Strict):
+    id: str = Field(pattern=r"^synthetic-[a-z0-9-]+$", description="lower-case slug starting with synthetic-")
+    profile: str
+
+
+class Profiles(_Strict):
+    cohort: list[Member] = Field(min_length=1)
+    profiles: dict[str, Profile] = Field(min_length=1)
+    moves: dict[str, list[str]] = Field(min_length=1)
+    probes: dict[str, str]
+    fallback_probe: str
+    wrong_value: str
+    crash_code: str
+    loop_code: str
+
+    @model_validator(mode="after")
+    def _references(self) -> "Profiles":
+        for m in self.cohort:
+            if m.profile not in self.profiles:
+                raise ValueError(f"trainee {m.id!r} names unknown profile {m.profile!r}")
+        used = {mv for p in self.profiles.values() for mv in p.reply + [x for turn in p.roleplay for x in turn]}
+        missing = sorted(used - set(self.moves))
+        if missing:
+            raise ValueError(f"move {missing[0]!r} is used by a profile but has no entry under moves")
+        ids = [m.id for m in self.cohort]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"trainee id {dup[0]!r} is used twice")
+        return self
+
+
+def profiles_path() -> Path:
+    return paths.course_dir() / "demo" / "trainee_profiles.yaml"
+
+
+def load_profiles(path: Path | None = None) -> Profiles:
+    path = path or profiles_path()
+    shown = display_path(path)
+    if not path.exists():
+        raise ShifuError([Problem(shown, "(file)", "is missing", "restore course/demo/trainee_profiles.yaml from the repository")])
+    data, lines = load_yaml(path)
+    try:
+        return Profiles.model_validate(data)
+    except ValidationError as exc:
+        raise ShifuError([Problem(shown, dotted(tuple(e["loc"])), e["msg"], "correct the entry", line_for(lines, tuple(e["loc"])))
+                          for e in exc.errors()]) from None
+
+
+@lru_cache(maxsize=64)
+def _scenario(sid: str) -> Scenario:
+    """Scenarios are validated once per run: loading checks the rubric and question kinds too."""
+    return load_scenario(sid)
+
+
+def _seed(*parts: str) -> int:
+    return int(hashlib.sha256("/".join(parts).encode()).hexdigest()[:12], 16)
+
+
+# --- replies --------------------------------------------------------------------------------
+
+@dataclass
+class Composer:
+    """Builds one trainee's replies for one scenario; asks about the hidden facts in order."""
+
+    scenario: Scenario
+    profiles: Profiles
+    rng: random.Random
+    next_fact: int = 0
+
+    def _probe(self) -> str:
+        facts = self.scenario.hidden_facts
+        if not facts:
+            return self.profiles.probes.get("expectation", "")
+        fact = facts[self.next_fact % len(facts)]
+        self.next_fact += 1
+        if fact.uncovered_by in self.profiles.probes:
+            return self.profiles.probes[fact.uncovered_by]
+        return self.profiles.fallback_probe.format(cue=(fact.cues or [fact.id])[0])
+
+    def _fill(self, template: str) -> str:
+        sc = self.scenario
+        policies = sc.context.policies
+        fields = {
+            "probe": self._probe() if "{probe}" in template else "",
+            "solution": "、".join(a.cues[0] for a in sc.accepts[:2]),
+            "policy": policies[0].text if policies else sc.goal,
+            "wrong": next((c for p in policies for c in p.wrong_cues), "不支持售后"),
+            "forbidden": sc.never_offer[0].cues[0] if sc.never_offer else "保证没问题",
+            "stuffing": " ".join(dict.fromkeys(c for a in sc.accepts for c in a.cues)
+                                 ) + " " + " ".join(c for p in policies for c in p.correct_cues),
+        }
+        return template.format(**fields)
+
+    def say(self, moves: list[str]) -> str:
+        return "".join(self._fill(self.rng.choice(self.profiles.moves[m])) for m in moves).strip()
+
+
+# --- notebooks ------------------------------------------------------------------------------
+
+def strip_solution(source: str) -> str:
+    """A source cell's reference answer as a trainee would type it: the delimiters removed."""
+    return _SOLUTION_BLOCK.sub(lambda m: m.group(1), source)
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    names = list(weights)
+    return rng.choices(names, weights=[weights[n] for n in names])[0]
+
+
+def _code_answer(choice: str, release_src: str, source_src: str, meta: dict, profiles: Profiles) -> str:
+    solution = strip_solution(source_src)
+    if choice == "solution":
+        return solution
+    if choice == "stub":
+        return release_src
+    if choice == "crash":
+        return profiles.crash_code + "\n" + solution
+    if choice == "loop":
+        return profiles.loop_code
+    variable = meta.get("variable")
+    if variable:  # a quiz: a wrong value
+        return f"{variable} = {profiles.wrong_value}"
+    return _SOLUTION_BLOCK.sub(lambda m: _drop_last_step(m.group(1)), source_src)  # a data lab: half done
+
+
+def _drop_last_step(block: str) -> str:
+    """A half-done attempt: the solution's last line commented out (a missing result, or a function returning None)."""
+    lines = block.rstrip("\n").splitlines()
+    if not lines:
+        return block
+    last = lines[-1]
+    indent = last[: len(last) - len(last.lstrip())]
+    body = lines[:-1] + [f"{indent}pass  # synthetic trainee: unfinished", f"{indent}# {last.lstrip()}"]
+    return "\n".join(body) + "\n"
+
+
+@dataclass
+class Submitted:
+    student: str
+    profile: str
+    assignment: str
+    replies: int = 0
+    roleplays: list[str] = field(default_factory=list)  # outcomes
+    code: dict[str, int] = field(default_factory=dict)
+
+
+def answer_assignment(course: Path, assignment: str, member: Member, profiles: Profiles, dest: Path) -> Submitted:
+    """Write one synthetic trainee's submission folder for one assignment (notebooks, transcripts, timestamp)."""
+    profile = profiles.profiles[member.profile]
+    rng = random.Random(_seed(member.id, assignment))
+    release = layout.release_dir(course) / assignment
+    if not release.is_dir():
+        raise ShifuError(f"no release of {assignment} in {display_path(release)} — fix: run `shifu course build` first")
+    shutil.copytree(release, dest, dirs_exist_ok=True)
+    out = Submitted(member.id, member.profile, assignment)
+    for nb_path in sorted(dest.glob("*.ipynb")):
+        source_nb = layout.source_dir(course) / assignment / nb_path.name
+        source_cells = {}
+        if source_nb.exists():
+            for c in nbformat.read(source_nb, as_version=4).cells:
+                gid = c.metadata.get("nbgrader", {}).get("grade_id")
+                if gid:
+                    source_cells[gid] = c
+        nb = nbformat.read(nb_path, as_version=4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            shifu = cell.metadata.get("shifu", {})
+            kind = shifu.get("kind")
+            if kind == "reply":
+                sid = shifu["scenario"]
+                sc = _scenario(sid)
+                reply = Composer(sc, profiles, rng).say(profile.reply)
+                broken = rng.random() < profile.broken_reply_rate
+                hint = cell.source.split("\n", 1)[0]
+                cell.source = f'{hint}\n{shifu["variable"]} = """\n{reply}\n' + ("" if broken else '"""')
+                out.replies += 1
+            elif kind == "roleplay" and shifu.get("graded"):
+                sid = shifu["scenario"]
+                if rng.random() >= profile.roleplay_rate:
+                    out.roleplays.append("not done")
+                    continue
+                sc = _scenario(sid)
+                composer = Composer(sc, profiles, rng)
+                turns = [(composer.say(moves), round(rng.uniform(*profile.latency_s), 1)) for moves in profile.roleplay]
+                outcome = play_script(sc, turns, dest / transcript_name(sid), trainee=member.id, seed=_seed(member.id, sid) % 10_000)
+                out.roleplays.append(outcome)
+            elif meta.get("solution"):
+                src_cell = source_cells.get(meta.get("grade_id", ""))
+                if src_cell is None:
+                    continue
+                if cell.cell_type == "markdown":
+                    if _pick(rng, profile.code) == "solution":
+                        cell.source = strip_solution(src_cell.source)
+                    continue
+                choice = _pick(rng, profile.code)
+                cell.source = _code_answer(choice, cell.source, src_cell.source, {**shifu}, profiles)
+                out.code[choice] = out.code.get(choice, 0) + 1
+        nbformat.write(nb, nb_path)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    (dest / "timestamp.txt").write_text(stamp, encoding="utf-8")
+    return out
+
+
+def submit_cohort(course: Path, assignments: list[str], profiles: Profiles, members: list[Member] | None = None) -> list[Submitted]:
+    """Each synthetic trainee's submissions, as far into the course as the profile has reached, in nbgrader's
+    submitted/<student>/<assignment>/ layout (a cohort mid-course: the progress report shows who is behind)."""
+    out = []
+    for member in members or profiles.cohort:
+        reached = profiles.profiles[member.profile].reached
+        for a in assignments[: max(1, round(len(assignments) * reached))]:
+            dest = course / "submitted" / member.id / a
+            if dest.exists():
+                shutil.rmtree(dest)
+            out.append(answer_assignment(course, a, member, profiles, dest))
+    return out

@@ -1,0 +1,68 @@
+"""The trainee's own folder: release notebooks copied once, never over a trainee's work.
+
+`shifu lab` opens JupyterLab here. A notebook already in the workspace is left alone, even when the
+release changed since — a trainee's answers and role-play transcripts must never be lost. A newer
+release of an untouched notebook is noted so a mentor can hand it out by hand.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import paths
+from . import layout
+from .build import build_course, release_missing
+
+
+def workspace_dir() -> Path:
+    """SHIFU_WORKSPACE, else workspace/ at the project root."""
+    env = os.environ.get("SHIFU_WORKSPACE")
+    return Path(env).expanduser().resolve() if env else paths.project_root() / "workspace"
+
+
+@dataclass
+class Prepared:
+    root: Path
+    copied: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+    built: list[str] = field(default_factory=list)
+    not_built: list[str] = field(default_factory=list)  # "assignment: why" — left out, the rest still opens
+
+
+def sync_workspace(course: Path | None = None, workspace: Path | None = None) -> Prepared:
+    """Build missing or stale releases, then copy into the workspace every file the trainee does not have yet."""
+    course = (course or paths.course_dir()).resolve()
+    root = (workspace or workspace_dir()).resolve()
+    names = layout.source_assignments(course)
+    result = Prepared(root)
+    stale = release_missing(course, names)
+    if stale:
+        for b in build_course(course, stale):
+            (result.built if b.ok else result.not_built).append(b.assignment if b.ok else f"{b.assignment}: {b.error}")
+    root.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        rel = layout.release_dir(course) / name
+        for src in sorted(p for p in rel.rglob("*") if p.is_file()):
+            dest = root / name / src.relative_to(rel)
+            if dest.exists():
+                result.kept.append(dest)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+            result.copied.append(dest)
+    return result
+
+
+def prepare_workspace() -> Path:
+    """The folder `shifu lab` opens; filled from the course's release notebooks."""
+    result = sync_workspace()
+    for line in result.not_built:
+        print(f"warning: not in the workspace, its release could not be built: {line} — fix: run `shifu course check`",
+              file=sys.stderr)
+    if result.copied:
+        print(f"workspace {result.root}: {len(result.copied)} new file(s) copied, {len(result.kept)} kept as they were",
+              file=sys.stderr)
+    return result.root

@@ -1,0 +1,44 @@
+"""`shifu demo` on a small synthetic cohort: the whole chain runs and says where to look."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from shifu.course.demo import MARKER, run_demo
+from shifu.errors import ShifuError
+
+
+def test_small_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    lines: list[str] = []
+    result = run_demo(out, trainees=3, assignments=["m01_logistics"], workers=2, say=lines.append, reports=False)
+    assert len(lines) == 5 and "SYNTHETIC" in lines[1]
+    rows = list(csv.DictReader((out / "scores.csv").open(encoding="utf-8")))
+    assert {r["student"] for r in rows} == {"synthetic-01-strong", "synthetic-03-average", "synthetic-06-weak"}
+    assert {r["profile"] for r in rows} == {"strong", "average", "weak"}
+    assert all(r["synthetic"] == "yes" and r["graded"] == "True" for r in rows)
+    assert (out / "course" / "submitted" / "synthetic-01-strong" / "m01_logistics" / "late-parcel-wrong-station.jsonl").exists()
+    assert list((out / "course" / "feedback").rglob("*.html"))
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in summary and "Where to look" in summary
+    by = {o.student: o.score for o in result.outcomes}
+    assert by["synthetic-01-strong"] > by["synthetic-03-average"] > by["synthetic-06-weak"]
+
+
+def test_demo_refuses_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ShifuError, match="not written by `shifu demo`"):
+        run_demo(tmp_path, trainees=1, assignments=["m00_orientation"])
+    assert (tmp_path / "notes.txt").exists() and not (tmp_path / MARKER).exists()
+
+
+def test_a_small_cohort_spreads_over_the_profiles():
+    from shifu.course.demo import pick_members
+    from shifu.course.simulate import load_profiles
+
+    cohort = load_profiles().cohort
+    picked = pick_members(cohort, 6)
+    assert len({m.profile for m in picked}) == 6
+    many = pick_members(cohort, len(cohort) + 2)
+    assert len({m.id for m in many}) == len(cohort) + 2 and all(m.id.startswith("synthetic-") for m in many)

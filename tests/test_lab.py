@@ -1,0 +1,29 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from shifu.commands import lab as lab_cmd
+
+BIN = Path(sys.executable).parent
+
+
+def test_headless_under_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    assert lab_cmd.is_headless()
+
+
+def test_allow_root_only_as_root(monkeypatch, tmp_path):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert "--allow-root" in lab_cmd.lab_command(tmp_path, 8888, open_browser=False)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert "--allow-root" not in lab_cmd.lab_command(tmp_path, 8888, open_browser=False)
+
+
+def test_shifu_lab_does_not_block_under_ci(tmp_path):
+    """The README's first command must return under CI: JupyterLab starts, answers, and stops."""
+    env = dict(os.environ, CI="true", PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", JUPYTER_RUNTIME_DIR=str(tmp_path))
+    proc = subprocess.run([str(BIN / "shifu"), "lab", "--port", "18931"], env=env, capture_output=True, text=True,
+                          timeout=180, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "JupyterLab started and answered at http://127.0.0.1:" in proc.stdout
