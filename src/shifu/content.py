@@ -55,6 +55,16 @@ def question_kind_ids() -> set[str]:
 
 
 def rubric_ids() -> set[str]:
-    """Ids of the rubrics in grader/rubrics/ (the file stem is the id)."""
-    d = paths.grader_dir() / "rubrics"
-    return {p.stem for p in d.glob("*.yaml")} if d.is_dir() else set()
+    """Ids of the rubrics in grader/rubrics/ that load and validate; a broken one raises ShifuError naming it."""
+    good, problems = rubric_criteria()
+    if problems:
+        raise ShifuError(problems)
+    return set(good)
+
+
+def rubric_criteria() -> tuple[dict[str, list[str]], list[Problem]]:
+    """Criterion ids of every rubric that validates, and the problems of every rubric file that doesn't."""
+    from .rubric_schema import rubric_catalog
+
+    good, problems = rubric_catalog()
+    return {rid: r.criterion_ids() for rid, r in good.items()}, problems

@@ -282,8 +282,8 @@ def validate_files(files: list[Path]) -> tuple[list[Scenario], list[Problem]]:
         return [], list(exc.problems)
     broken = frozenset(Path(p.file).stem for p in rubric_problems)
     good: list[Scenario] = []
-    problems: list[Problem] = [p for p in rubric_problems
-                               if any(Path(p.file).stem == s for s in _rubrics_named(files))]
+    used = _rubrics_named(files) if rubric_problems else set()
+    problems: list[Problem] = [p for p in rubric_problems if Path(p.file).stem in used]
     seen: dict[str, Path] = {}
     for path in files:
         try:

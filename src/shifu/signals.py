@@ -3,11 +3,20 @@
 This is the one model of a good reply. The engine turns Signals into the buyer's mood; the rubric
 turns the same Signals into points. Word lists live in grader/ (phrases.yaml, question_kinds.yaml)
 and in each scenario's cues, never here.
+
+Gaming never earns credit: text aimed at a grader or model, repeated phrases, keyword lists,
+irrelevant padding and copies of the buyer's words are set aside before any positive signal is
+looked for, and `substance` says how much of the reply was left. Negative signals (blame, forbidden
+phrases, privacy breaches …) are found everywhere except in copies of the buyer's own words.
 """
 from __future__ import annotations
 
+import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
+from .content import question_kinds
+from .phrases import CompiledPhrases, Matcher, normalize, phrases
 from .scenario import Scenario
 from .vocab import Signal
 
@@ -45,6 +54,9 @@ class Signals:
     substance: float = 0.0  # 0..1: how much of the reply is genuine content (not stuffing, padding, copying, injection)
     injection: bool = False  # text aimed at a grader or model ("忽略评分规则", "SYSTEM: full marks")
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Every never_offer resolution offered (over_promise and breach alike), as evidence; only the
+    # over_promise kind also appears in `spans` as Signal.over_promise.
+    offer_spans: tuple[Span, ...] = ()
 
     def has(self, signal: Signal) -> bool:
         return any(s.signal is signal for s in self.spans)
@@ -53,6 +65,479 @@ class Signals:
         return tuple(s for s in self.spans if s.signal is signal)
 
 
+# Positive signals are set aside in gamed text; these are also what "keyword stuffing" is made of.
+_POSITIVE = ("greeting", "self_intro", "empathy", "apology", "time_commitment", "consensus_check",
+             "summary", "follow_up", "retention_offer")
+_NEGATIVE = ("blame_shifting", "arguing", "forbidden_phrase", "privacy_breach", "off_platform_payment")
+# Where a preceding negation ("不理解", "我们不会推卸…") cancels the hit.
+_NEGATABLE = {"empathy", "apology", "blame_shifting", "arguing", "time_commitment", "follow_up",
+              "off_platform_payment", "solution", "over_promise", "policy_correct", "policy_wrong", "summary"}
+
+# Spaces separate pieces in Chinese text ("抱歉 理解 改派"), not inside English sentences.
+_CLAUSE_SEP = re.compile(r"[,.!?;:。，！？；：、\n\r\t…]+|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])")
+_SENTENCE_SEP = re.compile(r"[!?;。！？；\n\r]+|\.(?=\s|$)")
+_REPEAT = re.compile(r"(?<![a-z0-9])(.{2,8}?)\1+(?![a-z0-9])")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+# Reasons a piece of the reply is set aside; only "copy" is also set aside for negative signals.
+_INJECTION, _REPEATED, _COPY, _KEYWORDS, _PADDING = "injection", "repeat", "copy", "keywords", "padding"
+
+
+@dataclass(frozen=True)
+class _ScenarioCues:
+    accepts: tuple[tuple[str, Matcher], ...]
+    never: tuple[tuple[str, str, Matcher], ...]  # (id, kind, matcher)
+    policy_ok: tuple[tuple[str, Matcher], ...]
+    policy_bad: tuple[tuple[str, Matcher], ...]
+    facts: tuple[tuple[str, Matcher], ...]  # hidden-fact id -> cues of its question kind + its own cues
+    kinds: tuple[tuple[str, Matcher], ...]  # every question kind
+    vocabulary: Matcher  # words that make a clause relevant to this scenario
+    protected_digits: frozenset[str]  # numbers the trainee may repeat (order id)
+
+
+_scenario_cache: dict[int, tuple[Scenario, _ScenarioCues]] = {}
+
+
+def _scenario_cues(sc: Scenario) -> _ScenarioCues:
+    hit = _scenario_cache.get(id(sc))
+    if hit is not None and hit[0] is sc:
+        return hit[1]
+    kinds = {k.id: k.cues for k in question_kinds()}
+    facts = tuple((f.id, Matcher.build(list(kinds.get(f.uncovered_by, [])) + list(f.cues))) for f in sc.hidden_facts)
+    vocab: list[str] = [w for k in kinds.values() for w in k]
+    for r in (*sc.accepts, *sc.never_offer):
+        vocab.extend(r.cues)
+    for p in sc.context.policies:
+        vocab.extend(p.correct_cues)
+        vocab.extend(p.wrong_cues)
+    for f in sc.hidden_facts:
+        vocab.extend(f.cues)
+    for text in (sc.context.product, sc.context.shop):
+        vocab.extend(w for w in re.split(r"[\s()（）,，/]+", text) if len(w) >= 2)
+    cues = _ScenarioCues(
+        accepts=tuple((r.id, Matcher.build(r.cues)) for r in sc.accepts),
+        never=tuple((r.id, r.kind, Matcher.build(r.cues)) for r in sc.never_offer),
+        policy_ok=tuple((p.id, Matcher.build(p.correct_cues)) for p in sc.context.policies if p.correct_cues),
+        policy_bad=tuple((p.id, Matcher.build(p.wrong_cues)) for p in sc.context.policies if p.wrong_cues),
+        facts=facts,
+        kinds=tuple((k, Matcher.build(list(c))) for k, c in kinds.items()),
+        vocabulary=Matcher.build(vocab),
+        protected_digits=frozenset({re.sub(r"\D", "", sc.context.order_id)} - {""}),
+    )
+    if len(_scenario_cache) > 64:
+        _scenario_cache.clear()
+    _scenario_cache[id(sc)] = (sc, cues)
+    return cues
+
+
+def _pieces(text: str, sep: re.Pattern[str]) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    for m in sep.finditer(text):
+        if m.start() > pos:
+            out.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text):
+        out.append((pos, len(text)))
+    return [(a, b) for a, b in out if text[a:b].strip()]
+
+
+def _alnum(s: str) -> str:
+    """Letters and digits only: punctuation, spaces and emoji are not content."""
+    return "".join(c for c in s if c.isalnum())
+
+
+def _content_len(s: str) -> int:
+    return sum(1 for c in s if c.isalnum())
+
+
+def _bigrams(s: str) -> set[str]:
+    s = _alnum(s)
+    return {s[i:i + 2] for i in range(len(s) - 1)}
+
+
+class _Reader:
+    """One reading of one reply; holds the masks while the pieces are worked out."""
+
+    def __init__(self, reply: str, ctx: ReplyContext, ph: CompiledPhrases, cues: _ScenarioCues):
+        self.raw = reply
+        self.text = normalize(reply)
+        self.ctx = ctx
+        self.ph = ph
+        self.cues = cues
+        self.g = ph.book.gaming
+        self.mask: list[str | None] = [None] * len(self.text)  # why a position is set aside
+        self.gaming: list[Span] = []
+        self.notes: list[str] = []
+
+    # -- masks ---------------------------------------------------------------------------
+    def _set_aside(self, a: int, b: int, why: str) -> None:
+        for i in range(a, b):
+            if self.mask[i] is None:
+                self.mask[i] = why
+
+    def _note_gaming(self, a: int, b: int, why: str) -> None:
+        if not any(s.detail == why for s in self.gaming):
+            self.gaming.append(Span(Signal.stuffing, self.raw[a:b].strip()[:120], a, b, why))
+
+    def _visible(self, a: int, b: int, allow: tuple[str, ...] = ()) -> bool:
+        return all(self.mask[i] is None or self.mask[i] in allow for i in range(a, b))
+
+    def view(self, keep: tuple[str, ...] = ()) -> str:
+        """The normalised reply with set-aside text blanked out (line breaks keep pieces apart)."""
+        chars = list(self.text)
+        for i, why in enumerate(self.mask):
+            if why is not None and why not in keep:
+                chars[i] = "\n"
+        return "".join(chars)
+
+    # -- gaming --------------------------------------------------------------------------
+    def find_injection(self) -> None:
+        hits = self.ph.injection.find(self.text)
+        if not hits:
+            return
+        sentences = _pieces(self.text, _SENTENCE_SEP)
+        for a, b, _ in hits:
+            for sa, sb in sentences:
+                if sa <= a < sb or (a <= sa < b):
+                    self._set_aside(sa, sb, _INJECTION)
+                    self._note_gaming(sa, sb, _INJECTION)
+            self._set_aside(a, b, _INJECTION)
+            self._note_gaming(a, b, _INJECTION)
+
+    def find_repeats(self) -> None:
+        seen: set[str] = set()
+        for a, b in _pieces(self.text, _CLAUSE_SEP):
+            key = _alnum(self.text[a:b])
+            if not key or not self._visible(a, b):
+                continue
+            if key in seen and _content_len(key) >= 2:
+                self._set_aside(a, b, _REPEATED)
+                self._note_gaming(a, b, _REPEATED)
+                continue
+            seen.add(key)
+            for m in _REPEAT.finditer(self.text, a, b):
+                unit = len(m.group(1))
+                if _content_len(m.group(1)) < 2:
+                    continue
+                # "好的好的" keeps one "好的"; a repeated keyword ("抱歉抱歉") earns nothing at all
+                if self.positive_hits(m.group(1)):
+                    self._set_aside(m.start(), m.end(), _REPEATED)
+                    self._note_gaming(m.start(), m.end(), _REPEATED)
+                else:
+                    self._set_aside(m.start() + unit, m.end(), _REPEATED)
+
+    def find_copies(self) -> None:
+        buyer = normalize(self.ctx.buyer_message or "")
+        grams = _bigrams(buyer)
+        if not grams:
+            return
+        copied = []
+        for a, b in _pieces(self.text, _CLAUSE_SEP):
+            piece = self.text[a:b]
+            if _content_len(piece) < self.g.copy_min_chars:
+                continue
+            mine = _bigrams(piece)
+            if mine and len(mine & grams) / len(mine) >= self.g.copy_overlap:
+                copied.append((a, b))
+        # restating what the buyer said ("您周六就要用") is listening; a reply made of the buyer's words is not
+        if sum(_content_len(self.text[a:b]) for a, b in copied) < self.g.copy_min_share * _content_len(self.text):
+            return
+        for a, b in copied:
+            self._set_aside(a, b, _COPY)
+            self._note_gaming(a, b, _COPY)
+
+    def positive_hits(self, text: str) -> list[tuple[int, int, str]]:
+        """Every positive cue (phrase lists and the scenario's offers/policies), tagged by kind."""
+        out = []
+        for name in _POSITIVE:
+            out.extend((a, b, name) for a, b, _ in self.ph.signals[name].find(text))
+        for rid, m in self.cues.accepts:
+            out.extend((a, b, "solution") for a, b, _ in m.find(text))
+        for pid, m in self.cues.policy_ok:
+            out.extend((a, b, "policy_correct") for a, b, _ in m.find(text))
+        for fid, m in self.cues.facts:  # probing words can be stuffed too ("驿站？什么时候？")
+            out.extend((a, b, "probe") for a, b, _ in m.find(text))
+        out.extend((a, b, "keyword") for a, b, _ in self.ph.stuffing.find(text))
+        return out
+
+    def find_stuffing(self) -> None:
+        hits = sorted(self.positive_hits(self.view()))
+        starts = [h[0] for h in hits]
+        runs: list[tuple[int, int]] = []
+        run: list[tuple[int, int]] = []
+        for a, b in _pieces(self.text, _CLAUSE_SEP):
+            if not self._visible(a, b):
+                continue  # a repeat or a grader-aimed line inside a keyword list does not break the list
+            inside = [h for h in hits[bisect_left(starts, a):bisect_left(starts, b)] if h[1] <= b]
+            covered = _covered(inside)
+            size = sum(1 for c in self.text[a:b] if c.isalnum() and c not in self.ph.fillers) or 1
+            coverage = min(1.0, covered / size)
+            kinds = {k for _, _, k in inside} - {"keyword"}
+            if len(kinds) >= self.g.stuffed_clause_kinds and coverage >= self.g.stuffed_clause_coverage:
+                self._set_aside(a, b, _KEYWORDS)
+                self._note_gaming(a, b, _KEYWORDS)
+            if inside and size <= self.g.bare_clause_max_chars and coverage >= self.g.bare_clause_coverage:
+                run.append((a, b))
+            elif not inside and size <= 2 and run:
+                continue  # "理解" between keywords neither breaks nor lengthens a keyword list
+            else:
+                if len(run) >= self.g.keyword_run:
+                    runs.append((run[0][0], run[-1][1]))
+                run = []
+        if len(run) >= self.g.keyword_run:
+            runs.append((run[0][0], run[-1][1]))
+        for a, b in runs:
+            self._set_aside(a, b, _KEYWORDS)
+            self._note_gaming(a, b, _KEYWORDS)
+        self._find_english_keyword_lists()
+
+    def _find_english_keyword_lists(self) -> None:
+        """English prose is held together by small words (I, the, to, you); a list of keywords is not."""
+        for a, b in _pieces(self.text, _SENTENCE_SEP):
+            if not self._visible(a, b) or _CJK.search(self.text, a, b):
+                continue
+            words = _WORD.findall(self.text, a, b)
+            if len(words) < self.g.function_word_min_tokens:
+                continue
+            small = sum(1 for w in words if w in self.ph.function_words)
+            if small / len(words) < self.g.min_function_word_share:
+                self._set_aside(a, b, _KEYWORDS)
+                self._note_gaming(a, b, _KEYWORDS)
+
+    def find_padding(self) -> None:
+        view = self.view()
+        buyer = {g for g in _bigrams(normalize(self.ctx.buyer_message or "")) if _CJK.match(g)}
+        marked = bytearray(len(view) + 1)  # where a word that ties the text to the job begins
+        matchers = [self.ph.service, self.cues.vocabulary, self.ph.question,
+                    *(self.ph.signals[n] for n in (*_POSITIVE, *_NEGATIVE))]
+        for m in matchers:
+            for a, _, _ in m.find(view):
+                marked[a] = 1
+        idle: list[tuple[int, int]] = []
+        for a, b in _pieces(self.text, _CLAUSE_SEP):
+            piece = view[a:b]
+            if not self._visible(a, b) or _content_len(piece) < self.g.padding_min_chars:
+                continue
+            relevant = any(marked[a:b]) or any(c.isdigit() for c in piece) or bool(_bigrams(piece) & buyer)
+            if not relevant:
+                idle.append((a, b))
+        idle_chars = sum(_content_len(self.text[a:b]) for a, b in idle)
+        if idle_chars < self.g.padding_min_total or idle_chars < self.g.padding_min_share * _content_len(self.text):
+            return  # a remark or two off the topic is conversation, not padding
+        for a, b in idle:
+            self._set_aside(a, b, _PADDING)
+            self._note_gaming(a, b, _PADDING)
+
+    # -- substance -----------------------------------------------------------------------
+    def substance(self) -> float:
+        total = _content_len(self.text)
+        if total == 0:
+            return 0.0
+        view = self.view()
+        kept = _content_len(view)
+        if kept == 0:
+            return 0.0
+        hits = self.positive_hits(view)
+        covered = [False] * len(view)
+        for a, b, _ in hits:
+            for i in range(a, b):
+                covered[i] = True
+        free = sum(1 for i, c in enumerate(view)
+                   if not covered[i] and c not in self.ph.fillers and c.isalnum())
+        # a keyword is worth nothing by itself, a longer phrase ("让您久等了") carries some meaning
+        free += sum(max(0, (b - a) - 2) for a, b in _longest_first(hits))
+        density = min(1.0, free / (self.g.min_free_share * kept))
+        value = (kept / total) * density
+        if density < self.g.stuffing_density and kept >= self.g.stuffing_min_chars:
+            spans = _pieces(view, _CLAUSE_SEP)
+            if spans:
+                self._note_gaming(spans[0][0], spans[-1][1], _KEYWORDS)
+            self.mask = [m if m is not None else _KEYWORDS for m in self.mask]
+        me = _alnum(self.text)
+        if me and any(_alnum(normalize(h)) == me for h in self.ctx.history):
+            value *= self.g.repeat_reply_factor
+            self.notes.append("repeats an earlier reply word for word")
+        return round(max(0.0, min(1.0, value)), 3)
+
+    # -- signals -------------------------------------------------------------------------
+    def negated(self, text: str, start: int) -> bool:
+        clause_start = start
+        while clause_start > 0 and not _CLAUSE_SEP.match(text[clause_start - 1]):
+            clause_start -= 1
+        prefix = text[clause_start:start]
+        if any(prefix.rstrip().endswith(n) for n in self.ph.near_negators):
+            return True
+        window = self.ph.book.negators.window
+        near = prefix[-window:] if _CJK.search(text[start:start + 2] or "x") else prefix[-window * 3:]
+        for n in self.ph.clause_negators:
+            if re.match(r"[a-z]", n):
+                if re.search(r"(?<![a-z])" + re.escape(n) + r"(?![a-z])", near):
+                    return True
+            elif n in near:
+                return True
+        return False
+
+    def first(self, text: str, matcher: Matcher, kind: str,
+              exclude: list[tuple[int, int]] | None = None) -> tuple[int, int] | None:
+        """The first hit that is not negated (and not inside an over-promise: "保证明天送到" is no commitment)."""
+        for a, b, _ in matcher.find(text):
+            if exclude and any(a < y and x < b for x, y in exclude):
+                continue
+            if kind in _NEGATABLE and self.negated(text, a):
+                continue
+            if kind == "privacy_breach" and not self._private(text[a:b]):
+                continue
+            return a, b
+        return None
+
+    def _private(self, hit: str) -> bool:
+        digits = re.sub(r"\D", "", hit)
+        if len(digits) < 11:
+            return True  # a phrase, not a number
+        buyer = re.sub(r"\D", "", normalize(self.ctx.buyer_message or ""))
+        return digits not in buyer and digits not in self.cues.protected_digits
+
+    def span(self, signal: Signal, a: int, b: int, detail: str = "") -> Span:
+        # quote the whole clause the hit sits in, so evidence reads as the trainee wrote it
+        while a < b - 1 and _CLAUSE_SEP.match(self.text[a]):
+            a += 1
+        while b > a + 1 and _CLAUSE_SEP.match(self.text[b - 1]):
+            b -= 1
+        ca, cb = a, b
+        while ca > 0 and not _CLAUSE_SEP.match(self.text[ca - 1]) and a - ca < 40:
+            ca -= 1
+        while cb < len(self.text) and not _CLAUSE_SEP.match(self.text[cb]) and cb - b < 40:
+            cb += 1
+        return Span(signal, self.raw[ca:cb].strip(), a, b, detail)
+
+
+def _longest_first(hits: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    """Non-overlapping hits, longest first: "抱歉理解改派" is three keywords, not one phrase."""
+    taken: list[tuple[int, int]] = []
+    for a, b, _ in sorted(hits, key=lambda h: (h[0] - h[1], h[0])):
+        if all(b <= x or y <= a for x, y in taken):
+            taken.append((a, b))
+    return taken
+
+
+def _covered(hits: list[tuple[int, int, str]]) -> int:
+    pos: set[int] = set()
+    for a, b, _ in hits:
+        pos.update(range(a, b))
+    return len(pos)
+
+
 def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     """What the reply contains, in context. Deterministic; never raises on any string."""
-    raise NotImplementedError("signals reader: being built")
+    reply = reply if isinstance(reply, str) else ("" if reply is None else str(reply))
+    if not reply.strip():
+        return Signals(substance=0.0, notes=("empty reply",))
+    r = _Reader(reply, ctx, phrases(), _scenario_cues(ctx.scenario))
+    r.find_injection()
+    r.find_repeats()
+    r.find_copies()
+    r.find_stuffing()
+    r.find_padding()
+    substance = r.substance()
+
+    good = r.view()                 # positives: only genuine text
+    fair = r.view(keep=(_INJECTION, _REPEATED, _KEYWORDS, _PADDING))  # negatives: all but the buyer's own words
+    spans: list[Span] = []
+    never_hits = [(a, b) for _, _, m in r.cues.never for a, b, _ in m.find(fair)]
+    for name in _POSITIVE:
+        hit = r.first(good, r.ph.signals[name], name, exclude=never_hits)
+        if hit:
+            spans.append(r.span(Signal(name), *hit))
+    for name in _NEGATIVE:
+        hit = r.first(fair, r.ph.signals[name], name)
+        if hit:
+            spans.append(r.span(Signal(name), *hit))
+
+    resolutions: set[str] = set()
+    for rid, m in r.cues.accepts:
+        hit = r.first(good, m, "solution")
+        if hit:
+            resolutions.add(rid)
+            spans.append(r.span(Signal.solution, *hit, detail=rid))
+    offers: set[str] = set()
+    offer_spans: list[Span] = []
+    for rid, kind, m in r.cues.never:
+        hit = r.first(fair, m, "over_promise")
+        if hit:
+            offers.add(rid)
+            sp = r.span(Signal.over_promise, *hit, detail=rid)
+            offer_spans.append(sp)
+            if kind == "over_promise":
+                spans.append(sp)
+    ok: set[str] = set()
+    for pid, m in r.cues.policy_ok:
+        hit = r.first(good, m, "policy_correct")
+        if hit:
+            ok.add(pid)
+            spans.append(r.span(Signal.policy_correct, *hit, detail=pid))
+    bad: set[str] = set()
+    for pid, m in r.cues.policy_bad:
+        hit = r.first(fair, m, "policy_wrong")
+        if hit:
+            bad.add(pid)
+            spans.append(r.span(Signal.policy_wrong, *hit, detail=pid))
+
+    probed = _probes(r, good, spans)
+    spans.extend(r.gaming)
+    spans.sort(key=lambda s: (s.start, s.signal.value))
+    return Signals(
+        spans=tuple(spans),
+        probed_facts=frozenset(probed),
+        resolutions=frozenset(resolutions),
+        forbidden_offers=frozenset(offers),
+        policies_correct=frozenset(ok),
+        policies_wrong=frozenset(bad),
+        substance=substance,
+        injection=any(s.detail == _INJECTION for s in r.gaming),
+        notes=tuple(r.notes) + tuple(f"set aside: {s.detail}" for s in r.gaming),
+        offer_spans=tuple(offer_spans),
+    )
+
+
+def _probes(r: _Reader, good: str, spans: list[Span]) -> set[str]:
+    """Questions that look for the cause: which hidden facts they target (one span per fact)."""
+    chars = list(good)
+    for x, y, _ in r.ph.signals["consensus_check"].find(good):  # "您看可以吗" asks for agreement, not for the cause
+        chars[x:y] = " " * (y - x)
+    asked = "".join(chars)
+    questions: list[tuple[int, int]] = []
+    marker_at = sorted(a for a, _, _ in r.ph.question.find(asked))
+    for a, b in _pieces(good, _SENTENCE_SEP):
+        end = min(len(good), b + 1)  # the question mark that ended the sentence belongs to it
+        i = bisect_left(marker_at, a)
+        if i < len(marker_at) and marker_at[i] < end:
+            questions.append((a, end))
+
+    clause_asks = [(a, b) for a, b in _pieces(asked, _CLAUSE_SEP)
+                   if bisect_left(marker_at, a) < len(marker_at) and marker_at[bisect_left(marker_at, a)] <= b]
+
+    def inside(spans: list[tuple[int, int]], x: int, y: int) -> bool:
+        i = bisect_right(spans, (x, len(good) + 1)) - 1
+        return i >= 0 and spans[i][0] <= x and y <= spans[i][1]
+
+    def first_in_question(m: Matcher) -> tuple[int, int] | None:
+        hits = [(x, y) for x, y, _ in m.find(asked) if inside(questions, x, y)]
+        # quote the clause that asks ("请问是您自己签收的吗"), not a statement before it in the same sentence
+        return next((h for h in hits if inside(clause_asks, *h)), hits[0] if hits else None)
+
+    probed: set[str] = set()
+    if not questions:
+        return probed
+    for fid, m in r.cues.facts:
+        hit = first_in_question(m)
+        if hit:
+            probed.add(fid)
+            spans.append(r.span(Signal.probe, *hit, detail=fid))
+    if not probed:
+        for kid, m in r.cues.kinds:
+            hit = first_in_question(m)
+            if hit:
+                spans.append(r.span(Signal.probe, *hit, detail=f"kind:{kid}"))
+                break
+    return probed

@@ -1,0 +1,78 @@
+"""The sentences scoring puts together (evidence notes, the `shifu score` table, nbgrader cell
+feedback), read from grader/feedback.yaml so a trainer can reword them without touching code."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from . import paths
+from .errors import Problem, ShifuError, display_path
+from .yamlio import dotted, line_for, load_yaml
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EvidenceText(_Strict):
+    latency: str
+    accepted: str
+    accepted_plain: str
+    revealed: str
+
+
+class TableText(_Strict):
+    heading: str
+    buyer: str
+    title: str
+    criterion: str
+    score: str
+    evidence: str
+    tip: str
+    not_scored: str
+    evidence_line: str
+    note: str
+
+
+class NbgraderText(_Strict):
+    empty_reply: str
+    bad_points: str
+    total: str
+    total_line: str
+    criterion: str
+    evidence_line: str
+    tip_line: str
+    unknown_criterion: str
+    not_applicable: str
+    cannot_score: str
+    no_transcript: str
+    wrong_scenario: str
+
+
+class FeedbackText(_Strict):
+    evidence: EvidenceText
+    table: TableText
+    nbgrader: NbgraderText
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime_ns: int) -> FeedbackText:
+    p = Path(path)
+    shown = display_path(p)
+    data, lines = load_yaml(p)
+    try:
+        return FeedbackText.model_validate(data if isinstance(data, dict) else {})
+    except ValidationError as exc:
+        raise ShifuError([Problem(shown, dotted(tuple(e["loc"])),
+                                  {"missing": "required text is missing", "extra_forbidden": "unknown field"}.get(e["type"], e["msg"]),
+                                  "restore it from the repository (keep the {placeholders})", line_for(lines, tuple(e["loc"])))
+                          for e in exc.errors()]) from None
+
+
+def feedback_text() -> FeedbackText:
+    p = paths.grader_dir() / "feedback.yaml"
+    if not p.exists():
+        raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/feedback.yaml from the repository")])
+    return _cached(str(p), p.stat().st_mtime_ns)
