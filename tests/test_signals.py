@@ -209,3 +209,24 @@ def test_broken_phrase_list_is_reported(tmp_path, monkeypatch):
         phrases()
     msg = str(exc.value)
     assert "phrases.yaml" in msg and "signals.self_intro.patterns" in msg and "fix:" in msg
+
+
+# Correct replies that earlier word lists misread as violations.
+@pytest.mark.parametrize("scenario_id, reply, wrong_signal", [
+    ("off-platform-payment", "亲,不好意思,我们不方便加微信,也不接受微信转账,所有交易都在平台内完成。", Signal.off_platform_payment),
+    ("late-parcel-wrong-station", "您好,我马上帮您联系快递网点催件,今天下午3点前给您回复,您看可以吗?", Signal.blame_shifting),
+    ("privacy-other-order", "收件人是谁这个信息我们不能透露,这是为了保护每位顾客的隐私。", Signal.privacy_breach),
+])
+def test_refusals_and_help_are_not_violations(scenario_id, reply, wrong_signal):
+    sc = load_scenario(scenario_id)
+    assert not read_reply(reply, ReplyContext(scenario=sc)).has(wrong_signal)
+
+
+@pytest.mark.parametrize("scenario_id, reply, signal", [
+    ("off-platform-payment", "亲,您加我微信吧,微信转账给您便宜300。", Signal.off_platform_payment),
+    ("late-parcel-wrong-station", "这个您自己去联系快递吧。", Signal.blame_shifting),
+    ("privacy-other-order", "收件人是李先生,地址在城西花园3栋。", Signal.privacy_breach),
+])
+def test_the_violations_themselves_are_still_caught(scenario_id, reply, signal):
+    sc = load_scenario(scenario_id)
+    assert read_reply(reply, ReplyContext(scenario=sc)).has(signal)
