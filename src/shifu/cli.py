@@ -6,8 +6,16 @@ import sys
 import typer
 
 from .errors import ShifuError
+from .commands import data as data_cmd
+from .commands import course as course_cmd
+from .commands import demo as demo_cmd
+from .commands import grade as grade_cmd
 from .commands import lab as lab_cmd
+from .commands import play as play_cmd
 from .commands import scenarios as scenarios_cmd
+from .commands import progress as progress_cmd
+from .commands import review as review_cmd
+from .commands import score as score_cmd
 
 app = typer.Typer(
     help="Shifu 师傅 — training lab for e-commerce customer-service agents.",
@@ -17,6 +25,14 @@ app = typer.Typer(
 )
 app.add_typer(scenarios_cmd.app, name="scenarios")
 app.command("lab")(lab_cmd.lab)
+app.add_typer(data_cmd.app, name="data")
+app.add_typer(course_cmd.app, name="course")
+app.command("demo")(demo_cmd.demo)
+app.command("play")(play_cmd.play)
+app.command("progress")(progress_cmd.progress)
+app.command("review")(review_cmd.review)
+app.command("grade")(grade_cmd.grade)
+app.command("score")(score_cmd.score)
 # more verbs register here
 
 

@@ -1,0 +1,212 @@
+"""nbgrader's autograde, one submission at a time, with the execution step lifted out.
+
+`nbgrader autograde` runs, for each submission: init_destination, the pre-convert hook,
+init_assignment (student, submission and timestamp rows; files copied from source; missing
+notebooks scored 0), then per notebook the sanitize preprocessors (ClearOutput, DeduplicateIds,
+OverwriteKernelspec, OverwriteCells, CheckCellMetadata) and the autograde preprocessors (Execute,
+IgnorePattern, ClearMetadata, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+CheckCellMetadata), then permissions and the post-convert hook.
+
+This module calls those same methods and preprocessors on nbgrader's own Autograde converter, in
+the same order, with the configured preprocessor lists. Only Execute is taken out and handed to
+the caller, who runs many notebooks at once; everything that touches the gradebook stays here and
+runs from one thread, one submission at a time.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from nbconvert.exporters import Exporter, NotebookExporter
+from nbconvert.writers import FilesWriter
+from nbformat import NotebookNode
+from nbgrader import utils
+from nbgrader.converters import Autograde, NbGraderException
+from nbgrader.converters.base import BaseConverter
+from nbgrader.nbgraderformat import SchemaTooNewError, SchemaTooOldError
+from nbgrader.preprocessors import Execute
+
+from ..errors import ShifuError
+from .course import Course, redact
+
+
+@dataclass
+class NotebookJob:
+    """One notebook of a submission, sanitized and waiting to be executed."""
+
+    notebook_id: str
+    submitted: Path
+    autograded: Path
+    nb: NotebookNode | None = None
+    resources: dict = field(default_factory=dict)
+
+
+@dataclass
+class Submission:
+    student: str
+    assignment: str
+    folder: Path                      # submitted/<student>/<assignment>
+    notebooks: list[Path]             # submitted notebook files, sorted like nbgrader sorts them
+    jobs: list[NotebookJob] = field(default_factory=list)
+
+
+class SubmissionFailed(Exception):
+    """nbgrader could not grade this submission; the autograded folder was removed, as nbgrader does."""
+
+
+class AutogradePipeline:
+    """nbgrader's Autograde converter, driven step by step."""
+
+    def __init__(self, course: Course, force: bool = False):
+        self.course = course
+        conv = Autograde(coursedir=course.coursedir, parent=course.app)
+        if force:
+            conv.force = True
+        # what BaseConverter.start() sets up before converting
+        conv.writer = FilesWriter(parent=conv, config=conv.config)
+        conv.exporter = conv.exporter_class(parent=conv, config=conv.config)
+        self.conv = conv
+        steps = list(conv.autograde_preprocessors)
+        at = next((i for i, pp in enumerate(steps) if isinstance(pp, type) and issubclass(pp, Execute)), None)
+        if at is None:
+            raise ShifuError("Autograde.autograde_preprocessors has no Execute step — fix: put nbgrader's Execute "
+                             "back in the course's nbgrader_config.py")
+        self.execute_class: type = steps[at]
+        self.before = Exporter(parent=conv, config=conv.config)
+        for pp in steps[:at]:
+            self.before.register_preprocessor(pp)
+        self.after = NotebookExporter(parent=conv, config=conv.config)
+        for pp in steps[at + 1:]:
+            self.after.register_preprocessor(pp)
+
+    # -- finding submissions -------------------------------------------------------------------
+
+    def submissions(self, assignment: str) -> list[Submission]:
+        """Every submitted/<student>/<assignment> folder with notebooks, in nbgrader's order."""
+        cd = self.course.coursedir
+        cd.assignment_id = assignment
+        cd.student_id = "*"
+        try:
+            self.conv.init_notebooks()
+        except NbGraderException:
+            return []  # nothing submitted for this assignment
+        found = []
+        pattern = self.conv._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True)
+        for folder in sorted(self.conv.assignments):
+            m = re.match(pattern, folder)
+            if m is None:
+                continue
+            found.append(Submission(student=m.group("student_id"), assignment=m.group("assignment_id"),
+                                    folder=Path(folder), notebooks=[Path(p) for p in sorted(self.conv.assignments[folder])]))
+        return found
+
+    # -- the steps --------------------------------------------------------------------------------
+
+    def should_grade(self, sub: Submission) -> bool:
+        """nbgrader's init_destination: False when it was autograded before and nothing newer came in."""
+        self._select(sub)
+        try:
+            return self.conv.init_destination(sub.assignment, sub.student)
+        except SystemExit:  # CourseDirectory.fail: an unreadable timestamp.txt
+            raise SubmissionFailed(f"timestamp.txt in {sub.folder} is not a date nbgrader can read — fix: "
+                                   "write it as `2026-11-20 10:00:00.000000 UTC` or delete it") from None
+
+    def prepare(self, sub: Submission) -> None:
+        """Gradebook rows, copied files and sanitized notebooks; leaves sub.jobs ready to execute."""
+        conv = self.conv
+        self._select(sub)
+        try:
+            conv.run_pre_convert_hook()
+            conv.init_assignment(sub.assignment, sub.student)
+            sub.jobs = []
+            for filename in list(conv.notebooks):
+                conv._sanitizing = True
+                conv._init_preprocessors()
+                BaseConverter.convert_single_notebook(conv, filename)
+                notebook_id = Path(filename).stem
+                autograded = Path(conv._format_dest(sub.assignment, sub.student)) / Path(filename).name
+                job = NotebookJob(notebook_id=notebook_id, submitted=Path(filename), autograded=autograded)
+                conv._sanitizing = False
+                job.resources = conv.init_single_notebook_resources(str(autograded))
+                with utils.setenv(NBGRADER_EXECUTION="autograde"):
+                    job.nb, job.resources = self.before.from_filename(str(autograded), resources=job.resources)
+                sub.jobs.append(job)
+        except BaseException as exc:
+            self.fail(sub)
+            raise self._failure(exc) from exc
+        finally:
+            conv._sanitizing = True
+
+    def executor(self) -> Any:
+        """A fresh Execute preprocessor, configured like the one nbgrader would use."""
+        return self.execute_class(parent=self.conv.exporter)
+
+    def finish_notebook(self, sub: Submission, job: NotebookJob, executed: NotebookNode) -> None:
+        """The steps after Execute (SaveAutoGrades, AssignLatePenalties, ...) and the autograded file."""
+        try:
+            with utils.setenv(NBGRADER_EXECUTION="autograde"):
+                output, resources = self.after.from_notebook_node(executed, resources=job.resources)
+            self.conv.write_single_notebook(output, resources)
+        except BaseException as exc:
+            self.fail(sub)
+            raise self._failure(exc) from exc
+
+    def finish(self, sub: Submission) -> None:
+        """Permissions and the post-convert hook, as nbgrader ends a submission."""
+        self._select(sub)
+        try:
+            self.conv.set_permissions(sub.assignment, sub.student)
+            self.conv.run_post_convert_hook()
+        except BaseException as exc:
+            self.fail(sub)
+            raise self._failure(exc) from exc
+
+    def fail(self, sub: Submission) -> None:
+        """What nbgrader does to a submission it could not grade: remove its autograded folder."""
+        dest = os.path.normpath(self.conv._format_dest(sub.assignment, sub.student))
+        if os.path.exists(dest):
+            self.course.log.warning("Removing failed assignment: %s", dest)
+            utils.rmtree(dest)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _select(self, sub: Submission) -> None:
+        cd = self.course.coursedir
+        cd.assignment_id = sub.assignment
+        self.conv.notebooks = [str(p) for p in sub.notebooks]
+
+    def _failure(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        if isinstance(exc, sqlalchemy.exc.OperationalError):
+            # the gradebook itself is unreachable or outdated: every submission would fail the same way
+            return ShifuError(f"the gradebook {redact(self.course.db_url)} could not be used: {exc.orig} — fix: check "
+                              "the database URL (--db / SHIFU_GRADEBOOK_URL); after an nbgrader upgrade back it up "
+                              "and run `nbgrader db upgrade`")
+        if isinstance(exc, ShifuError):
+            return exc
+        if isinstance(exc, (SchemaTooOldError, SchemaTooNewError)):
+            return SubmissionFailed("nbgrader metadata of a cell is damaged (a graded cell copied or its metadata "
+                                    "edited) — fix: remove the copied cell from the submitted notebook and grade again")
+        if isinstance(exc, SystemExit):
+            return SubmissionFailed("nbgrader refused the submission (see .nbgrader.log in the course folder)")
+        return SubmissionFailed(describe_exception(exc))
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One line for a mentor: the nbgrader/nbformat error without its traceback."""
+    from nbformat.reader import NotJSONError
+
+    if isinstance(exc, NotJSONError):
+        cause = exc.__cause__
+        where = f" (line {cause.lineno}, column {cause.colno})" if hasattr(cause, "lineno") else ""
+        return f"the notebook file is not valid JSON{where}: it was damaged — fix: ask the trainee to submit it again"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+__all__ = ["AutogradePipeline", "Submission", "NotebookJob", "SubmissionFailed", "describe_exception"]

@@ -1,0 +1,50 @@
+"""Feedback HTML for trainees, written by nbgrader's own GenerateFeedback converter.
+
+The converter is set up once (its HTML templates load once) and run for one submission at a
+time, as soon as that submission is graded, so feedback is written while other notebooks still
+execute. It always re-renders (nbgrader's --force), so grades changed by hand since the last run
+show. A submission nbgrader cannot render gets no HTML and the others still get theirs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nbconvert.writers import FilesWriter
+from nbgrader.converters import GenerateFeedback, NbGraderException
+from nbgrader.coursedir import CourseDirectory
+
+from .course import Course
+
+
+class FeedbackWriter:
+    """`nbgrader generate_feedback ASSIGNMENT --student STUDENT --force`, reusable."""
+
+    def __init__(self, course: Course):
+        # a course directory of its own: the autograde converter changes the shared one's selection
+        cd = CourseDirectory(parent=course.app)
+        cd.root = course.coursedir.root
+        cd.db_url = course.db_url
+        cd.notebook_id = "*"
+        self.coursedir = cd
+        conv = GenerateFeedback(coursedir=cd, parent=course.app)
+        conv.force = True
+        conv.writer = FilesWriter(parent=conv, config=conv.config)
+        conv.exporter = conv.exporter_class(parent=conv, config=conv.config)
+        for pp in conv.preprocessors:
+            conv.exporter.register_preprocessor(pp)
+        self.conv = conv
+
+    def folder(self, assignment: str, student: str) -> Path:
+        cd = self.coursedir
+        return Path(cd.format_path(cd.feedback_directory, student, assignment))
+
+    def write(self, assignment: str, student: str) -> list[Path]:
+        """Render STUDENT's autograded ASSIGNMENT; the HTML files written (none when nbgrader failed)."""
+        self.coursedir.assignment_id = assignment
+        self.coursedir.student_id = student
+        try:
+            self.conv.init_notebooks()
+            self.conv.convert_notebooks()
+        except NbGraderException:
+            return []  # logged by nbgrader in .nbgrader.log
+        return sorted(self.folder(assignment, student).glob("*.html"))

@@ -1,0 +1,150 @@
+"""Why a submission scored what it did, in a line a mentor can act on.
+
+Two looks: before grading, how the submitted notebook differs from the released one in shape
+(graded cells deleted, duplicated, edited); after grading, what the executed cells show (errors,
+timeouts, stderr, partial credit) next to the points the gradebook holds.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+from nbgrader import utils
+from nbgrader.api import Gradebook, MissingEntry
+
+from .execute import NOTEBOOK_TIMEOUT_ENAME, Outcome
+from .gradebook import SubmissionGrades
+
+MAX_DETAILS = 4
+
+
+def shape_problems(path: Path, db_url: str, course_id: str, assignment: str) -> list[str]:
+    """Differences nbgrader will repair, or stumble on, when it grades this notebook file."""
+    notebook_id = path.stem
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:
+        return []  # nbgrader fails on it too, and that failure is the reason given
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            source = gb.find_notebook(notebook_id, assignment)
+        except MissingEntry:
+            return [f"{path.name} is not part of {assignment}: nbgrader skips it"]
+        expected = {c.name: c for c in source.source_cells}
+        graded = {c.name: float(c.max_score) for c in source.grade_cells}
+    problems: list[str] = []
+    seen: Counter[str] = Counter()
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if not grade_id or not (meta.get("grade") or meta.get("solution") or meta.get("locked") or meta.get("task")):
+            continue
+        seen[grade_id] += 1
+        if grade_id not in expected:
+            problems.append(f"cell {grade_id!r} is not in the released notebook: nbgrader ignores its id")
+            continue
+        src = expected[grade_id]
+        if cell.cell_type != src.cell_type:
+            problems.append(f"cell {grade_id!r} was turned into a {cell.cell_type} cell: nbgrader turns it back")
+        if src.locked and seen[grade_id] == 1 and utils.compute_checksum(_as_cell(cell, src.cell_type)) != src.checksum:
+            problems.append(f"locked cell {grade_id!r} was edited: nbgrader restored the original")
+        if meta.get("grade") and grade_id in graded:
+            try:
+                points = float(meta.get("points", graded[grade_id]))
+            except (TypeError, ValueError):
+                points = None
+            if points != graded[grade_id]:
+                problems.append(f"points of {grade_id!r} were changed: nbgrader restored {graded[grade_id]:g}")
+    for grade_id, count in seen.items():
+        if count > 1:
+            problems.append(f"cell {grade_id!r} appears {count} times")
+    for grade_id in graded:
+        if seen[grade_id] == 0:
+            problems.append(f"graded cell {grade_id!r} was deleted: it scores 0")
+    return problems
+
+
+def _as_cell(cell: NotebookNode, cell_type: str) -> NotebookNode:
+    if cell.cell_type == cell_type:
+        return cell
+    copy = NotebookNode(dict(cell))
+    copy.cell_type = cell_type
+    return copy
+
+
+def execution_details(nb: NotebookNode, outcome: Outcome, cell_timeout: float | None,
+                      notebook_timeout: float | None) -> list[str]:
+    """The first cause of trouble in the executed notebook: an exception, a timeout, a cut-off notebook."""
+    details: list[str] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        label = _label(cell, index)
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "error":
+                continue
+            ename = out.get("ename", "")
+            if ename == NOTEBOOK_TIMEOUT_ENAME:
+                continue
+            if index in outcome.timed_out_cells:
+                limit = f" after {cell_timeout:g} s" if cell_timeout and not outcome.notebook_timed_out else ""
+                details.append(f"{label} timed out{limit}")
+            else:
+                evalue = " ".join(str(out.get("evalue", "")).split())
+                details.append(f"{label} raised {ename}" + (f": {evalue[:80]}" if evalue else ""))
+            break
+        if details and not utils.is_grade(cell):
+            break  # the first failing answer cell explains the failing tests after it
+    if outcome.notebook_timed_out:
+        details.append(f"notebook stopped at its {notebook_timeout:g} s limit; later cells not run")
+    return details[:MAX_DETAILS]
+
+
+def points_details(grades: SubmissionGrades, executed: dict[str, NotebookNode]) -> list[str]:
+    """Graded cells below full marks (and why, from their outputs), and answers waiting for a mentor."""
+    lost = []
+    waiting = 0
+    for g in grades.cells:
+        if g.needs_manual_grade:
+            waiting += 1
+            continue
+        if g.score < g.max_score:
+            why = _why(executed.get(g.notebook), g.name)
+            if why == "partial credit" and g.score == 0:
+                why = "the test gave 0"
+            lost.append(f"{g.name} {g.score:g}/{g.max_score:g}" + (f" ({why})" if why else ""))
+    details = []
+    if lost:
+        more = f" and {len(lost) - MAX_DETAILS} more" if len(lost) > MAX_DETAILS else ""
+        details.append("lost points: " + ", ".join(lost[:MAX_DETAILS]) + more)
+    if waiting:
+        details.append(f"{waiting} answer{'s' if waiting > 1 else ''} to grade by hand")
+    if grades.late_penalty:
+        details.append(f"late by {grades.seconds_late / 3600:.1f} h: penalty {grades.late_penalty:g}")
+    return details
+
+
+def _why(nb: NotebookNode | None, grade_id: str) -> str:
+    if nb is None:
+        return ""
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") != grade_id:
+            continue
+        if cell.cell_type != "code":
+            return "no answer" if utils.is_solution(cell) else ""
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return "not run" if out.get("ename") == NOTEBOOK_TIMEOUT_ENAME else out.get("ename", "error")
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                return "wrote to stderr"
+            if out.get("output_type") == "execute_result":
+                return "partial credit"
+        return ""
+    return "cell missing"
+
+
+def _label(cell: NotebookNode, index: int) -> str:
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell {grade_id!r}" if grade_id else f"cell {index + 1}"
