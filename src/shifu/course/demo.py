@@ -23,7 +23,7 @@ from ..errors import ShifuError, display_path
 from . import layout
 from .build import build_course
 from .grade import Outcome, autograde, default_workers, grader_name
-from .simulate import Profiles, Submitted, load_profiles, submit_cohort
+from .simulate import Profiles, Submitted, cohort_kpi, load_profiles, submit_cohort
 
 MARKER = ".shifu-demo"
 
@@ -76,6 +76,19 @@ def _shifu_cli(args: list[str], cwd: Path, log: Path) -> tuple[bool, str]:
 
 def half_year(today: date) -> str:
     return f"{today.year}-H{1 if today.month <= 6 else 2}"
+
+
+def write_cohort_kpi(profiles: Profiles, members: list, period: str, out: Path) -> Path:
+    """The cohort's synthetic monthly service KPIs over the review's six months, so the review has candidates."""
+    year, half = int(period[:4]), int(period[-1])
+    months = [f"{year}-{m:02d}" for m in range(1 + 6 * (half - 1), 7 + 6 * (half - 1))]
+    rows = cohort_kpi(profiles, members, months)
+    path = out / "service_kpi_synthetic.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["month", "agent_id"])
+        w.writeheader()
+        w.writerows(rows)
+    return path
 
 
 def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | None = None, workers: int | None = None,
@@ -141,9 +154,12 @@ def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | No
     t = time.perf_counter()
     result.written.update(write_scores(result, out))
     if reports:
+        period = half_year(date.today())
+        kpi_csv = write_cohort_kpi(profiles, members, period, out)
+        result.written["service KPIs (synthetic)"] = kpi_csv
         for name, args in (("progress", ["progress", "--out", str(out / "progress"), "--course", str(course), "--db", db_url]),
-                           ("review", ["review", "--period", half_year(date.today()), "--out", str(out / "review"),
-                                       "--course", str(course), "--db", db_url])):
+                           ("review", ["review", "--period", period, "--out", str(out / "review"),
+                                       "--course", str(course), "--db", db_url, "--kpi", str(kpi_csv)])):
             ok, tail = _shifu_cli(args, out, out / f"{name}.log")
             if ok:
                 result.written[name] = out / name

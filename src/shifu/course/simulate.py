@@ -48,6 +48,8 @@ class Profile(_Strict):
     code: dict[CodeChoice, float] = Field(min_length=1)
     broken_reply_rate: float = Field(default=0, ge=0, le=1)
     reached: float = Field(default=1.0, gt=0, le=1, description="share of the course's assignments submitted so far, in course order")
+    service_kpi: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="KPI CSV column -> (low, high) of the monthly values this profile draws")
 
 
 class Member(_Strict):
@@ -265,3 +267,17 @@ def submit_cohort(course: Path, assignments: list[str], profiles: Profiles, memb
                 shutil.rmtree(dest)
             out.append(answer_assignment(course, a, member, profiles, dest))
     return out
+
+
+def cohort_kpi(profiles: Profiles, members: list[Member], months: list[str], seed: int = 0) -> list[dict[str, object]]:
+    """Synthetic monthly service KPIs for each trainee, drawn from the profile's ranges, for the review."""
+    rng = random.Random(seed)
+    rows: list[dict[str, object]] = []
+    for member in members:
+        ranges = profiles.profiles[member.profile].service_kpi
+        for month in months:
+            row: dict[str, object] = {"month": month, "agent_id": member.id}
+            for column, (low, high) in ranges.items():
+                row[column] = round(rng.uniform(low, high), 4)
+            rows.append(row)
+    return rows
