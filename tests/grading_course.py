@@ -37,7 +37,8 @@ except Exception:
 score
 '''
 
-ASSERT_TEST = "assert average_wait([2, 4]) == 3\n"
+# hidden tests: the release leaves them out, so the released cell differs from the gradebook's checksum
+ASSERT_TEST = "assert average_wait([2, 4]) == 3\n### BEGIN HIDDEN TESTS\nassert average_wait([5]) == 5\n### END HIDDEN TESTS\n"
 
 WRITTEN = "### BEGIN SOLUTION\n亲,非常抱歉让您久等了,我马上为您查询。\n### END SOLUTION\n"
 

@@ -240,7 +240,8 @@ def _shape(course: Course, sub: Submission) -> list[str]:
     problems = [f"{name}.ipynb not submitted: it scores 0" for name in expected
                 if not (sub.folder / f"{name}.ipynb").exists()]
     for path in sub.notebooks:
-        problems += shape_problems(path, course.db_url, cd.course_id, sub.assignment)
+        released = Path(cd.format_path(cd.release_directory, ".", sub.assignment)) / path.name
+        problems += shape_problems(path, course.db_url, cd.course_id, sub.assignment, released)
     return problems
 
 
