@@ -121,7 +121,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="build the cohort here and keep it")
     args = ap.parse_args()
 
-    from shifu.grading.pool import available_cores, default_workers
+    from shifu.grading.limits import available_cores, default_workers
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="shifu-bench-"))
     base = work / "course"

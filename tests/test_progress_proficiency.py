@@ -111,7 +111,6 @@ def test_module_trend_in_course_order(setup):
 
 
 def test_improvement_compares_now_with_window_ago(setup):
-    from shifu.progress.config import Taxonomy
     from shifu.progress.evidence import Evidence
 
     tax, rules = setup

@@ -246,7 +246,7 @@ def test_cli_prints_file_line_field_and_fix(cli, name: str) -> None:
     prefix = f"{name}.yaml:{line}: {field}: "
     hits = [l for l in proc.stderr.splitlines() if l.startswith(prefix)]
     assert hits, f"no stderr line starts with {prefix!r}:\n{proc.stderr}"
-    assert message in hits[0] and f"— fix: " in hits[0] and fix in hits[0]
+    assert message in hits[0] and "— fix: " in hits[0] and fix in hits[0]
 
 
 def test_cli_reports_duplicate_ids_and_fails(cli) -> None:

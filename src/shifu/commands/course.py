@@ -62,7 +62,7 @@ def build(
 @app.command()
 def check(
     assignments: list[str] = typer.Argument(None, help="assignment names (default: all in course/source)"),
-    workers: int = typer.Option(None, "--workers", help="parallel notebooks (default: CPU count, at most 4)"),
+    workers: int = typer.Option(None, "--workers", help="parallel notebooks (default: cores + 1)"),
     timeout: int = typer.Option(300, "--timeout", help="seconds one notebook may run in all under autograde (each cell: the course's Execute.timeout)"),
     keep: Path = typer.Option(None, "--keep", help="keep the scratch course in this (new) folder to inspect it"),
     course: Path = CourseOpt,

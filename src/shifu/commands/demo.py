@@ -12,7 +12,7 @@ def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", help="folder for everything the demo writes (replaced on each run)"),
     trainees: int = typer.Option(None, "--trainees", help="how many synthetic trainees (default: the whole cohort file, 12)"),
     assignment: list[str] = typer.Option(None, "--assignment", help="only these assignments (repeatable; default: all in course/source)"),
-    workers: int = typer.Option(None, "--workers", help="notebooks graded at once (default: CPU count, at most 4)"),
+    workers: int = typer.Option(None, "--workers", help="notebooks graded at once (default: cores + 1)"),
     timeout: int = typer.Option(120, "--timeout", help="seconds one notebook may run in all under autograde"),
 ) -> None:
     """Build the course, simulate a synthetic cohort, grade it, write feedback, progress and review."""

@@ -10,8 +10,8 @@ import typer
 
 from .. import paths
 from ..errors import display_path
-from ..grading import DEFAULT_NOTEBOOK_TIMEOUT, FAILED, SubmissionResult, grade_course
-from ..grading.pool import available_cores, default_workers
+from ..grading.limits import DEFAULT_NOTEBOOK_TIMEOUT, available_cores, default_workers
+from ..grading.results import FAILED, SubmissionResult
 
 
 def grade(
@@ -30,6 +30,8 @@ def grade(
     """Autograde every submission (course/submitted/<trainee>/<assignment>/) and write feedback HTML."""
     root = course or paths.course_dir()
     began = time.monotonic()
+    from ..grading import grade_course
+
     results = grade_course(root, assignment=assignment, workers=workers, timeout=timeout, db_url=db,
                            progress=progress, force=force, feedback=feedback)
     took = time.monotonic() - began

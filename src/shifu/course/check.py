@@ -21,7 +21,8 @@ import nbformat
 
 from . import layout
 from .build import build_course, select
-from .grade import autograde, default_workers, grader_name, read_scores
+from ..grading.limits import default_workers
+from .grade import autograde, grader_name, read_scores
 
 UNTOUCHED = "shifu-check-untouched"
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)

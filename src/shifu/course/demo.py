@@ -22,7 +22,8 @@ from .. import paths
 from ..errors import ShifuError, display_path
 from . import layout
 from .build import build_course
-from .grade import Outcome, autograde, default_workers, grader_name
+from ..grading.limits import default_workers
+from .grade import Outcome, autograde, grader_name
 from .simulate import Profiles, Submitted, cohort_kpi, load_profiles, submit_cohort
 
 MARKER = ".shifu-demo"
@@ -248,7 +249,7 @@ def write_summary(result: DemoResult, out: Path) -> Path:
     if result.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
     t = result.timings
-    lines += ["", f"Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in t.items())]
+    lines += ["", "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in t.items())]
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

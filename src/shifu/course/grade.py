@@ -1,24 +1,18 @@
 """Autograde a course directory's submissions and read the scores back from nbgrader's gradebook.
 
-Grading goes through shifu.grading.grade_course (parallel, timeouts, per-submission isolation);
-where that package is absent, nbgrader's API grades the submissions one after another.
+Grading goes through shifu.grading.grade_course (parallel, timeouts, per-submission isolation).
 """
 from __future__ import annotations
 
-import inspect
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .nbgrader_api import error_tail, nbgrader_api
+
+
 
 
 def grader_name() -> str:
-    try:
-        from ..grading import grade_course  # noqa: F401
-    except ImportError:
-        return "nbgrader (serial)"
-    return "shifu.grading.grade_course"
+    return "shifu grade (parallel nbgrader autograde)"
 
 
 def submissions(course: Path, assignments: list[str] | None = None) -> list[tuple[str, str]]:
@@ -40,34 +34,15 @@ def autograde(course: Path, assignments: list[str] | None = None, workers: int |
 
     timeout: seconds one notebook may run in all (each cell is also bound by the course's Execute.timeout).
     """
-    try:
-        from ..grading import grade_course
-    except ImportError:
-        grade_course = None
-    if grade_course is not None:
-        wanted = {"workers": workers, "timeout": timeout, "db_url": db_url, "progress": progress,
-                  "force": True, "feedback": feedback}
-        accepted = inspect.signature(grade_course).parameters
-        kwargs = {k: v for k, v in wanted.items() if k in accepted}
-        names = sorted({a for _, a in submissions(course, assignments)})
-        if assignments is None or set(names) == {a for _, a in submissions(course)}:
-            results = grade_course(course, **kwargs)
-        else:
-            results = [r for name in names for r in grade_course(course, assignment=name, **kwargs)]
-        return [Outcome(r.student, r.assignment, r.graded, float(r.score), float(r.max_score), r.reason) for r in results]
-    api = nbgrader_api(course, db_url)
-    out = []
-    for student, name in submissions(course, assignments):
-        result = api.autograde(name, student, force=True, create=True)
-        ok = bool(result.get("success"))
-        if ok and feedback:
-            api.generate_feedback(name, student)
-        out.append(Outcome(student, name, ok, 0.0, 0.0, "ok" if ok else error_tail(result, 3)))
-    scores = {(s.student, s.assignment): s for s in read_scores(course, db_url)}
-    for o in out:
-        if (o.student, o.assignment) in scores:
-            o.score, o.max_score = scores[(o.student, o.assignment)].score, scores[(o.student, o.assignment)].max_score
-    return out
+    from ..grading import grade_course
+
+    kwargs = {"workers": workers, "timeout": timeout, "db_url": db_url, "progress": progress, "force": True, "feedback": feedback}
+    names = sorted({a for _, a in submissions(course, assignments)})
+    if assignments is None or set(names) == {a for _, a in submissions(course)}:
+        results = grade_course(course, **kwargs)
+    else:
+        results = [r for name in names for r in grade_course(course, assignment=name, **kwargs)]
+    return [Outcome(r.student, r.assignment, r.graded, float(r.score), float(r.max_score), r.reason) for r in results]
 
 
 @dataclass
@@ -110,6 +85,3 @@ def read_scores(course: Path, db_url: str | None = None) -> list[Score]:
                 out.append(s)
     return out
 
-
-def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))

@@ -9,22 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from typing import AsyncIterator
 
 from .execute import KernelRun
-
-
-def available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def default_workers(cores: int | None = None) -> int:
-    """Notebooks executing at once: small notebooks mostly wait on messages and sleeps, so one more than the cores."""
-    return (cores or available_cores()) + 1
 
 
 class WarmPool:

@@ -29,12 +29,13 @@ from .course import Course, open_course, redact, working_directory
 from .execute import DeadKernelError, KernelRun
 from .feedback import FeedbackWriter
 from .gradebook import assignment_ids, assignment_max_score, notebook_ids, shared_engines, submission_grades
-from .pool import WarmPool, default_workers
+from .limits import default_workers
+from .pool import WarmPool
 from .reasons import execution_details, points_details, shape_problems
 from .results import FAILED, GRADED, SKIPPED, SubmissionResult
 
 # one notebook may run this long in all; each cell is limited by the course's Execute.timeout too
-DEFAULT_NOTEBOOK_TIMEOUT = 600
+from .limits import DEFAULT_NOTEBOOK_TIMEOUT
 
 Report = Callable[[SubmissionResult], None]
 
