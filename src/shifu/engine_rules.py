@@ -10,14 +10,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import paths
 from .errors import Problem, ShifuError, display_path
 from .scenario import Scenario
 from .signals import Signals
 from .vocab import BuyerState, Escalation, Signal
-from .yamlio import dotted, line_for, load_yaml
+from .yamlio import load_model
 
 Outcome = Literal["ongoing", "resolved", "escalated"]
 
@@ -73,19 +73,7 @@ def rules_path() -> Path:
 
 @lru_cache(maxsize=4)
 def _load_rules_cached(path: str, mtime: float) -> EngineRules:
-    p = Path(path)
-    shown = display_path(p)
-    data, lines = load_yaml(p)
-    if not isinstance(data, dict):
-        raise ShifuError([Problem(shown, "(top level)", "must be a mapping of settings", "restore it from the repository", 1)])
-    try:
-        return EngineRules.model_validate(data)
-    except ValidationError as exc:
-        raise ShifuError([
-            Problem(shown, dotted(tuple(e["loc"])), e["msg"], "correct the value (see the comments in the file)",
-                    line_for(lines, tuple(e["loc"])))
-            for e in exc.errors()
-        ]) from None
+    return load_model(Path(path), EngineRules, guide="the comments in grader/engine.yaml")
 
 
 def load_rules(path: Path | None = None) -> EngineRules:

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import paths
-from .errors import Problem, ShifuError, display_path
-from .yamlio import dotted, line_for, load_yaml
+from .yamlio import load_model
 
 
 class _Strict(BaseModel):
@@ -197,37 +196,9 @@ class CompiledPhrases:
     fillers: frozenset[str]
 
 
-def _problems(shown: str, exc: ValidationError, lines: dict) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        kind = err["type"]
-        if kind == "missing":
-            msg, fix = "required list is missing", "add it (see the comments at the top of grader/phrases.yaml)"
-        elif kind == "extra_forbidden":
-            msg, fix = "unknown field", "remove it or correct its spelling"
-        elif kind == "string_type":
-            msg, fix = err["msg"], "put the word in quotes (YAML reads on/off/yes/no as true/false and 10 as a number)"
-        else:
-            msg, fix = err["msg"], "correct the value"
-            if "regular expression" in msg:
-                fix = "fix the pattern (escape ( ) [ ] ? with a backslash when they are meant literally)"
-        out.append(Problem(shown, dotted(loc), msg, fix, line_for(lines, loc)))
-    return out
-
-
 def parse_phrases(path: Path) -> PhraseBook:
     """Load and validate a phrases file; raise ShifuError naming file, field and fix."""
-    shown = display_path(path)
-    if not path.exists():
-        raise ShifuError([Problem(shown, "(file)", "is missing", f"restore {shown} from the repository")])
-    data, lines = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ShifuError([Problem(shown, "(top level)", "must be a mapping", "start the file with `signals:`", 1)])
-    try:
-        return PhraseBook.model_validate(data)
-    except ValidationError as exc:
-        raise ShifuError(_problems(shown, exc, lines)) from None
+    return load_model(path, PhraseBook, guide="the comments at the top of grader/phrases.yaml", first_key="signals")
 
 
 def compile_phrases(book: PhraseBook) -> CompiledPhrases:

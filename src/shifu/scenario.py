@@ -5,17 +5,16 @@ content a trainer writes and everything that reads it (engine, backends, rubric,
 """
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import paths
 from .errors import Problem, ShifuError, display_path
 from .vocab import BuyerState, Channel, Competency, Escalation, Family, Signal
-from .yamlio import dotted, line_for, load_yaml
+from .yamlio import line_for, load_model, load_yaml
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
@@ -145,89 +144,9 @@ class Scenario(Strict):
         raise KeyError(fact_id)
 
 
-_FIXES = {
-    "missing": "add the field (see scenarios/README.md for the schema)",
-    "extra_forbidden": "remove it or correct its spelling (see scenarios/README.md for the known fields)",
-    "enum": "use one of the allowed values",
-    "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_' only",
-    "string_too_short": "write some text here; it must not be empty",
-    "int_type": "write a whole number without quotes",
-    "int_parsing": "write a whole number without quotes",
-    "int_from_float": "write a whole number without quotes",
-    "float_type": "write a number without quotes",
-    "float_parsing": "write a number without quotes",
-    "string_type": "write text; put numbers, dates and yes/no in quotes, e.g. \"5985\"",
-    "list_type": "write a list: [a, b] or one `- item` per line",
-    "model_type": "write a mapping: one `key: value` per line, indented under this field",
-    "dict_type": "write a mapping: one `key: value` per line, indented under this field",
-}
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The schema model that holds the field at `loc` (list indexes skipped), to suggest spellings."""
-    model: type[BaseModel] = Scenario
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        inner = _inner_model(field.annotation) if field is not None else None
-        if inner is None:
-            return None
-        model = inner
-    return model
-
-
-def _inner_model(tp: Any) -> type[BaseModel] | None:
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return tp
-    for arg in get_args(tp):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _fix_for(kind: str, loc: tuple[Any, ...], ctx: dict[str, Any]) -> str:
-    if kind == "extra_forbidden" and loc and isinstance(loc[-1], str):
-        model = _model_at(loc[:-1])
-        close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.6) if model else []
-        if close:
-            return f"did you mean `{close[0]}`? rename it, or remove it (see scenarios/README.md for the known fields)"
-    if kind == "too_short":
-        return f"add more entries: at least {ctx.get('min_length', 1)}"
-    if kind == "greater_than_equal":
-        return f"raise the value to at least {ctx.get('ge')}"
-    if kind == "less_than_equal":
-        return f"lower the value to at most {ctx.get('le')}"
-    if kind in _FIXES:
-        return _FIXES[kind]
-    return "correct the value (see scenarios/README.md for the schema)"
-
-
-def _problems_from_validation(shown: str, exc: ValidationError, lines: dict) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        kind = err["type"]
-        msg = err["msg"]
-        if kind == "extra_forbidden":
-            msg = "unknown field"
-        elif kind == "missing":
-            msg = "required field is missing"
-        out.append(Problem(shown, dotted(loc), msg, _fix_for(kind, loc, err.get("ctx") or {}), line_for(lines, loc)))
-    return out
-
-
 def parse_scenario(path: Path) -> Scenario:
     """Load and validate one scenario file on its own (no cross-file checks)."""
-    shown = display_path(path)
-    data, lines = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ShifuError([Problem(shown, "(top level)", "must be a mapping of fields", "start the file with `id: ...`", 1)])
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ShifuError(_problems_from_validation(shown, exc, lines)) from None
+    return load_model(path, Scenario, guide="scenarios/README.md", first_key="id")
 
 
 def scenario_files(directory: Path | None = None) -> list[Path]:

@@ -1,10 +1,12 @@
 """YAML loading that remembers line numbers, so validation errors can point at a line."""
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_args
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from .errors import Problem, ShifuError, display_path
 
@@ -84,3 +86,99 @@ def line_for(lines: LineMap, path: tuple[Any, ...]) -> int | None:
         if path[:n] in lines:
             return lines[path[:n]]
     return None
+
+
+# ------------------------------------------------------------ validating a YAML file against a schema
+
+_FIXES = {
+    "missing": "add the field",
+    "extra_forbidden": "remove it or correct its spelling",
+    "enum": "use one of the allowed values",
+    "literal_error": "use one of the allowed values",
+    "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_' only",
+    "string_too_short": "write some text here; it must not be empty",
+    "int_type": "write a whole number without quotes",
+    "int_parsing": "write a whole number without quotes",
+    "int_from_float": "write a whole number without quotes",
+    "float_type": "write a number without quotes",
+    "float_parsing": "write a number without quotes",
+    "string_type": "write text; put numbers, dates and yes/no in quotes, e.g. \"5985\"",
+    "list_type": "write a list: [a, b] or one `- item` per line",
+    "model_type": "write a mapping: one `key: value` per line, indented under this field",
+    "dict_type": "write a mapping: one `key: value` per line, indented under this field",
+}
+
+
+def _inner_model(tp: Any) -> type[BaseModel] | None:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in get_args(tp):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema model that holds the field at `loc` (list indexes and dict keys skipped), to suggest spellings."""
+    model = root
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            if isinstance(part, int):
+                continue
+            return None
+        inner = _inner_model(field.annotation)
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _fix_for(root: type[BaseModel], err: dict, guide: str) -> str:
+    kind, loc, ctx = err["type"], tuple(err["loc"]), err.get("ctx") or {}
+    see = f" (see {guide})" if guide else ""
+    if kind == "extra_forbidden" and loc and isinstance(loc[-1], str):
+        model = _model_at(root, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.6) if model else []
+        if close:
+            return f"did you mean `{close[0]}`? rename it, or remove it{see}"
+    if kind == "too_short":
+        return f"add more entries: at least {ctx.get('min_length', 1)}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"raise the value to {'at least' if kind == 'greater_than_equal' else 'more than'} {ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"lower the value to {'at most' if kind == 'less_than_equal' else 'less than'} {ctx.get('le', ctx.get('lt'))}"
+    if "regular expression" in err["msg"]:
+        return "fix the pattern (escape ( ) [ ] ? with a backslash when they are meant literally)"
+    if kind in _FIXES:
+        return _FIXES[kind] + (see if kind in ("missing", "extra_forbidden") else "")
+    return f"correct the value{see}"
+
+
+def validation_problems(shown: str, exc: ValidationError, lines: LineMap, root: type[BaseModel], guide: str = "") -> list[Problem]:
+    """One Problem per pydantic error: file, line, dotted field, a plain message and a concrete fix."""
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        msg = {"extra_forbidden": "unknown field", "missing": "required field is missing"}.get(err["type"], err["msg"])
+        out.append(Problem(shown, dotted(loc), msg, _fix_for(root, err, guide), line_for(lines, loc)))
+    return out
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_model(path: Path, model: type[M], guide: str = "", first_key: str = "") -> M:
+    """Read one YAML file into a schema; every problem becomes a ShifuError naming file, line, field and fix."""
+    shown = display_path(path)
+    if not path.exists():
+        raise ShifuError([Problem(shown, "(file)", "is missing", f"restore {shown} from the repository")])
+    data, lines = load_yaml(path)
+    if not isinstance(data, dict):
+        start = f"start the file with `{first_key}: ...`" if first_key else f"write one `key: value` per line{' (see ' + guide + ')' if guide else ''}"
+        raise ShifuError([Problem(shown, "(top level)", "must be a mapping of fields", start, 1)])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ShifuError(validation_problems(shown, exc, lines, model, guide)) from None

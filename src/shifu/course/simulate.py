@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Annotated
 
 import nbformat
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import paths
-from ..errors import Problem, ShifuError, display_path
+from ..errors import ShifuError, display_path
 from ..scenario import Scenario, load_scenario
-from ..yamlio import dotted, line_for, load_yaml
+from ..yamlio import load_model
 from . import layout
 from .notebook import transcript_name
 from .transcripts import play_script
@@ -88,16 +88,7 @@ def profiles_path() -> Path:
 
 
 def load_profiles(path: Path | None = None) -> Profiles:
-    path = path or profiles_path()
-    shown = display_path(path)
-    if not path.exists():
-        raise ShifuError([Problem(shown, "(file)", "is missing", "restore course/demo/trainee_profiles.yaml from the repository")])
-    data, lines = load_yaml(path)
-    try:
-        return Profiles.model_validate(data)
-    except ValidationError as exc:
-        raise ShifuError([Problem(shown, dotted(tuple(e["loc"])), e["msg"], "correct the entry", line_for(lines, tuple(e["loc"])))
-                          for e in exc.errors()]) from None
+    return load_model(path or profiles_path(), Profiles, guide="the comments at the top of course/demo/trainee_profiles.yaml")
 
 
 @lru_cache(maxsize=64)

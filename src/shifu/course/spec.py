@@ -10,11 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import Problem, ShifuError, display_path
 from ..vocab import Competency
-from ..yamlio import dotted, line_for, load_yaml
+from ..yamlio import line_for, load_model, load_yaml
 from . import layout
 
 CRITERIA = ("timeliness", "de_escalation", "need_tracing", "consensus_solution",
@@ -110,17 +110,10 @@ class ModuleSpec(Strict):
 
 
 def load_module(path: Path) -> ModuleSpec:
-    shown = display_path(path)
-    data, lines = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ShifuError([Problem(shown, "(top level)", "must be a mapping of fields", "start the file with `assignment: ...`", 1)])
-    try:
-        spec = ModuleSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ShifuError([Problem(shown, dotted(tuple(e["loc"])), e["msg"], "correct the value (see course/authoring/README.md)",
-                                  line_for(lines, tuple(e["loc"]))) for e in exc.errors()]) from None
+    spec = load_model(path, ModuleSpec, guide="course/authoring/README.md", first_key="assignment")
     if spec.assignment != path.stem:
-        raise ShifuError([Problem(shown, "assignment", f"{spec.assignment!r} does not match the file name {path.stem!r}",
+        _, lines = load_yaml(path)
+        raise ShifuError([Problem(display_path(path), "assignment", f"{spec.assignment!r} does not match the file name {path.stem!r}",
                                   f"rename the file to {spec.assignment}.yaml", line_for(lines, ("assignment",)))])
     return spec
 

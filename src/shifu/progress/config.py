@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import paths
 from ..errors import Problem, ShifuError, display_path
-from ..yamlio import LineMap, dotted, line_for, load_yaml
+from ..yamlio import dotted, line_for, load_model, load_yaml
 
 
 class _Strict(BaseModel):
@@ -132,22 +132,7 @@ class ReviewRules(_Strict):
 # ---------------------------------------------------------------- loading
 
 def _validate(path: Path, model: type[BaseModel]) -> Any:
-    shown = display_path(path)
-    if not path.exists():
-        raise ShifuError([Problem(shown, "(file)", "is missing", f"restore {shown} from the repository")])
-    data, lines = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ShifuError([Problem(shown, "(top level)", "must be a mapping of keys", "see the comments in the repository's copy", 1)])
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ShifuError([_problem(shown, lines, err) for err in exc.errors()])
-
-
-def _problem(shown: str, lines: LineMap, err: dict) -> Problem:
-    loc = tuple(err["loc"])
-    fix = "add it" if err["type"] == "missing" else ("remove or rename it" if err["type"] == "extra_forbidden" else "correct the value")
-    return Problem(shown, dotted(loc), err["msg"], fix, line_for(lines, loc))
+    return load_model(path, model, guide="the comments in the repository's copy")
 
 
 def load_progress_rules(grader_dir: Path | None = None) -> ProgressRules:
