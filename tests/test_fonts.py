@@ -29,3 +29,21 @@ def test_missing_glyph_warning_is_detected_without_cjk_font():
     """Proves the check above can fail: DejaVu Sans alone has no Chinese glyphs."""
     with matplotlib.rc_context({"font.family": "DejaVu Sans", "font.sans-serif": ["DejaVu Sans"]}):
         assert _render("学员能力雷达图") != []
+
+
+def test_html_reports_carry_the_cjk_glyphs_they_use():
+    """A report must read on a machine without any CJK font: it embeds the glyphs it needs."""
+    import base64
+    import io
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    from shifu.fonts import css_font_face
+
+    assert css_font_face("only ascii here") == ""
+    rule = css_font_face("学员进度总览 ability")
+    data = re.search(r"base64,([A-Za-z0-9+/=]+)", rule).group(1)
+    cmap = TTFont(io.BytesIO(base64.b64decode(data))).getBestCmap()
+    assert all(ord(ch) in cmap for ch in "学员进度总览")
+    assert ord("龘") not in cmap  # a subset, not the whole 16 MB font

@@ -39,3 +39,32 @@ def setup_cjk_font() -> str:
     matplotlib.rcParams["font.sans-serif"] = [family, *matplotlib.rcParams["font.sans-serif"]]
     matplotlib.rcParams["axes.unicode_minus"] = False
     return family
+
+
+def css_font_face(text: str, family: str = "Shifu CJK") -> str:
+    """An @font-face rule carrying just the CJK glyphs `text` uses, so an HTML report shows Chinese
+    even where the reader's machine has no CJK font (bare servers, containers). Empty if none is needed."""
+    chars = sorted({ch for ch in text if ord(ch) > 0x2E7F})
+    if not chars:
+        return ""
+    try:
+        import base64
+        import io
+
+        import mplfonts
+        from fontTools import subset
+
+        path = Path(mplfonts.__file__).parent / "fonts" / _PREFERRED[0]
+        options = subset.Options()
+        options.name_IDs = ["*"]
+        options.hinting = False
+        font = subset.load_font(str(path), options)
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(text="".join(chars))
+        subsetter.subset(font)
+        buf = io.BytesIO()
+        subset.save_font(font, buf, options)
+    except Exception:  # the report still reads with the reader's own fonts
+        return ""
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'@font-face{{font-family:"{family}";src:url(data:font/otf;base64,{data}) format("opentype");}}'

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import ShifuError
+from ..fonts import css_font_face
 from . import charts
 from .config import ProgressRules, Taxonomy
 from .evidence import Evidence, missing_submissions
@@ -20,7 +21,7 @@ from .proficiency import (ability_matrix, as_timestamp, at_risk, improvement, mo
                           proficiency)
 
 _CSS = """
-body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:1200px}
+body{font-family:"Noto Sans CJK SC","Shifu CJK","PingFang SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:1200px}
 h1{border-bottom:2px solid #2166ac;padding-bottom:.2em} h2{color:#2166ac;margin-top:1.6em}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0} th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
 th{background:#f0f4fa} .muted{color:#777} .num{text-align:right} img{max-width:100%;margin:.5em 0}
@@ -129,7 +130,7 @@ def img(fig: Figure) -> str:
 
 def page(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-            f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
+            f"<style>{css_font_face(title + body)}{_CSS}</style></head><body>\n{body}\n</body></html>\n")
 
 
 def _cards(items: list[tuple[str, object]]) -> str:
