@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from . import paths
 from .errors import Problem, ShifuError, display_path
-from .yamlio import dotted, line_for, load_yaml
+from .yamlio import load_model
 
 
 class _Strict(BaseModel):
@@ -59,16 +59,7 @@ class FeedbackText(_Strict):
 
 @lru_cache(maxsize=4)
 def _cached(path: str, mtime_ns: int) -> FeedbackText:
-    p = Path(path)
-    shown = display_path(p)
-    data, lines = load_yaml(p)
-    try:
-        return FeedbackText.model_validate(data if isinstance(data, dict) else {})
-    except ValidationError as exc:
-        raise ShifuError([Problem(shown, dotted(tuple(e["loc"])),
-                                  {"missing": "required text is missing", "extra_forbidden": "unknown field"}.get(e["type"], e["msg"]),
-                                  "restore it from the repository (keep the {placeholders})", line_for(lines, tuple(e["loc"])))
-                          for e in exc.errors()]) from None
+    return load_model(Path(path), FeedbackText, guide="the repository's copy (keep the {placeholders})")
 
 
 def feedback_text() -> FeedbackText:

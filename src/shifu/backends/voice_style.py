@@ -5,12 +5,12 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from .. import paths
 from ..errors import Problem, ShifuError, display_path
 from ..vocab import BuyerState, Escalation
-from ..yamlio import dotted, line_for, load_yaml
+from ..yamlio import line_for, load_model, load_yaml
 from . import VoiceRequest
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -85,17 +85,13 @@ class VoiceStyle(BaseModel):
 def _load(path: str, mtime: float) -> VoiceStyle:
     p = Path(path)
     shown = display_path(p)
-    data, lines = load_yaml(p)
-    try:
-        style = VoiceStyle.model_validate(data)
-    except ValidationError as exc:
-        raise ShifuError([Problem(shown, dotted(tuple(e["loc"])), e["msg"], "correct the entry", line_for(lines, tuple(e["loc"])))
-                          for e in exc.errors()]) from None
+    style = load_model(p, VoiceStyle, guide="the comments in grader/buyer_voice.yaml")
     for field in ("role_reversal_starts", "breaks_character", "strip_prefixes"):
         for i, pattern in enumerate(getattr(style, field)):
             try:
                 re.compile(pattern.replace("{name}", "x"))
             except re.error as exc:
+                lines = load_yaml(p)[1]
                 raise ShifuError([Problem(shown, f"{field}[{i}]", f"not a valid regular expression: {exc}", "fix the pattern",
                                           line_for(lines, (field, i)))]) from None
     return style
