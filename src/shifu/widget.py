@@ -15,6 +15,7 @@ from .engine import Engine, Turn
 from .errors import ShifuError
 from .scenario import load_scenario
 from .transcript import read_transcript
+from .ui_text import ui_text
 
 _CSS = """<style>
 .shifu-row{display:flex;margin:4px 0}
@@ -50,30 +51,25 @@ class RoleplayWidget(widgets.VBox):
         self.transcript_path = transcript_path
         sc = engine.scenario
         self._buyer_name = sc.persona.name
-        c = sc.context
-        info = [f"<b>{html.escape(sc.title)}</b>", f"店铺:{html.escape(c.shop)}", f"商品:{html.escape(c.product)}",
-                f"订单号:{html.escape(c.order_id)} · 金额:{c.amount_yuan:g}元", f"状态:{html.escape(c.order_status)}"]
-        if c.logistics:
-            info.append(f"物流:{html.escape(c.logistics)}")
-        info += [f"备注:{html.escape(n)}" for n in c.notes]
-        info += [f"政策:{html.escape(p.text)}" for p in c.policies]
+        ui = ui_text()
+        info = [f"<b>{html.escape(sc.title)}</b>"] + [html.escape(line) for line in ui.context_lines(sc)]
         self.header = widgets.HTML(_CSS + "<div>" + "<br>".join(info) + "</div>")
-        self.mood = widgets.IntProgress(value=engine.state.mood, min=0, max=100, description="心情",
+        self.mood = widgets.IntProgress(value=engine.state.mood, min=0, max=100, description=ui.mood,
                                         layout=widgets.Layout(width="260px"))
         self.patience = widgets.HTML()
         # The ticking counter runs in the browser (a Play widget linked to a number): nothing in the
         # kernel has to wake up every second. The latency that counts is measured in the kernel.
         self._clock = widgets.Play(value=0, min=0, max=3600, step=1, interval=1000, show_repeat=False,
                                    layout=widgets.Layout(display="none"))
-        self.timer = widgets.IntText(value=0, description="回复计时(秒)", disabled=True,
+        self.timer = widgets.IntText(value=0, description=ui.timer, disabled=True,
                                      layout=widgets.Layout(width="180px"), style={"description_width": "initial"})
         widgets.jsdlink((self._clock, "value"), (self.timer, "value"))
         self.last_latency = widgets.HTML()
         self.chat = widgets.VBox(layout=widgets.Layout(max_height="420px", overflow="auto", border="1px solid #ddd",
                                                        padding="6px"))
-        self.box = widgets.Textarea(placeholder="输入你的回复…", layout=widgets.Layout(width="100%", height="70px"))
-        self.send_button = widgets.Button(description="发送", button_style="primary", icon="paper-plane")
-        self.finish_button = widgets.Button(description="结束并保存", icon="flag-checkered")
+        self.box = widgets.Textarea(placeholder=ui.input_placeholder, layout=widgets.Layout(width="100%", height="70px"))
+        self.send_button = widgets.Button(description=ui.send, button_style="primary", icon="paper-plane")
+        self.finish_button = widgets.Button(description=ui.finish, icon="flag-checkered")
         self.status = widgets.HTML()
         self.debrief_view = widgets.HTML()
         self.send_button.on_click(lambda _b: self.send())
@@ -116,7 +112,7 @@ class RoleplayWidget(widgets.VBox):
             else:
                 self.box.value = ""  # the reply was taken and is in the transcript
             message = str(exc) if isinstance(exc, ShifuError) else f"{type(exc).__name__}: {exc}"
-            self.status.value = f'<span style="color:#b00">发送失败:{html.escape(message)}</span>'
+            self.status.value = f'<span style="color:#b00">{html.escape(ui_text().send_failed.format(message=message))}</span>'
             self.send_button.disabled = self.engine.state.ended
             return None
         self._set(bubble, "buyer", turn.buyer)
@@ -125,7 +121,8 @@ class RoleplayWidget(widgets.VBox):
         self.box.value = ""
         benchmark = self.engine.rules.slow_reply_after_s
         colour = "#2a7" if latency <= benchmark else "#c33"
-        self.last_latency.value = (f'<span style="color:{colour}">上次回复 {latency:.1f} 秒(基准 {benchmark:g} 秒)</span>')
+        text = ui_text().last_latency.format(latency=latency, benchmark=benchmark)
+        self.last_latency.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
         self._refresh()
         if turn.outcome != "ongoing":
             self.finish()
@@ -140,13 +137,13 @@ class RoleplayWidget(widgets.VBox):
 
     # -- display ----------------------------------------------------------------------------
     def _add(self, role: str, text: str) -> widgets.HTML:
-        who = self._buyer_name if role == "buyer" else "我"
+        who = self._buyer_name if role == "buyer" else ui_text().trainee_name
         bubble = widgets.HTML(_bubble(role, who, text))
         self.chat.children = (*self.chat.children, bubble)
         return bubble
 
     def _set(self, bubble: widgets.HTML, role: str, text: str) -> None:
-        bubble.value = _bubble(role, self._buyer_name if role == "buyer" else "我", text)
+        bubble.value = _bubble(role, self._buyer_name if role == "buyer" else ui_text().trainee_name, text)
 
     def _notices(self, notices: list[str]) -> None:
         for n in notices:
@@ -157,7 +154,7 @@ class RoleplayWidget(widgets.VBox):
         self.mood.value = s.mood
         self.mood.bar_style = "danger" if s.mood < 30 else ("warning" if s.mood < 55 else "success")
         total = self.engine.scenario.persona.patience
-        self.patience.value = f"耐心 {s.patience_left}/{total} · 第 {s.turn} 轮"
+        self.patience.value = ui_text().patience.format(left=s.patience_left, total=total, turn=s.turn)
         self._clock.playing = False
         self._clock.value = 0
         self._clock.playing = not s.ended
@@ -168,20 +165,16 @@ class RoleplayWidget(widgets.VBox):
         self.finish_button.disabled = True
         self.box.disabled = True
         self._clock.playing = False
-        labels = {"resolved": "问题解决,买家接受了方案", "escalated": "买家升级了投诉", "abandoned": "对话中途结束",
-                  "ongoing": "对话未结束"}
-        kinds = {"platform_complaint": "平台投诉", "bad_review": "差评", "report_12315": "12315举报", "leaves": "买家离开"}
-        head = labels.get(d.outcome, d.outcome)
-        if d.escalation:
-            head += f"({kinds.get(d.escalation, d.escalation)})"
-        rows = [f"<b>结果:{html.escape(head)}</b> · 心情 {d.mood}/100 · {d.turns} 轮"]
+        ui = ui_text()
+        head = ui.outcome(d.outcome, d.escalation)
+        rows = [f"<b>{html.escape(ui.result.format(outcome=head))}</b> · {html.escape(ui.mood_turns.format(mood=d.mood, turns=d.turns))}"]
         if d.resolution:
-            rows.append(f"方案:{html.escape(d.resolution)}")
+            rows.append(html.escape(ui.resolution.format(value=d.resolution)))
         for f in d.uncovered:
-            rows.append(f'<span style="color:#2a7">✓ 问出了:{html.escape(f.fact)}</span>')
+            rows.append(f'<span style="color:#2a7">{html.escape(ui.uncovered.format(value=f.fact))}</span>')
         for f in d.missed:
-            rows.append(f'<span style="color:#c33">✗ 没问出:{html.escape(f.fact)}</span>')
-        rows.append(f"对话记录已保存:{html.escape(str(self.transcript_path))}")
+            rows.append(f'<span style="color:#c33">{html.escape(ui.missed.format(value=f.fact))}</span>')
+        rows.append(html.escape(ui.saved.format(value=self.transcript_path)))
         self.debrief_view.value = "<div class='shifu-debrief'>" + "<br>".join(rows) + "</div>"
 
 
@@ -196,7 +189,7 @@ def roleplay(scenario_id: str, transcript_dir: str = ".", backend: str | Voice |
         voice = make_voice(backend)
     except ShifuError as exc:  # a trainee can still practise while the LLM settings are fixed
         voice = make_voice("scripted")
-        notice = f"⚠ 大模型买家不可用,已改用离线剧本:{exc}"
+        notice = ui_text().llm_fallback.format(error=exc)
     if path.exists() and path.stat().st_size > 0:
         try:
             t = read_transcript(path)

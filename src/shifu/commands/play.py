@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
@@ -22,6 +23,7 @@ from ..engine_rules import load_rules
 from ..errors import Problem, ShifuError, display_path
 from ..scenario import Scenario, load_scenario
 from ..transcript import read_transcript
+from ..ui_text import ui_text
 
 QUIT = ("/quit", "/exit", "/q")
 
@@ -48,7 +50,7 @@ def read_replies(path: Path) -> list[str]:
 def mood_bar(mood: int, width: int = 20) -> Text:
     filled = round(mood / 100 * width)
     colour = "red" if mood < 30 else ("yellow" if mood < 55 else "green")
-    bar = Text("心情 ")
+    bar = Text(ui_text().mood + " ")
     bar.append("█" * filled, style=colour)
     bar.append("░" * (width - filled), style="dim")
     bar.append(f" {mood:3d}/100")
@@ -58,24 +60,19 @@ def mood_bar(mood: int, width: int = 20) -> Text:
 def status_line(engine: Engine) -> Text:
     s = engine.state
     line = mood_bar(s.mood)
-    line.append(f"   耐心 {s.patience_left}/{engine.scenario.persona.patience}   第 {s.turn} 轮")
+    line.append("   " + ui_text().patience.format(left=s.patience_left, total=engine.scenario.persona.patience, turn=s.turn))
     return line
 
 
 def context_panel(sc: Scenario) -> Panel:
-    c = sc.context
-    rows = [f"[b]{sc.title}[/b]", f"店铺:{c.shop}", f"商品:{c.product}", f"订单号:{c.order_id}  金额:{c.amount_yuan:g}元",
-            f"状态:{c.order_status}"]
-    if c.logistics:
-        rows.append(f"物流:{c.logistics}")
-    rows += [f"备注:{n}" for n in c.notes]
-    rows += [f"政策:{p.text}" for p in c.policies]
-    return Panel("\n".join(rows), title="订单信息", expand=False)
+    ui = ui_text()
+    rows = [f"[b]{escape(sc.title)}[/b]"] + [escape(line) for line in ui.context_lines(sc)]
+    return Panel("\n".join(rows), title=ui.context.title, expand=False)
 
 
 def print_turn(console: Console, engine: Engine, turn: Turn, show_reply: bool) -> None:
     if show_reply:
-        console.print(Text("你:", style="bold cyan") + Text(turn.reply))
+        console.print(Text(f"{ui_text().trainee_prompt}:", style="bold cyan") + Text(turn.reply))
     if turn.notice:
         console.print(Text(turn.notice, style="yellow"))
     console.print(Text(f"{engine.scenario.persona.name}:", style="bold magenta") + Text(turn.buyer))
@@ -84,8 +81,8 @@ def print_turn(console: Console, engine: Engine, turn: Turn, show_reply: bool) -
 
 def print_outcome(console: Console, engine: Engine, transcript: Path | None) -> None:
     d = engine.debrief()
-    labels = {"resolved": "已解决", "escalated": "已升级", "ongoing": "未结束", "abandoned": "中途结束"}
-    text = f"outcome: {d.outcome} ({labels.get(d.outcome, d.outcome)})"
+    ui = ui_text()
+    text = f"outcome: {d.outcome} ({ui.outcome(d.outcome)})"
     if d.escalation:
         text += f"  escalation: {d.escalation}"
     if d.resolution:
@@ -93,8 +90,7 @@ def print_outcome(console: Console, engine: Engine, transcript: Path | None) -> 
     console.print(Text(text, style="bold"))
     console.print(f"mood: {d.mood}/100  turns: {d.turns}")
     for f in d.facts:
-        mark = "✓ 已问出" if f.uncovered else "✗ 没问出"
-        console.print(f"  {mark} {f.id}: {f.fact}")
+        console.print(escape(f"  {ui.uncovered_mark if f.uncovered else ui.missed_mark} {f.id}: {f.fact}"))
     if transcript is not None:
         console.print(f"transcript: {display_path(transcript)}")
 
@@ -132,7 +128,7 @@ def play(
     if engine.turns:
         console.print(Text(f"(resumed after {engine.state.turn} turns)", style="dim"))
         for role, text in engine.history:
-            who = "你" if role == "trainee" else engine.scenario.persona.name
+            who = ui_text().trainee_prompt if role == "trainee" else engine.scenario.persona.name
             console.print(f"{who}:{text}")
     else:
         opening = engine.opening()
@@ -158,10 +154,10 @@ def _play_file(console: Console, engine: Engine, lines: list[str]) -> None:
 
 def _play_interactive(console: Console, engine: Engine) -> None:
     benchmark = engine.rules.slow_reply_after_s
-    console.print(Text(f"输入回复后回车发送;/quit 结束。回复计时从买家说完开始,基准 {benchmark:g} 秒。", style="dim"))
+    console.print(Text(ui_text().terminal_help.format(benchmark=benchmark), style="dim"))
     while not engine.state.ended:
         try:
-            reply = console.input("[bold cyan]你:[/] ")
+            reply = console.input(f"[bold cyan]{escape(ui_text().trainee_prompt)}:[/] ")
         except (EOFError, KeyboardInterrupt):
             console.print()
             return
@@ -171,7 +167,7 @@ def _play_interactive(console: Console, engine: Engine) -> None:
             continue
         latency = engine.elapsed_since_buyer()
         style = "green" if latency <= benchmark else "red"
-        console.print(Text(f"⏱ 回复用时 {latency:.1f} 秒", style=style))
+        console.print(Text(ui_text().latency.format(latency=latency), style=style))
         name = engine.scenario.persona.name
         with Live(Text(f"{name}:…"), console=console, transient=True, refresh_per_second=12) as live:
             turn = engine.respond(reply, latency_s=latency,

@@ -1,0 +1,78 @@
+"""The role-play's trainee-facing labels, from grader/ui.yaml, shared by the terminal and the widget."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from . import paths
+from .scenario import Scenario
+from .yamlio import load_model
+
+
+class _Text(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContextText(_Text):
+    title: str
+    shop: str
+    product: str
+    order: str
+    status: str
+    logistics: str
+    note: str
+    policy: str
+
+
+class UIText(_Text):
+    context: ContextText
+    mood: str
+    patience: str
+    trainee_name: str
+    trainee_prompt: str
+    input_placeholder: str
+    send: str
+    finish: str
+    timer: str
+    send_failed: str
+    last_latency: str
+    latency: str
+    terminal_help: str
+    outcomes: dict[str, str]
+    escalations: dict[str, str]
+    result: str
+    mood_turns: str
+    resolution: str
+    uncovered: str
+    missed: str
+    uncovered_mark: str
+    missed_mark: str
+    saved: str
+    llm_fallback: str
+
+    def outcome(self, outcome: str, escalation: str | None = None) -> str:
+        head = self.outcomes.get(outcome, outcome)
+        return f"{head}({self.escalations.get(escalation, escalation)})" if escalation else head
+
+    def context_lines(self, sc: Scenario) -> list[str]:
+        """What the trainee sees of the order, one line each (plain text: the caller escapes it)."""
+        c, t = sc.context, self.context
+        lines = [t.shop.format(value=c.shop), t.product.format(value=c.product),
+                 t.order.format(order_id=c.order_id, amount=c.amount_yuan), t.status.format(value=c.order_status)]
+        if c.logistics:
+            lines.append(t.logistics.format(value=c.logistics))
+        lines += [t.note.format(value=n) for n in c.notes]
+        lines += [t.policy.format(value=p.text) for p in c.policies]
+        return lines
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime_ns: int) -> UIText:
+    return load_model(Path(path), UIText, guide="the comments in grader/ui.yaml")
+
+
+def ui_text() -> UIText:
+    p = paths.grader_dir() / "ui.yaml"
+    return _cached(str(p), p.stat().st_mtime_ns if p.exists() else 0)
