@@ -47,3 +47,15 @@ def test_html_reports_carry_the_cjk_glyphs_they_use():
     cmap = TTFont(io.BytesIO(base64.b64decode(data))).getBestCmap()
     assert all(ord(ch) in cmap for ch in "学员进度总览")
     assert ord("龘") not in cmap  # a subset, not the whole 16 MB font
+
+
+def test_feedback_pages_get_the_glyphs_once(tmp_path):
+    from shifu.fonts import embed_cjk_font
+
+    page = tmp_path / "m01.html"
+    page.write_text("<html><head><title>x</title></head><body><h1>售后物流</h1></body></html>", encoding="utf-8")
+    embed_cjk_font(page)
+    once = page.read_text(encoding="utf-8")
+    assert once.count("@font-face") == 1 and "<h1>售后物流</h1>" in once
+    embed_cjk_font(page)
+    assert page.read_text(encoding="utf-8") == once

@@ -68,3 +68,18 @@ def css_font_face(text: str, family: str = "Shifu CJK") -> str:
         return ""
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'@font-face{{font-family:"{family}";src:url(data:font/otf;base64,{data}) format("opentype");}}'
+
+
+_FALLBACK_CSS = (
+    'body{font-family:"Helvetica Neue",Helvetica,Arial,"Noto Sans CJK SC","Shifu CJK",sans-serif}'
+    'pre,code,kbd,samp,.highlight,.highlight *{font-family:Menlo,Consolas,"DejaVu Sans Mono",monospace,"Shifu CJK"}'
+)
+
+
+def embed_cjk_font(html_path: Path) -> None:
+    """Give an HTML page written by another tool (nbgrader's feedback) the CJK glyphs it uses."""
+    text = html_path.read_text(encoding="utf-8")
+    face = css_font_face(text)
+    if not face or "Shifu CJK" in text or "</head>" not in text:
+        return
+    html_path.write_text(text.replace("</head>", f"<style>{face}{_FALLBACK_CSS}</style></head>", 1), encoding="utf-8")

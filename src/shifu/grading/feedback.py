@@ -11,6 +11,8 @@ from pathlib import Path
 
 from nbconvert.writers import FilesWriter
 from nbgrader.converters import GenerateFeedback, NbGraderException
+
+from ..fonts import embed_cjk_font
 from nbgrader.coursedir import CourseDirectory
 
 from .course import Course
@@ -47,4 +49,7 @@ class FeedbackWriter:
             self.conv.convert_notebooks()
         except NbGraderException:
             return []  # logged by nbgrader in .nbgrader.log
-        return sorted(self.folder(assignment, student).glob("*.html"))
+        pages = sorted(self.folder(assignment, student).glob("*.html"))
+        for page in pages:  # Chinese must read on a machine without a CJK font, too
+            embed_cjk_font(page)
+        return pages
