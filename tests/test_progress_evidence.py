@@ -205,3 +205,14 @@ def test_gradebook_cell_sources_are_read(course):
     grader, c = course
     src = load_gradebook(db_url(c)).sources
     assert "late-parcel-wrong-station" in src.set_index("cell").loc["q1_reply__de_escalation", "source"]
+
+
+def test_a_transcript_broken_in_the_middle_is_left_out_with_its_reason(tmp_path):
+    from shifu.progress.transcripts import read_transcript_file
+
+    path = write_transcript(tmp_path / "late.jsonl", "2026-03-01T09:00:00+08:00", [30, 20])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = "not json at all"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tf = read_transcript_file(path, "ana", "m01_logistics")
+    assert tf.latencies == [] and "line 3" in tf.error

@@ -129,6 +129,9 @@ def _transcript_evidence(files: list[TranscriptFile], scorer: Scorer | None, tax
     for f in files:
         if f.bad_lines:
             notes.append(f"{f.path}: {f.bad_lines} line(s) are not JSON and were skipped")
+        if f.error:
+            notes.append(f"{f.path}: unreadable, left out: {f.error}")
+            continue
         if scorer is None:
             continue
         try:

@@ -6,12 +6,14 @@ free-text `trainee` field a widget user typed.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 import pandas as pd
+
+from ..errors import ShifuError
+from ..transcript import read_transcript
 
 # A transcript scorer returns, per rubric criterion: (criterion id, competency or None, points, max).
 CriterionRow = tuple[str, str | None, float, float]
@@ -27,7 +29,8 @@ class TranscriptFile:
     started: pd.Timestamp | None = None
     outcome: str = ""
     latencies: list[tuple[int, float]] = field(default_factory=list)  # (turn, latency_s) of trainee turns
-    bad_lines: int = 0
+    bad_lines: int = 0  # a cut-short last line, skipped
+    error: str = ""  # why the file could not be read at all
 
 
 def find_transcripts(course_dir: Path) -> list[tuple[Path, str, str]]:
@@ -55,52 +58,30 @@ def _timestamp(value: object) -> pd.Timestamp | None:
 
 
 def read_transcript_file(path: Path, trainee: str, assignment: str) -> TranscriptFile:
-    """Parse one transcript, skipping (and counting) lines that are not JSON objects, e.g. a truncated last line."""
+    """One transcript through shifu.transcript's reader; an unreadable file is kept with its reason, never raised."""
     tf = TranscriptFile(path=path, trainee=trainee, assignment=assignment)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        tf.bad_lines += 1
+        t = read_transcript(path)
+    except ShifuError as exc:
+        tf.error = str(exc)
         return tf
-    first_turn_ts = None
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            tf.bad_lines += 1
-            continue
-        if not isinstance(obj, dict):
-            tf.bad_lines += 1
-            continue
-        kind = obj.get("type")
-        if kind == "session":
-            tf.scenario = str(obj.get("scenario") or "")
-            tf.started = _timestamp(obj.get("started"))
-        elif kind == "turn":
-            first_turn_ts = first_turn_ts or _timestamp(obj.get("ts"))
-            lat = obj.get("latency_s")
-            if obj.get("role") == "trainee" and isinstance(lat, (int, float)) and not isinstance(lat, bool) and lat >= 0:
-                tf.latencies.append((int(obj.get("turn") or 0), float(lat)))
-        elif kind == "end":
-            tf.outcome = str(obj.get("outcome") or "")
-    if tf.started is None:
-        tf.started = first_turn_ts
+    tf.bad_lines = int(t.truncated)
+    tf.scenario = t.scenario
+    tf.started = _timestamp(t.session.started) or (_timestamp(t.turns[0].ts) if t.turns else None)
+    tf.outcome = t.end.outcome if t.end else ""
+    tf.latencies = [(turn.turn, float(turn.latency_s)) for turn in t.trainee_turns()
+                    if turn.latency_s is not None and turn.latency_s >= 0]
     return tf
 
 
-def rubric_scorer() -> Scorer | None:
-    """shifu.rubric.score_transcript as a Scorer, or None where the rubric module is not installed."""
-    try:
-        from ..rubric import score_transcript  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def rubric_scorer() -> Scorer:
+    """shifu.rubric.score_transcript as a Scorer."""
+    from ..rubric import score_transcript
 
     def score(path: Path) -> list[CriterionRow]:
         result = score_transcript(path)
-        return [(c.id, getattr(c, "competency", None), float(c.points), float(c.max))
-                for c in result.criteria if getattr(c, "applicable", True)]  # not applicable: not evidence
+        return [(c.id, c.competency, float(c.points), float(c.max))
+                for c in result.criteria if c.applicable]  # not applicable: not evidence
 
     return score
 
