@@ -428,6 +428,18 @@ def _covered(hits: list[tuple[int, int, str]]) -> int:
     return len(pos)
 
 
+def _cue_hits(r: "_Reader", text: str, table, label: str, signal: Signal) -> tuple[set[str], list[Span]]:
+    """Which of a scenario's cue lists (resolutions, policies) the text shows, with the evidence."""
+    ids: set[str] = set()
+    spans: list[Span] = []
+    for cue_id, matcher in table:
+        hit = r.first(text, matcher, label)
+        if hit:
+            ids.add(cue_id)
+            spans.append(r.span(signal, *hit, detail=cue_id))
+    return ids, spans
+
+
 def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     """What the reply contains, in context. Deterministic; never raises on any string."""
     reply = reply if isinstance(reply, str) else ("" if reply is None else str(reply))
@@ -454,34 +466,15 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
         if hit:
             spans.append(r.span(Signal(name), *hit))
 
-    resolutions: set[str] = set()
-    for rid, m in r.cues.accepts:
-        hit = r.first(good, m, "solution")
-        if hit:
-            resolutions.add(rid)
-            spans.append(r.span(Signal.solution, *hit, detail=rid))
-    offers: set[str] = set()
-    offer_spans: list[Span] = []
-    for rid, kind, m in r.cues.never:
-        hit = r.first(fair, m, "over_promise")
-        if hit:
-            offers.add(rid)
-            sp = r.span(Signal.over_promise, *hit, detail=rid)
-            offer_spans.append(sp)
-            if kind == "over_promise":
-                spans.append(sp)
-    ok: set[str] = set()
-    for pid, m in r.cues.policy_ok:
-        hit = r.first(good, m, "policy_correct")
-        if hit:
-            ok.add(pid)
-            spans.append(r.span(Signal.policy_correct, *hit, detail=pid))
-    bad: set[str] = set()
-    for pid, m in r.cues.policy_bad:
-        hit = r.first(fair, m, "policy_wrong")
-        if hit:
-            bad.add(pid)
-            spans.append(r.span(Signal.policy_wrong, *hit, detail=pid))
+    resolutions, found = _cue_hits(r, good, r.cues.accepts, "solution", Signal.solution)
+    spans += found
+    kinds = {rid: kind for rid, kind, _ in r.cues.never}
+    offers, offer_spans = _cue_hits(r, fair, [(rid, m) for rid, _, m in r.cues.never], "over_promise", Signal.over_promise)
+    spans += [sp for sp in offer_spans if kinds[sp.detail] == "over_promise"]  # breaches are not over-promises
+    ok, found = _cue_hits(r, good, r.cues.policy_ok, "policy_correct", Signal.policy_correct)
+    spans += found
+    bad, found = _cue_hits(r, fair, r.cues.policy_bad, "policy_wrong", Signal.policy_wrong)
+    spans += found
 
     probed = _probes(r, good, spans)
     spans.extend(r.gaming)
