@@ -92,16 +92,18 @@ def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any]) -
                   "shifu": {"kind": "reply", "question": ex.id, "variable": var, "scenario": ex.scenario, "buyer": buyer}})
     cells = [new_markdown_cell(md), answer]
     for criterion, points in ex.criteria.items():
-        label = text["criterion_labels"][criterion]
-        src = "\n".join([
-            text["cells"]["reply_test"].format(label=label, points=_fmt_points(points)),
-            HIDDEN_BEGIN,
+        header = text["cells"]["reply_test"].format(label=text["criterion_labels"][criterion], points=_fmt_points(points))
+        cells.append(_hidden_test_cell(f"{var}__{criterion}", points, header, [
             "from shifu.nbgrader_helpers import reply_points",
             f"reply_points({var}, {json.dumps(ex.scenario)}, {json.dumps(buyer, ensure_ascii=False)}, "
-            f"{float(points)!r}, criterion={json.dumps(criterion)})",
-            HIDDEN_END])
-        cells.append(new_code_cell(src, metadata={"nbgrader": _nbgrader(f"{var}__{criterion}", grade=True, locked=True, points=points)}))
+            f"{float(points)!r}, criterion={json.dumps(criterion)})"]))
     return cells
+
+
+def _hidden_test_cell(grade_id: str, points: float, header: str, hidden: list[str]) -> Any:
+    """A locked, graded test cell: a visible comment line, then the grading call hidden from the release."""
+    src = "\n".join([header, HIDDEN_BEGIN, *hidden, HIDDEN_END])
+    return new_code_cell(src, metadata={"nbgrader": _nbgrader(grade_id, grade=True, locked=True, points=points)})
 
 
 def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
@@ -119,16 +121,13 @@ def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
         launch.metadata.pop("nbgrader")
     cells = [new_markdown_cell(md), launch]
     for criterion, points in rp.criteria.items():
-        label = text["criterion_labels"][criterion]
-        src = "\n".join([
-            text["cells"]["transcript_test"].format(label=label, points=_fmt_points(points), transcript=transcript),
-            HIDDEN_BEGIN,
+        header = text["cells"]["transcript_test"].format(label=text["criterion_labels"][criterion],
+                                                         points=_fmt_points(points), transcript=transcript)
+        cells.append(_hidden_test_cell(f"roleplay_{rp.n}__{criterion}", points, header, [
             "from shifu.course.notebook import roleplay_transcript",
             "from shifu.nbgrader_helpers import transcript_points",
             f"transcript_points(roleplay_transcript({json.dumps(rp.scenario)}), {json.dumps(rp.scenario)}, "
-            f"{float(points)!r}, criterion={json.dumps(criterion)})",
-            HIDDEN_END])
-        cells.append(new_code_cell(src, metadata={"nbgrader": _nbgrader(f"roleplay_{rp.n}__{criterion}", grade=True, locked=True, points=points)}))
+            f"{float(points)!r}, criterion={json.dumps(criterion)})"]))
     return cells
 
 
