@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -260,7 +260,3 @@ def load_scenario(ref: str) -> Scenario:
     if problems:
         raise ShifuError(problems)
     return scs[0]
-
-
-def scenario_as_dict(sc: Scenario) -> dict[str, Any]:
-    return sc.model_dump(mode="json")

@@ -8,7 +8,6 @@ Everything is written under the output folder; the project's course/ is never to
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
 import sys
@@ -266,7 +265,3 @@ def where_to_look(result: DemoResult) -> dict[str, Path]:
     if "review" in result.written:
         out["semiannual review"] = result.written["review"]
     return out
-
-
-def default_out() -> Path:
-    return Path(os.environ.get("SHIFU_DEMO_OUT", "demo-out"))

@@ -36,7 +36,3 @@ def fill(template: str, slots: Mapping[str, Any]) -> str:
 def stamp(values: pd.Series) -> pd.Series:
     """Timestamps as 'YYYY-MM-DD HH:MM:SS' text, the form every CSV here uses."""
     return pd.to_datetime(values).dt.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def seconds_after(base: pd.Timestamp, seconds: np.ndarray) -> pd.Series:
-    return pd.Series(base + pd.to_timedelta(np.asarray(seconds, dtype="int64"), unit="s"))

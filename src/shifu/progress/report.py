@@ -240,7 +240,3 @@ def write_trainee(view: TraineeView, rules: ProgressRules, out_dir: Path) -> lis
     prof_path = out_dir / f"{stem}-proficiency.csv"
     view.prof.to_csv(prof_path, index=False, encoding="utf-8")
     return [html_path, csv_path, prof_path]
-
-
-def close_figures(view: CohortView | TraineeView) -> None:
-    view.figures.clear()
