@@ -77,3 +77,7 @@ class Signal(str, Enum):
     summary = "summary"
     follow_up = "follow_up"
     retention_offer = "retention_offer"
+    # Added for reading meaning (issue 14): shared by the reader, the engine and the rubrics.
+    stalling = "stalling"  # 请耐心等待 / 在处理了 / 等通知: no action, no time, nothing the buyer can hold on to
+    question = "question"  # the reply asks the buyer something (any question addressed to her), by grammar
+    breach = "breach"  # a compliance breach other than privacy/off-platform: paying to remove a review, admitting liability
