@@ -30,6 +30,9 @@ class VoiceStyle(BaseModel):
     breaks_character: list[str]
     strip_prefixes: list[str] = []
     fallback_notice: str
+    conversation_start: str  # the user line before the buyer's opening: chat templates start with user
+    adapted_notice: str  # {what}: what was changed because the server refused it
+    exam_seed_refused: str = ""  # added to adapted_notice when exam mode's seed was refused
     max_chars: int = 200
 
     def messages(self, req: VoiceRequest) -> list[dict[str, str]]:
