@@ -230,3 +230,182 @@ def test_an_unexpected_client_error_still_gets_an_answer():
 
     utt = OpenAIVoice(LLMConfig(model="m", api_key=KEY), client=Exploding()).speak(request())
     assert utt.backend == "scripted-fallback" and "RuntimeError" in utt.notice and KEY not in utt.notice
+
+
+# ---------------------------------------------------------------------------------------------
+# servers as they really behave (issue 11): each quirk is reproduced by the fake server
+# ---------------------------------------------------------------------------------------------
+HIDDEN = "错误的驿站"  # part of the hidden fact the fake reasoning leaks
+
+
+def _play(voice: OpenAIVoice, turns: int = 3) -> tuple[list, list[str]]:
+    """`turns` lines from the voice; everything on_text ever received."""
+    seen: list[str] = []
+    lines = [voice.speak(request(turn=i + 1), on_text=seen.append) for i in range(turns)]
+    return lines, seen
+
+
+@pytest.mark.parametrize("think", ["full", "empty", "close_only", "field"])
+def test_reasoning_never_reaches_the_trainee(think):
+    with FakeLLM(default=("ok", GOOD), think=think) as server:
+        lines, seen = _play(OpenAIVoice(config(server)))
+    assert [u.text for u in lines] == [GOOD] * 3
+    assert all(u.backend == "openai" and u.notice is None for u in lines)
+    assert not any(HIDDEN in s or "think>" in s or "用户让我" in s for s in seen), "no reasoning in the bubble"
+    assert seen[-1] == GOOD
+
+
+@pytest.mark.parametrize("think", ["full", "close_only", "field"])
+def test_long_reasoning_does_not_count_towards_the_length_check(think):
+    with FakeLLM(default=("ok", GOOD), think=think, reasoning="让我想想这个买家会怎么说。" * 60) as server:
+        lines, seen = _play(OpenAIVoice(config(server)), turns=2)
+    assert [(u.text, u.backend) for u in lines] == [(GOOD, "openai")] * 2
+    assert not any("让我想想" in s for s in seen)
+
+
+def test_reasoning_is_not_in_the_transcript(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with FakeLLM(default=("ok", GOOD), think="close_only") as server:
+        eng = Engine(SCENARIO, backend=OpenAIVoice(config(server)), seed=3, transcript_path=path, reader=_Reader())
+        eng.opening()
+        eng.respond("理解您,请问快递站点是哪个?")
+        eng.respond("理解您着急,我马上查。")
+        eng.finish()
+    stored = path.read_text(encoding="utf-8")
+    assert HIDDEN not in stored and "</think>" not in stored and "用户让我" not in stored
+    assert [json.loads(x)["backend"] for x in stored.splitlines() if json.loads(x).get("role") == "buyer"] == ["openai"] * 3
+
+
+def test_the_token_budget_is_configurable(server):
+    server.default = ("ok", GOOD)
+    OpenAIVoice(config(server, max_tokens=512)).speak(request())
+    assert server.requests[0]["max_tokens"] == 512
+
+
+def test_reasoning_that_uses_the_whole_budget_gets_room_once():
+    with FakeLLM(default=("ok", GOOD), think="full", reasoning="嗯" * 700) as server:
+        voice = OpenAIVoice(config(server, max_tokens=300))
+        first = voice.speak(request())
+        second = voice.speak(request(turn=2))
+    assert first.text == GOOD and first.backend == "openai"
+    assert "300" in first.notice and "2048" in first.notice, "the notice says what was changed"
+    assert [r["max_tokens"] for r in server.requests] == [300, 2048, 2048], "raised once, then remembered"
+    assert second.notice is None
+
+
+@pytest.mark.parametrize("think", ["full", "close_only"])
+def test_a_budget_too_small_for_the_reasoning_is_explained(think):
+    with FakeLLM(default=("ok", GOOD), think=think, reasoning="嗯" * 9000) as server:
+        seen: list[str] = []
+        utt = OpenAIVoice(config(server, max_tokens=300)).speak(request(), on_text=seen.append)
+    assert utt.backend == "scripted-fallback"
+    assert "token budget" in utt.notice and "max_tokens" in utt.notice and "enable_thinking" in utt.notice
+    assert "empty reply" not in utt.notice
+    assert not any("嗯" in s for s in seen), "the cut reasoning was never shown"
+
+
+def _adapted(server_quirks, turns=3, **cfg):
+    with FakeLLM(default=("ok", GOOD), quirks=server_quirks) as server:
+        lines, _ = _play(OpenAIVoice(config(server, **cfg)), turns=turns)
+    return server, lines
+
+
+def test_max_tokens_is_renamed_when_the_server_wants_max_completion_tokens():
+    server, lines = _adapted({"max_completion_tokens"})
+    assert all(u.text == GOOD and u.backend == "openai" for u in lines)
+    assert len(server.refused) == 1, "one refusal, then the endpoint remembers"
+    assert all("max_completion_tokens" in r and "max_tokens" not in r for r in server.requests)
+    assert "Use 'max_completion_tokens' instead" in lines[0].notice, "the server's own words are kept"
+    assert lines[1].notice is None
+
+
+def test_a_refused_temperature_is_left_out():
+    server, lines = _adapted({"default_temperature"}, temperature=0.8)
+    assert all(u.text == GOOD and u.backend == "openai" for u in lines)
+    assert len(server.refused) == 1 and all("temperature" not in r for r in server.requests)
+    assert "Only the default (1) value is supported" in lines[0].notice
+
+
+def test_a_refused_seed_in_exam_mode_is_left_out_and_said():
+    server, lines = _adapted({"no_seed"}, exam=True)
+    assert all(u.text == GOOD and u.backend == "openai" for u in lines)
+    assert len(server.refused) == 1 and all("seed" not in r and r["temperature"] == 0 for r in server.requests)
+    assert "Extra inputs are not permitted" in lines[0].notice and "seed" in lines[0].notice
+    assert "考试模式" in lines[0].notice, "exam mode is no longer reproducible: the notice says so"
+
+
+def test_an_extra_body_field_the_server_does_not_know_is_left_out():
+    server, lines = _adapted({"strict_fields"}, extra_body={"enable_thinking": False})
+    assert all(u.text == GOOD and u.backend == "openai" for u in lines)
+    assert server.refused[0]["enable_thinking"] is False and len(server.refused) == 1
+    assert "Unrecognized request argument supplied: enable_thinking" in lines[0].notice
+
+
+def test_every_refusal_at_once_costs_one_retry_each():
+    server, lines = _adapted({"max_completion_tokens", "default_temperature", "no_seed"}, exam=True)
+    assert [u.backend for u in lines] == ["openai"] * 3
+    assert len(server.refused) == 3 and len(server.requests) == 3
+
+
+def test_extra_body_reaches_the_server(server):
+    OpenAIVoice(config(server, extra_body={"chat_template_kwargs": {"enable_thinking": False}})).speak(request())
+    assert server.requests[0]["chat_template_kwargs"] == {"enable_thinking": False}
+
+
+@pytest.mark.parametrize("quirk", ["alternate", "alternate_500"])
+def test_templates_that_want_alternating_roles_accept_every_turn(tmp_path, quirk):
+    with FakeLLM(default=("ok", GOOD), quirks={quirk}) as server:
+        eng = Engine(SCENARIO, backend=OpenAIVoice(config(server)), seed=3, transcript_path=tmp_path / "t.jsonl",
+                     reader=_Reader())
+        eng.opening()
+        turns = [eng.respond(text) for text in ("理解您,请问快递站点是哪个?", "理解您着急,我马上查。", "我这边继续跟进。")]
+    assert [t.backend for t in turns] == ["openai"] * 3 and not server.refused
+    roles = [m["role"] for m in server.requests[-1]["messages"]]
+    assert roles[0] == "system" and roles[1] == "user" and roles[-1] == "user"
+    assert all(a != b for a, b in zip(roles[1:], roles[2:])), "user and assistant alternate"
+
+
+def test_a_template_without_a_system_role_gets_it_folded_in(tmp_path):
+    with FakeLLM(default=("ok", GOOD), quirks={"no_system", "alternate"}) as server:
+        eng = Engine(SCENARIO, backend=OpenAIVoice(config(server)), seed=3, transcript_path=tmp_path / "t.jsonl",
+                     reader=_Reader())
+        eng.opening()
+        turns = [eng.respond(text) for text in ("理解您,请问快递站点是哪个?", "理解您着急,我马上查。")]
+    assert [t.backend for t in turns] == ["openai"] * 2
+    assert len(server.refused) == 1, "one refusal, then the system prompt is folded for every turn"
+    first = server.requests[-1]["messages"][0]
+    assert first["role"] == "user" and SCENARIO.persona.name in first["content"]
+    assert all(m["role"] != "system" for r in server.requests for m in r["messages"])
+
+
+def test_system_role_fold_can_be_configured(server):
+    OpenAIVoice(config(server, system_role="fold")).speak(request())
+    assert server.requests[0]["messages"][0]["role"] == "user"
+
+
+def test_a_base_url_without_v1_is_diagnosed(server):
+    utt = OpenAIVoice(config(server, base_url=server.root_url)).speak(request())
+    assert utt.backend == "scripted-fallback"
+    assert "HTTP 404" in utt.notice and "/v1" in utt.notice and "404 page not found" in utt.notice
+    assert len(server.paths) == 1, "a 404 is not retried"
+
+
+def test_a_full_endpoint_url_is_refused_when_settings_load(server, tmp_path):
+    with pytest.raises(ShifuError) as exc:
+        load_llm_config(env={"SHIFU_LLM_MODEL": "m", "SHIFU_LLM_BASE_URL": server.base_url + "/chat/completions",
+                             "XDG_CONFIG_HOME": str(tmp_path)})
+    assert "SHIFU_LLM_BASE_URL" in str(exc.value) and f"{server.base_url}" in str(exc.value)
+    assert "full endpoint URL" in str(exc.value)
+
+
+def test_an_unknown_model_is_diagnosed():
+    with FakeLLM(models=["qwen3:8b"]) as server:
+        utt = OpenAIVoice(config(server, model="qwen3-8b")).speak(request())
+    assert utt.backend == "scripted-fallback" and "not found" in utt.notice and "shifu llm check" in utt.notice
+
+
+def test_a_refused_key_is_diagnosed_without_echoing_it():
+    with FakeLLM(key="sk-the-right-one-000000") as server:
+        utt = OpenAIVoice(config(server)).speak(request())
+    assert utt.backend == "scripted-fallback" and "HTTP 401" in utt.notice and "SHIFU_LLM_API_KEY" in utt.notice
+    assert KEY not in utt.notice and KEY[:12] not in utt.notice
