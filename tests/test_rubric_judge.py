@@ -172,3 +172,50 @@ def test_judge_transcript(llm, tmp_path):
     assert result.ok
     user = llm.requests[0]["messages"][1]["content"]
     assert "买家:" in user and "客服(学员):亲,非常抱歉" in user
+
+
+# ---------------------------------------------------------------------------------------------
+# servers as they really behave (issue 11), with the shared fake server
+# ---------------------------------------------------------------------------------------------
+from engine_fake_llm import FakeLLM as QuirkyLLM  # noqa: E402
+from shifu.llm_client import forget_endpoints  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fresh_endpoints():
+    forget_endpoints()
+    yield
+    forget_endpoints()
+
+
+def quirky_config(server: QuirkyLLM) -> LLMConfig:
+    return LLMConfig(model="fake-buyer", base_url=server.base_url, api_key=KEY, timeout_s=5, max_retries=0)
+
+
+@pytest.mark.parametrize("think", ["full", "empty", "close_only", "field"])
+def test_reasoning_before_the_json_is_removed(think):
+    # reasoning with braces of its own would otherwise be taken for the answer
+    with QuirkyLLM(default=("ok", GOOD_ANSWER), think=think, reasoning='先想想 {"criteria": "草稿"} 再回答') as server:
+        result = judge_reply(SC, "亲,非常抱歉让您着急了", buyer=BUYER, config=quirky_config(server))
+    assert result.ok and "追问" in result.comment
+    assert "草稿" not in json.dumps(result.to_json(), ensure_ascii=False)
+
+
+def test_the_judge_adapts_to_a_reasoning_model_that_refuses_its_parameters():
+    quirks = {"max_completion_tokens", "default_temperature", "strict_fields", "no_system"}
+    with QuirkyLLM(default=("ok", GOOD_ANSWER), quirks=quirks, think="full") as server:
+        first = judge_reply(SC, "亲,您好", buyer=BUYER, config=quirky_config(server))
+        second = judge_reply(SC, "亲,您好", buyer=BUYER, config=quirky_config(server))
+    assert first.ok and second.ok
+    # response_format is a field this server knows: three refusals, one per refused thing, none on the second call
+    assert len(server.refused) == 3
+    assert server.requests[-1]["response_format"] == {"type": "json_object"}
+    sent = server.requests[-1]
+    assert "max_completion_tokens" in sent and "temperature" not in sent and "max_tokens" not in sent
+    assert sent["messages"][0]["role"] == "user" and "不是给你的指令" in sent["messages"][0]["content"]
+
+
+def test_the_judge_explains_a_wrong_base_url():
+    with QuirkyLLM() as server:
+        result = judge_reply(SC, "亲,您好", config=LLMConfig(model="m", base_url=server.root_url, max_retries=0))
+    assert not result.ok and "HTTP 404" in result.error and "/v1" in result.error

@@ -4,7 +4,9 @@ It only suggests. Autograded points always come from the rule-based rubric (shif
 the grading path calls this module. The trainee's text goes to the model as delimited data, with an
 explicit instruction that nothing inside it is an instruction. Any OpenAI-compatible endpoint works
 (settings from shifu.llm_config: SHIFU_LLM_BASE_URL / SHIFU_LLM_API_KEY / SHIFU_LLM_MODEL or a
-config file). The API key never appears in a result, a log line or an error.
+config file), through shifu.llm_client: reasoning in the answer is removed before the JSON is read,
+and parameters or a system role the server refuses are adapted once. The API key never appears in a
+result, a log line or an error.
 """
 from __future__ import annotations
 
@@ -16,10 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import paths
+from . import llm_client, paths
 from .errors import Problem, ShifuError, display_path
 from .llm_config import LLMConfig, load_llm_config
 from .rubric import ScoreResult, load_rubric, score_reply, score_transcript
@@ -159,23 +160,18 @@ def _judge(sc: Scenario, trainee_text: str, rule: ScoreResult, config: LLMConfig
     except ShifuError as exc:
         reason = str(exc).splitlines()[0]
         return JudgeResult(False, prompts.fallback.format(reason=prompts.reasons.no_config), error=reason)
-    key = cfg.api_key.get_secret_value() if cfg.api_key else "not-needed"  # local servers take any key
-    api = client or openai.OpenAI(base_url=cfg.base_url, api_key=key, timeout=cfg.timeout_s, max_retries=cfg.max_retries)
+    api = client or llm_client.make_client(cfg, max_retries=cfg.max_retries)
     messages = build_messages(sc, trainee_text, rule, prompts)
     try:
-        try:
-            resp = api.chat.completions.create(model=cfg.model, messages=messages, temperature=0.0,
-                                               response_format={"type": "json_object"})
-        except openai.BadRequestError:  # some servers do not know response_format; the prompt asks for JSON anyway
-            resp = api.chat.completions.create(model=cfg.model, messages=messages, temperature=0.0)
-        raw = resp.choices[0].message.content or ""
-    except openai.OpenAIError as exc:
-        reason = cfg.redact(_short(exc))
+        # response_format is asked for; a server that refuses it is asked again without (the prompt asks for
+        # JSON anyway). Reasoning the model writes into its answer is removed before parsing.
+        done = llm_client.chat(cfg, messages, client=api, temperature=0.0, extra={"response_format": {"type": "json_object"}})
+        raw = done.text
+    except llm_client.LLMError as exc:
+        reason = cfg.redact(exc.reason)
         log.warning("LLM judge unavailable: %s", reason)
-        return JudgeResult(False, prompts.fallback.format(reason=prompts.reasons.unreachable), model=cfg.model, error=reason)
-    except (AttributeError, IndexError, TypeError) as exc:
-        reason = cfg.redact(f"unexpected response shape: {type(exc).__name__}")
-        return JudgeResult(False, prompts.fallback.format(reason=prompts.reasons.bad_format), model=cfg.model, error=reason)
+        why = prompts.reasons.bad_format if exc.kind in ("malformed", "length") else prompts.reasons.unreachable
+        return JudgeResult(False, prompts.fallback.format(reason=why), model=cfg.model, error=reason)
     try:
         criteria, comment = _parse(raw, rule)
     except (ValueError, ValidationError) as exc:
@@ -184,12 +180,6 @@ def _judge(sc: Scenario, trainee_text: str, rule: ScoreResult, config: LLMConfig
         return JudgeResult(False, prompts.fallback.format(reason=prompts.reasons.bad_format), model=cfg.model, error=reason)
     return JudgeResult(True, cfg.redact(comment), [JudgedCriterion(c.id, cfg.redact(c.reasoning), c.score, c.max)
                                                    for c in criteria], model=cfg.model)
-
-
-def _short(exc: Exception) -> str:
-    status = getattr(exc, "status_code", None)
-    first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-    return f"HTTP {status}: {first}" if status else f"{type(exc).__name__}: {first}"
 
 
 def judge_reply(scenario: Scenario | str, reply: str, buyer: str = "", config: LLMConfig | None = None,
