@@ -219,3 +219,28 @@ def test_the_judge_explains_a_wrong_base_url():
     with QuirkyLLM() as server:
         result = judge_reply(SC, "亲,您好", config=LLMConfig(model="m", base_url=server.root_url, max_retries=0))
     assert not result.ok and "HTTP 404" in result.error and "/v1" in result.error
+
+
+def test_course_suggest_text_comes_clean_from_a_reasoning_model(monkeypatch, tmp_path):
+    """`shifu course suggest`'s judge (default_judge) over a transcript, against a model that thinks aloud."""
+    from shifu.course.suggest import default_judge, llm_configured
+    from shifu.engine import Engine
+    from shifu.scenario import load_scenario
+
+    path = tmp_path / f"{SC}.jsonl"
+    eng = Engine(load_scenario(SC), seed=0, transcript_path=path)
+    eng.opening()
+    eng.respond("亲,非常抱歉,请问快递员联系过您吗?包裹在哪个驿站呢?", latency_s=10)
+    eng.finish()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setattr("shifu.llm_config.course_config_path", lambda: tmp_path / "none.yaml")
+    for var in ("SHIFU_LLM_CONFIG", "SHIFU_LLM_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SHIFU_LLM_MODEL", "gpt-5-mini")
+    monkeypatch.setenv("SHIFU_LLM_API_KEY", KEY)
+    assert llm_configured(), "a model and a key (api.openai.com) is a configured LLM"
+    with QuirkyLLM(default=("ok", GOOD_ANSWER), think="close_only", models=["gpt-5-mini"],
+                   quirks={"max_completion_tokens", "default_temperature"}) as server:
+        monkeypatch.setenv("SHIFU_LLM_BASE_URL", server.base_url)
+        text = default_judge()([path], "de_escalation", "week1")
+    assert "追问" in text and "用户让我" not in text and "</think>" not in text

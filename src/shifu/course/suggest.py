@@ -34,14 +34,16 @@ class SuggestResult:
 
 
 def llm_configured() -> bool:
-    """Whether an LLM endpoint is configured (files or SHIFU_LLM_* environment)."""
-    try:
-        from ..llm_config import load_llm_config
+    """Whether an LLM endpoint is configured (files or SHIFU_LLM_* environment): a model, and a base URL
+    or a key for api.openai.com. The judge then talks to it through shifu.llm_client (reasoning removed,
+    refused parameters adapted)."""
+    from ..llm_config import load_llm_config
 
-        cfg = load_llm_config()
-    except Exception:
+    try:
+        load_llm_config()
+    except ShifuError:
         return False
-    return bool(getattr(cfg, "base_url", None) and getattr(cfg, "model", None))
+    return True
 
 
 class JudgeUnavailable(Exception):
