@@ -62,3 +62,32 @@ def test_bad_value_names_the_variable(tmp_path):
 def test_missing_explicit_file(tmp_path):
     with pytest.raises(ShifuError, match="does not exist"):
         load_llm_config(tmp_path / "nope.toml", env=env_for(tmp_path))
+
+
+def test_request_settings_from_a_file_and_the_environment(tmp_path):
+    f = tmp_path / "llm.toml"
+    f.write_text('model = "o4-mini"\nbase_url = "http://127.0.0.1:8000/v1/"\ntemperature = "omit"\nmax_tokens = 4096\n'
+                 'token_param = "max_completion_tokens"\nsend_seed = false\nsystem_role = "fold"\n'
+                 "extra_body = {chat_template_kwargs = {enable_thinking = false}}\n", encoding="utf-8")
+    cfg = load_llm_config(f, env=env_for(tmp_path))
+    assert cfg.base_url == "http://127.0.0.1:8000/v1" and cfg.temperature is None and cfg.effective_temperature() is None
+    assert (cfg.max_tokens, cfg.token_param, cfg.system_role) == (4096, "max_completion_tokens", "fold")
+    assert cfg.extra_body == {"chat_template_kwargs": {"enable_thinking": False}}
+    assert cfg.effective_seed(5) is None, "send_seed = false: never a seed"
+    cfg = load_llm_config(f, env=env_for(tmp_path, SHIFU_LLM_MAX_TOKENS="512", SHIFU_LLM_EXTRA_BODY='{"enable_thinking": false}'))
+    assert cfg.max_tokens == 512 and cfg.extra_body == {"enable_thinking": False}
+
+
+@pytest.mark.parametrize("var, value, said", [
+    ("SHIFU_LLM_EXTRA_BODY", "{enable_thinking: false", "not valid JSON"),
+    ("SHIFU_LLM_EXTRA_BODY", '{"messages": []}', "set by Shifu itself"),
+    ("SHIFU_LLM_BASE_URL", "127.0.0.1:11434/v1", "http://"),
+    ("SHIFU_LLM_BASE_URL", "http://127.0.0.1:11434/v1/chat/completions", "e.g. http://127.0.0.1:11434/v1"),
+    ("SHIFU_LLM_MAX_TOKENS", "5", "SHIFU_LLM_MAX_TOKENS"),
+])
+def test_bad_request_settings_say_what_to_fix(tmp_path, var, value, said):
+    env = env_for(tmp_path, SHIFU_LLM_MODEL="m", SHIFU_LLM_BASE_URL="http://127.0.0.1:11434/v1")
+    env[var] = value
+    with pytest.raises(ShifuError) as exc:
+        load_llm_config(env=env)
+    assert var in str(exc.value) and said in str(exc.value) and "Traceback" not in str(exc.value)
