@@ -37,6 +37,7 @@ class UIText(_Text):
     finish: str
     timer: str
     send_failed: str
+    finish_failed: str
     last_latency: str
     latency: str
     terminal_help: str

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Callable
 
 import ipywidgets as widgets
 
@@ -72,8 +73,10 @@ class RoleplayWidget(widgets.VBox):
         self.finish_button = widgets.Button(description=ui.finish, icon="flag-checkered")
         self.status = widgets.HTML()
         self.debrief_view = widgets.HTML()
-        self.send_button.on_click(lambda _b: self.send())
-        self.finish_button.on_click(lambda _b: self.finish())
+        # ipywidgets only logs what a button callback raises (JupyterLab 4 shows it in the log console, not
+        # the cell): every callback reports its failure in the status line and leaves the widget usable.
+        self.send_button.on_click(lambda _b: self._guarded(self.send, ui.send_failed))
+        self.finish_button.on_click(lambda _b: self._guarded(self.finish, ui.finish_failed))
         super().__init__([
             self.header,
             widgets.HBox([self.mood, self.patience, self.timer, self.last_latency, self._clock]),
@@ -111,8 +114,7 @@ class RoleplayWidget(widgets.VBox):
                 self.chat.children = self.chat.children[:-2]
             else:
                 self.box.value = ""  # the reply was taken and is in the transcript
-            message = str(exc) if isinstance(exc, ShifuError) else f"{type(exc).__name__}: {exc}"
-            self.status.value = f'<span style="color:#b00">{html.escape(ui_text().send_failed.format(message=message))}</span>'
+            self._failed(ui_text().send_failed, exc)
             self.send_button.disabled = self.engine.state.ended
             return None
         self._set(bubble, "buyer", turn.buyer)
@@ -130,10 +132,33 @@ class RoleplayWidget(widgets.VBox):
             self.send_button.disabled = False
         return turn
 
-    def finish(self) -> None:
-        """Save the transcript's end and show which hidden facts were uncovered and which were missed."""
-        self.engine.finish()
+    def finish(self) -> bool:
+        """Save the transcript's end and show which hidden facts were uncovered and which were missed.
+        When saving fails (disk full, quota) the status line says why, the buttons stay usable and
+        clicking again retries; False then."""
+        try:
+            self.engine.finish()
+        except Exception as exc:  # the trainee must see it and be able to try again
+            self._failed(ui_text().finish_failed, exc)
+            self.finish_button.disabled = False
+            self.send_button.disabled = self.engine.state.ended
+            return False
+        self.status.value = ""
         self._show_debrief()
+        return True
+
+    def _guarded(self, action: Callable[[], object], template: str) -> None:
+        """Run a button's action; anything it raises is shown in the status line, the typed text kept."""
+        try:
+            action()
+        except Exception as exc:
+            self._failed(template, exc)
+            self.send_button.disabled = self.engine.state.ended
+            self.finish_button.disabled = False
+
+    def _failed(self, template: str, exc: Exception) -> None:
+        message = str(exc) if isinstance(exc, ShifuError) else f"{type(exc).__name__}: {exc}"
+        self.status.value = f'<span style="color:#b00">{html.escape(template.format(message=message))}</span>'
 
     # -- display ----------------------------------------------------------------------------
     def _add(self, role: str, text: str) -> widgets.HTML:
