@@ -114,3 +114,24 @@ def test_a_reasoning_model_that_runs_out_of_budget():
         report = check_endpoint(cfg(server, max_tokens=200))
     text = report.render()
     assert not report.ok and "token budget" in text and "max_tokens" in text
+
+
+@pytest.mark.parametrize("quirks", [{"alternate"}, {"alternate_500"}])
+def test_templates_with_alternating_roles_need_no_adaptation(quirks):
+    with FakeLLM(default=("ok", "Hello."), quirks=quirks) as server:
+        report = check_endpoint(cfg(server))
+    assert report.ok and "adapted" not in report.render() and not server.refused
+
+
+def test_extra_body_fields_and_json_mode_the_server_refuses():
+    with FakeLLM(default=("ok", '{"ok": true}'), quirks={"strict_fields", "no_response_format"}) as server:
+        report = check_endpoint(cfg(server, extra_body={"enable_thinking": False}))
+    text = report.render()
+    assert report.ok and "remove enable_thinking from extra_body" in text
+    assert "JSON mode refused" in text and "nothing to set" in text
+
+
+def test_a_raised_budget_is_named():
+    with FakeLLM(default=("ok", "Hello."), think="full", reasoning="嗯" * 700) as server:
+        report = check_endpoint(cfg(server, max_tokens=300))
+    assert report.ok and "max_tokens = 2048" in report.render()

@@ -80,11 +80,22 @@ def check_endpoint(config: LLMConfig, client_for: Callable[[LLMConfig], Any] | N
         _exam_way(config, api, report)
     ep = llm_client.endpoint(config)
     for a in ep.adaptations:
-        fix = _SETTING.get(a.param, 'system_role = "fold"' if "folded" in a.what else
-                           f"remove {a.param!r} from extra_body" if a.param else "max_tokens = 4096")
-        report.add("adapted", "adapted", config.redact(f"{a} — to say so in the settings: {fix}"))
+        report.add("adapted", "adapted", config.redact(f"{a} — {_setting(a, config, ep)}"))
     report.ok = judge_ok and buyer_ok
     return report
+
+
+def _setting(a: llm_client.Adaptation, config: LLMConfig, ep: llm_client.Endpoint) -> str:
+    """The settings line that makes an adaptation explicit (or that none is needed)."""
+    if a.param in _SETTING:
+        return f"to say so in the settings: {_SETTING[a.param]}"
+    if "folded" in a.what:
+        return 'to say so in the settings: system_role = "fold"'
+    if a.param in config.extra_body:
+        return f"remove {a.param} from extra_body"
+    if a.param:
+        return "nothing to set: Shifu leaves it out (the judge's prompt asks for JSON anyway)"
+    return f"to say so in the settings: max_tokens = {ep.budget}"
 
 
 def _models(config: LLMConfig, make: Callable[[LLMConfig], Any], report: CheckReport) -> bool:
