@@ -409,3 +409,10 @@ def test_a_refused_key_is_diagnosed_without_echoing_it():
         utt = OpenAIVoice(config(server)).speak(request())
     assert utt.backend == "scripted-fallback" and "HTTP 401" in utt.notice and "SHIFU_LLM_API_KEY" in utt.notice
     assert KEY not in utt.notice and KEY[:12] not in utt.notice
+
+
+def test_system_role_system_is_never_folded():
+    with FakeLLM(default=("ok", GOOD), quirks={"no_system"}) as server:
+        utt = OpenAIVoice(config(server, system_role="system")).speak(request())
+    assert utt.backend == "scripted-fallback" and "System role not supported" in utt.notice
+    assert 'system_role = "fold"' in utt.notice

@@ -387,7 +387,8 @@ def _adapt(exc: openai.APIStatusError, body: dict[str, Any], ep: Endpoint, optio
     status = exc.status_code
     said = server_message(exc)
     safe = config.redact(said)
-    if _NO_SYSTEM.search(said) and not ep.fold_system and any(m["role"] == "system" for m in body["messages"]):
+    if (_NO_SYSTEM.search(said) and not ep.fold_system and config.system_role == "auto"
+            and any(m["role"] == "system" for m in body["messages"])):
         ep.fold_system = True
         return Adaptation("system prompt folded into the first user message", safe)
     if status not in (400, 422):
