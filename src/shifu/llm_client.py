@@ -131,23 +131,31 @@ class ReasoningFilter:
     def __init__(self, hold_untagged: bool):
         self.raw = ""
         self.hold_untagged = hold_untagged
+        self._waiting = False  # inside a reasoning block, or holding untagged text: only a "<" can change that
 
     def feed(self, piece: str) -> str:
+        """Add a streamed piece; the visible answer so far."""
+        seen = len(self.raw)
         self.raw += piece
+        if self._waiting and "<" not in self.raw[max(0, seen - 12):]:
+            return ""  # fast path for long reasoning: nothing that could be a tag arrived
         return self.visible()
 
     def visible(self, final: bool = False) -> str:
         """The answer so far. `final`: the stream has ended (held text is released, an open block dropped)."""
         split = split_reasoning(self.raw)
+        self._waiting = False
         if final:
             return split.answer
         if split.open:
+            self._waiting = True
             return ""  # inside a reasoning block
         if not split.tagged:
             head = self.raw.lstrip()
             if head and any(start.startswith(head) for start, _ in _TAGS):
                 return ""  # "<thi…": a reasoning block is opening
             if self.hold_untagged:
+                self._waiting = True
                 return ""  # may be reasoning whose lone closing tag is still to come
         text = split.answer
         tail = _partial_tag_tail(self.raw.rstrip())
@@ -479,8 +487,9 @@ def chat(config: LLMConfig, messages: list[dict[str, str]], *, client: Any = Non
     the body; the token budget is `max_tokens` or `config.max_tokens`, under the learnt name.
     stream: read server-sent events; `on_visible(text)` gets the visible answer so far while it streams
     (reasoning never included; text that may still turn out to be reasoning is held back) and may
-    return True to stop reading. The final answer is Completion.text: release it after checking it. `deadline` (time.monotonic() seconds) ends a
-    stream that dribbles on. `timeout`: seconds for one HTTP request (default config.timeout_s).
+    return True to stop reading. The final answer is Completion.text: release it after checking it.
+    `deadline` (time.monotonic() seconds) ends a stream that dribbles on. `timeout`: seconds for one
+    HTTP request (default config.timeout_s).
 
     A parameter the server refuses is dropped or renamed and the request sent again, once per
     parameter; the endpoint remembers it (Completion.adaptations says what changed and why).
