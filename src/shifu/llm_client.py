@@ -50,6 +50,9 @@ import openai
 
 from .llm_config import LLMConfig
 
+__all__ = ["Adaptation", "Completion", "Endpoint", "LLMError", "ReasoningFilter", "Split", "chat", "conform_messages",
+           "endpoint", "explain", "forget_endpoints", "make_client", "server_message", "split_reasoning"]
+
 log = logging.getLogger("shifu.llm_client")
 
 # Reasoning delimiters seen in `content`. DeepSeek-R1, Qwen3/QwQ, GLM-Z1, Kimi use <think>; some
