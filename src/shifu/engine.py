@@ -225,7 +225,9 @@ class Engine:
         req = VoiceRequest(scenario=self.scenario, state=decision.buyer_state, mood=s.mood, turn=s.turn, seed=self.seed,
                            reveal=decision.revealed, revealed=before.revealed,
                            said=tuple(text for role, text in self.history if role == "buyer"),
-                           history=tuple(self.history[:-1]), reply=reply, escalation=s.escalation)
+                           history=tuple(self.history[:-1]), reply=reply, escalation=s.escalation,
+                           offers=s.offers, asked=s.asked, asked_now=decision.asked, question=decision.question,
+                           signals=decision.signals)
         utt = self.voice.speak(req, on_text)
         self._note(utt.notice)
         self.history.append(("buyer", utt.text))

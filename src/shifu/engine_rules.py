@@ -44,6 +44,15 @@ class AcceptRule(_Strict):
     facts_needed: Literal["all"] | int = "all"
 
 
+class HollowRule(_Strict):
+    """A turn that brings nothing the buyer can hold on to (see grader/engine.yaml `hollow`)."""
+
+    substantive: list[Signal] = Field(min_length=1)
+    free_turns: int = Field(ge=0)
+    effect: Effect
+    reused_calming: float = Field(ge=0.0, le=1.0)
+
+
 class LineRule(_Strict):
     angry_below: int = Field(default=30, ge=0, le=100)
     probing_from: int = Field(default=50, ge=0, le=100)
@@ -64,6 +73,7 @@ class EngineRules(_Strict):
     floor_patience: int = Field(ge=0)
     max_turns: int = Field(ge=1)
     accept: AcceptRule
+    hollow: HollowRule
     lines: LineRule = LineRule()
 
 
@@ -98,6 +108,9 @@ class EngineState:
     outcome: Outcome = "ongoing"
     escalation: Escalation | None = None
     used: tuple[tuple[str, int], ...] = ()  # calming signals already used, with counts
+    offers: tuple[str, ...] = ()  # accepts and never_offer ids the agent has offered so far, first offer first
+    asked: tuple[str, ...] = ()  # hidden-fact ids the agent has asked for so far (told or not), first first
+    hollow_turns: int = 0  # turns that brought nothing (see EngineRules.hollow)
 
     @property
     def resolution(self) -> str | None:
@@ -125,6 +138,9 @@ class Decision:
     buyer_state: BuyerState
     gated: bool  # calming ignored: no substance or an injection attempt
     notes: tuple[str, ...] = field(default_factory=tuple)
+    asked: tuple[str, ...] = ()  # hidden-fact ids this reply asked for, including ones already told
+    question: bool = False  # the reply asks the buyer something besides whether she agrees
+    hollow: bool = False  # the reply brought nothing the buyer can hold on to
 
 
 def initial_state(scenario: Scenario) -> EngineState:
@@ -144,6 +160,15 @@ def effective_signals(sig: Signals, latency_s: float | None, rules: EngineRules)
     return out
 
 
+def asks_question(sig: Signals, present: set[Signal]) -> bool:
+    """Whether the reply asks the buyer something besides "do you agree?" (a probe, or a question
+    that is not just the consensus check)."""
+    if Signal.probe in present:
+        return True
+    checks = [(s.start, s.end) for s in sig.of(Signal.consensus_check)]
+    return any(not any(s.start < b and a < s.end for a, b in checks) for s in sig.of(Signal.question))
+
+
 def facts_needed(scenario: Scenario, rules: EngineRules) -> int:
     n = len(scenario.hidden_facts)
     return n if rules.accept.facts_needed == "all" else min(n, int(rules.accept.facts_needed))
@@ -160,6 +185,13 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     present = effective_signals(sig, latency_s, rules)
     gated = sig.substance < rules.min_substance or sig.injection
     notes: list[str] = []
+    asked = () if gated else tuple(f.id for f in scenario.hidden_facts if f.id in sig.probed_facts)
+    question = not gated and asks_question(sig, present)
+    offered_any = () if gated else tuple(r.id for r in (*scenario.accepts, *scenario.never_offer)
+                                         if r.id in sig.resolutions or r.id in sig.forbidden_offers)
+    substantive = not gated and (bool(asked) or bool(offered_any) or question
+                                 or any(s in present for s in rules.hollow.substantive if s is not Signal.question))
+    hollow = not substantive
 
     effects: list[tuple[str, float, int]] = []
     used = dict(state.used)
@@ -175,6 +207,8 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
                 continue
             n = used.get(s.value, 0)
             delta = eff.mood * (rules.trigger_multiplier if s in calms else 1.0) * rules.repeat_decay ** n
+            if hollow and n:
+                delta *= rules.hollow.reused_calming  # the same stock phrase again, with nothing behind it
             used[s.value] = n + 1
         else:
             delta = eff.mood * (rules.trigger_multiplier if s in angers else 1.0)
@@ -185,11 +219,22 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     if sig.injection:
         effects.append(("injection", rules.injection.mood, rules.injection.patience))
 
+    hollow_turns = state.hollow_turns + (1 if hollow else 0)
+    stalling = Signal.stalling in present
+    if hollow and (hollow_turns > rules.hollow.free_turns or stalling):
+        eff = rules.hollow.effect
+        # a buyer who hates stalling hates every empty turn, whatever words it is made of
+        effects.append(("hollow", eff.mood * (rules.trigger_multiplier if Signal.stalling in angers else 1.0),
+                        eff.patience))
+        notes.append("nothing the buyer can hold on to: no question, offer, time or fact")
+
     forbidden = tuple(f.id for f in scenario.never_offer if f.id in sig.forbidden_offers)
     for f in scenario.never_offer:
-        if f.id in sig.forbidden_offers and not (f.kind == "over_promise" and Signal.over_promise in present):
+        # the reader may already report the offer as its signal class; count it once
+        if f.id in sig.forbidden_offers and Signal(f.kind) not in present:
             eff = rules.forbidden_offer[f.kind]  # type: ignore[index]
-            effects.append((f"never_offer:{f.id}", eff.mood, eff.patience))
+            effects.append((f"never_offer:{f.id}", eff.mood * (rules.trigger_multiplier if Signal(f.kind) in angers else 1.0),
+                            eff.patience))
 
     newly: tuple[str, ...] = ()
     offered: tuple[str, ...] = ()
@@ -246,16 +291,18 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
                                proposed is not None, rules)
     new_state = replace(state, mood=mood, patience_left=max(0, patience), turn=turn, revealed=revealed,
                         proposed=proposed, committed=committed, accepted=accepted, outcome=outcome,
-                        escalation=escalation, used=tuple(sorted(used.items())))
+                        escalation=escalation, used=tuple(sorted(used.items())),
+                        offers=state.offers + tuple(i for i in offered_any if i not in state.offers),
+                        asked=state.asked + tuple(i for i in asked if i not in state.asked), hollow_turns=hollow_turns)
     decision = Decision(signals=_signal_order(counted), effects=tuple(effects), mood_before=state.mood, mood_after=mood,
                         revealed=newly, offered=offered, forbidden=forbidden, buyer_state=buyer_state, gated=gated,
-                        notes=tuple(notes))
+                        notes=tuple(notes), asked=asked, question=question, hollow=hollow)
     return new_state, decision
 
 
 def _is_soft(cause: str) -> bool:
     """Costs that do not block an acceptance in the same turn (a slow or empty turn is not a wrong one)."""
-    return cause in ("no_progress", Signal.slow_reply.value) or cause.startswith("fact:")
+    return cause in ("no_progress", "hollow", Signal.slow_reply.value) or cause.startswith("fact:")
 
 
 def _accepts(scenario: Scenario, rules: EngineRules, proposed: str | None, committed: bool, consensus: bool,
