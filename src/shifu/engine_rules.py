@@ -51,6 +51,7 @@ class HollowRule(_Strict):
     free_turns: int = Field(ge=0)
     effect: Effect
     reused_calming: float = Field(ge=0.0, le=1.0)
+    unforgiven_calming: float = Field(ge=0.0, le=1.0)
 
 
 class LineRule(_Strict):
@@ -192,6 +193,8 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     substantive = not gated and (bool(asked) or bool(offered_any) or question
                                  or any(s in present for s in rules.hollow.substantive if s is not Signal.question))
     hollow = not substantive
+    hollow_turns = state.hollow_turns + (1 if hollow else 0)
+    unforgiven = hollow and (hollow_turns > rules.hollow.free_turns or Signal.stalling in present)
 
     effects: list[tuple[str, float, int]] = []
     used = dict(state.used)
@@ -207,7 +210,9 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
                 continue
             n = used.get(s.value, 0)
             delta = eff.mood * (rules.trigger_multiplier if s in calms else 1.0) * rules.repeat_decay ** n
-            if hollow and n:
+            if unforgiven:
+                delta *= rules.hollow.unforgiven_calming  # kind words again, and still nothing behind them
+            elif hollow and n:
                 delta *= rules.hollow.reused_calming  # the same stock phrase again, with nothing behind it
             used[s.value] = n + 1
         else:
@@ -219,9 +224,7 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     if sig.injection:
         effects.append(("injection", rules.injection.mood, rules.injection.patience))
 
-    hollow_turns = state.hollow_turns + (1 if hollow else 0)
-    stalling = Signal.stalling in present
-    if hollow and (hollow_turns > rules.hollow.free_turns or stalling):
+    if unforgiven:
         eff = rules.hollow.effect
         # a buyer who hates stalling hates every empty turn, whatever words it is made of
         effects.append(("hollow", eff.mood * (rules.trigger_multiplier if Signal.stalling in angers else 1.0),
