@@ -72,6 +72,7 @@ def line_book(path: Path | None = None) -> BuyerLineBook:
     return _book_cached(str(p.resolve()), p.stat().st_mtime)
 
 
+@lru_cache(maxsize=4096)
 def _plain(text: str) -> str:
     """Text compared for `said:` conditions: width-folded, lower-case, without spaces or invisible characters."""
     text = unicodedata.normalize("NFKC", text).lower()
@@ -144,28 +145,30 @@ def _choose(tiers: list[list[str]], said: tuple[str, ...], taken: list[str], rng
     return min(usable, key=lambda o: (last_said(o), usable.index(o)))
 
 
-def _state_tiers(scenario: Scenario, state: BuyerState, heard: Heard) -> list[list[str]]:
+def _state_tiers(scenario: Scenario, state: BuyerState, heard: Heard, book: BuyerLineBook) -> list[list[str]]:
     fitting = [line for line in scenario.lines.options(state) if fits(line, heard)]
     # a line written for this moment ("法务什么时候联系我?" once 法务 was said) comes before a general one
     return [[line.text for line in fitting if line.when is not None],
             [line.text for line in fitting if line.when is None],
-            list(line_book().fallback[state])]
+            list(book.fallback[state])]
 
 
 def scripted_line(scenario: Scenario, state: BuyerState | None, seed: int, turn: int,
                   reveal: tuple[str, ...] = (), said: tuple[str, ...] = (), heard: Heard | None = None,
-                  asked_now: tuple[str, ...] = ()) -> str:
+                  asked_now: tuple[str, ...] = (), book: BuyerLineBook | None = None) -> str:
     """The buyer's line: reveal lines for newly told facts (or an answer to a question), then a line for the state.
 
     reveal: hidden-fact ids the engine tells in this line; said: the buyer's earlier lines; heard: the
     conversation the line conditions are checked against (None: nothing heard yet); asked_now:
-    hidden-fact ids the reply being answered asked for. Pure: see the module docstring.
+    hidden-fact ids the reply being answered asked for; book: the fallback lines (None: grader/buyer_lines.yaml).
+    Pure: see the module docstring.
     """
     heard = heard or Heard()
     rng = random.Random(f"{seed}|{scenario.id}|{turn}|{state.value if state else 'opening'}")
     taken: list[str] = []
     if state is None:
         return _choose([list(scenario.lines.opening)], said, taken, rng)
+    book = book or line_book()
     for fid in reveal:
         taken.append(_choose([list(scenario.hidden_fact(fid).reveal)], said, taken, rng))
     answering = state in (BuyerState.angry, BuyerState.calming, BuyerState.probing)
@@ -173,21 +176,26 @@ def scripted_line(scenario: Scenario, state: BuyerState | None, seed: int, turn:
         again = [f for f in asked_now if f in heard.revealed]
         if again:  # asked once more for what she already told: she says it again, in other words
             told = [r for f in again for r in scenario.hidden_fact(f).reveal]
-            taken.append(_choose([told, list(line_book().already_told)], said, taken, rng))
+            taken.append(_choose([told, list(book.already_told)], said, taken, rng))
         else:
             own = [line.text for line in scenario.lines.acknowledging if fits(line, heard)]
-            taken.append(_choose([own, list(line_book().acknowledging)], said, taken, rng))
-    taken.append(_choose(_state_tiers(scenario, state, heard), said, taken, rng))
+            taken.append(_choose([own, list(book.acknowledging)], said, taken, rng))
+    taken.append(_choose(_state_tiers(scenario, state, heard, book), said, taken, rng))
     return "".join(taken)
 
 
 class ScriptedVoice:
     name = "scripted"
 
+    def __init__(self) -> None:
+        self._book: BuyerLineBook | None = None  # read on first use: an opening needs no fallback lines
+
     def speak(self, request: VoiceRequest, on_text: OnText | None = None) -> Utterance:
+        if self._book is None and request.state is not None:
+            self._book = line_book()
         heard = Heard.of(request)
         text = scripted_line(request.scenario, request.state, request.seed, request.turn, request.reveal,
-                             request.said, heard, request.asked_now)
+                             request.said, heard, request.asked_now, self._book)
         if on_text is not None:
             on_text(text)
         return Utterance(text=text, backend=self.name)
