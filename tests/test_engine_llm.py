@@ -62,7 +62,7 @@ def test_server_errors_fall_back_to_the_scripted_voice_with_a_notice(server):
     sc = SCENARIO
     utt = OpenAIVoice(config(server)).speak(request())
     assert utt.backend == "scripted-fallback"
-    assert utt.text in sc.lines.angry
+    assert utt.text in sc.lines.for_state(BuyerState.angry)
     assert utt.notice and "HTTP 500" in utt.notice
     assert len(server.requests) == 3  # one try and two retries
 
