@@ -216,3 +216,15 @@ def test_an_unexpected_client_error_still_gets_an_answer():
 
     utt = OpenAIVoice(LLMConfig(model="m", api_key=KEY), client=Exploding()).speak(request())
     assert utt.backend == "scripted-fallback" and "RuntimeError" in utt.notice and KEY not in utt.notice
+
+
+def test_the_model_sees_only_example_lines_that_fit_the_conversation():
+    from shifu.backends.voice_style import load_style
+
+    sc = load_scenario("claim-hunter-absolute-words")
+    style = load_style()
+    bare = VoiceRequest(scenario=sc, state=BuyerState.probing, mood=40, turn=1, seed=0, reply="非常抱歉给您带来不便")
+    prompt = style.messages(bare)[-1]["content"]
+    assert "法务什么时候联系我" not in prompt and "另外两单" not in prompt
+    legal = VoiceRequest(scenario=sc, state=BuyerState.probing, mood=40, turn=1, seed=0, reply="我会把您的诉求转交法务合规专员")
+    assert "法务什么时候联系我" in style.messages(legal)[-1]["content"]
