@@ -16,7 +16,7 @@ import yaml
 
 HERE = Path(__file__).parent
 if str(HERE.parent / "src") not in sys.path:
-    sys.path.insert(0, str(HERE.parent / "src"))
+    sys.path.append(str(HERE.parent / "src"))  # an installed or PYTHONPATH shifu comes first
 
 from shifu import paths  # noqa: E402
 from shifu.engine import Engine  # noqa: E402
