@@ -190,7 +190,8 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     question = not gated and asks_question(sig, present)
     offered_any = () if gated else tuple(r.id for r in (*scenario.accepts, *scenario.never_offer)
                                          if r.id in sig.resolutions or r.id in sig.forbidden_offers)
-    substantive = not gated and (bool(asked) or bool(offered_any) or question
+    substantive = not gated and (bool(asked) or bool(offered_any)
+                                 or (question and Signal.question in rules.hollow.substantive)
                                  or any(s in present for s in rules.hollow.substantive if s is not Signal.question))
     hollow = not substantive
     hollow_turns = state.hollow_turns + (1 if hollow else 0)
