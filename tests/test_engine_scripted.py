@@ -175,3 +175,14 @@ def test_engine_passes_the_conversation_to_the_voice():
         eng.opening()
         seen.add(eng.respond("50个在平台拍,拍下后付款前我给您改价到95折,您看行吗?").buyer)
     assert any("改价" in line for line in seen)
+
+
+@pytest.mark.parametrize("scenario_id", IDS)
+def test_a_line_that_names_an_offer_waits_until_someone_offered_it(scenario_id):
+    """A buyer line containing the words of one of the scenario's offers (accepts / never_offer cues)
+    must carry a `when` (offered / said / mentioned): the buyer does not bring up a remedy nobody made."""
+    sc = scenario(scenario_id)
+    cues = [(r.id, c) for r in (*sc.accepts, *sc.never_offer) for c in r.cues]
+    loose = [(state.value, line.text, cue) for state in BuyerState for line in sc.lines.options(state)
+             for _, cue in cues if cue in line.text and line.when is None]
+    assert not loose
