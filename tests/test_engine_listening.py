@@ -179,3 +179,27 @@ def test_a_resumed_session_continues_with_the_lines_an_unbroken_one_says(tmp_pat
     for r in GOOD_WANG[1:]:
         resumed.respond(r)
     assert [t.buyer for t in resumed.turns] == [t.buyer for t in whole.turns]
+
+
+# -- hidden facts: told when asked for, or volunteered when the persona says so --------------------
+
+def test_a_hidden_fact_is_told_only_when_asked_for():
+    sc, rules = scenario(WANG), load_rules()
+    state, d = step(initial_state(sc), sig(S.empathy, S.apology, S.solution, offers={"reroute_today"}), sc, rules)
+    assert d.revealed == () and state.revealed == ()
+    state, d = step(state, sig(S.probe, probed={"wrong_station"}), sc, rules)
+    assert d.revealed == ("wrong_station",)
+
+
+def test_a_persona_who_volunteers_a_fact_tells_it_unasked_once_warmed_up():
+    sc, rules = scenario(WANG), load_rules()
+    facts = [f.model_copy(update={"volunteers_at_mood": 30}) if f.id == "race_saturday" else f for f in sc.hidden_facts]
+    talkative = sc.model_copy(update={"hidden_facts": facts})
+    cold, d0 = step(initial_state(talkative), sig(S.blame_shifting), talkative, rules)
+    assert d0.revealed == (), "a harmful turn does not make her talk"
+    state, d = step(initial_state(talkative), sig(S.empathy, S.apology, S.solution, offers={"reroute_today"}), talkative, rules)
+    assert d.mood_after >= 30 and d.revealed == ("race_saturday",) and "race_saturday" in state.revealed
+    eng = Engine(talkative, reader=lambda r, ctx: sig(S.empathy, S.apology, S.solution, offers={"reroute_today"}))
+    eng.opening()
+    line = eng.respond("我马上帮您改派").buyer
+    assert any(line.startswith(r) for r in talkative.hidden_fact("race_saturday").reveal)

@@ -269,6 +269,13 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
         committed = has_time or (state.committed and proposed == state.proposed)
     elif proposed and has_time:
         committed = True
+    # a buyer who volunteers a fact (hidden_facts[].volunteers_at_mood) tells it unasked once a helpful turn warms her up
+    volunteered = tuple(f.id for f in scenario.hidden_facts
+                        if f.volunteers_at_mood is not None and net > 0 and mood >= f.volunteers_at_mood
+                        and f.id not in state.revealed and f.id not in newly)
+    if volunteered:
+        newly += volunteered
+        notes.append("volunteered: " + ", ".join(volunteered))
     revealed = state.revealed + newly
 
     bad_this_turn = any(cost_ > 0 and not _is_soft(cause) for cause, _d, cost_ in effects) or bool(forbidden)

@@ -70,6 +70,9 @@ class HiddenFact(Strict):
     uncovered_by: NonEmpty = Field(description="the kind of question that uncovers it: an id in grader/question_kinds.yaml")
     cues: list[NonEmpty] = Field(default_factory=list, description="extra words that, in a question, target this fact")
     reveal: list[NonEmpty] = Field(min_length=1, description="buyer lines that reveal the fact")
+    volunteers_at_mood: int | None = Field(
+        default=None, ge=0, le=100, strict=True,
+        description="the buyer tells it unasked after a helpful turn that brings her mood to this; none: only when asked")
 
 
 class Resolution(Strict):
