@@ -203,3 +203,12 @@ def test_a_persona_who_volunteers_a_fact_tells_it_unasked_once_warmed_up():
     eng.opening()
     line = eng.respond("我马上帮您改派").buyer
     assert any(line.startswith(r) for r in talkative.hidden_fact("race_saturday").reveal)
+
+
+def test_a_bare_greeting_does_not_get_a_calming_line():
+    sc, rules = scenario("claim-hunter-absolute-words"), load_rules()
+    _, d = step(initial_state(sc), sig(S.greeting), sc, rules)
+    assert 0 < d.mood_after - d.mood_before < rules.lines.calm_gain and d.buyer_state is not BuyerState.calming
+    wang = scenario(WANG)
+    _, d = step(initial_state(wang), sig(S.empathy, S.policy_correct), wang, rules)
+    assert d.buyer_state is BuyerState.calming

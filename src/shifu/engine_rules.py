@@ -57,6 +57,7 @@ class HollowRule(_Strict):
 class LineRule(_Strict):
     angry_below: int = Field(default=30, ge=0, le=100)
     probing_from: int = Field(default=50, ge=0, le=100)
+    calm_gain: float = Field(default=3, ge=0)
 
 
 class EngineRules(_Strict):
@@ -346,6 +347,6 @@ def _buyer_state(outcome: Outcome, escalation: Escalation | None, net: float, mo
         return BuyerState.angry
     if asked and has_offer:
         return BuyerState.probing
-    if net > 0:
+    if net > 0 and net >= rules.lines.calm_gain:
         return BuyerState.calming if mood < rules.lines.probing_from else BuyerState.probing
     return BuyerState.angry if mood < rules.lines.angry_below else BuyerState.probing
