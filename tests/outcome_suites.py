@@ -37,6 +37,7 @@ class Run:
     mood_start: int
     mood_end: int
     turns: int
+    buyer: tuple[str, ...] = ()  # the buyer's lines after the opening, in order
 
 
 def suites() -> list[tuple[str, str, list[str]]]:
@@ -76,7 +77,7 @@ def play(sid: str, kind: str, replies: list[str], seed: int) -> Run:
             break
         eng.respond(reply)
     outcome = eng.state.outcome if eng.state.ended else "abandoned"
-    return Run(sid, kind, seed, outcome, start, eng.state.mood, eng.state.turn)
+    return Run(sid, kind, seed, outcome, start, eng.state.mood, eng.state.turn, tuple(t.buyer for t in eng.turns))
 
 
 def play_all(convs: list[tuple[str, str, list[str]]], seeds=SEEDS) -> list[Run]:

@@ -42,3 +42,18 @@ def test_blaming_and_stock_phrase_spam_always_escalate(by_kind, runs, kind):
 @pytest.mark.parametrize("kind", ["useless", "blaming", "spam"])
 def test_no_unhelpful_agent_leaves_the_buyer_calmer(by_kind, runs, kind):
     assert by_kind[kind]["calmer"] == 0, table(runs)
+
+
+def test_the_buyer_never_says_a_line_twice_in_a_conversation(runs):
+    from outcome_suites import _scenario
+    from shifu.backends.scripted import line_book
+    from shifu.vocab import BuyerState
+
+    book = line_book()
+    for r in runs:
+        sc = _scenario(r.scenario)
+        lines = [line.text for st in BuyerState for line in sc.lines.options(st)]
+        lines += [f.text if hasattr(f, "text") else f for st in BuyerState for f in book.fallback[st]]
+        lines += [x for f in sc.hidden_facts for x in f.reveal]
+        again = [x for x in lines if sum(x in b for b in r.buyer) > 1]
+        assert not again, (r.scenario, r.kind, r.seed, again)
