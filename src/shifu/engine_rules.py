@@ -41,6 +41,7 @@ class AcceptRule(_Strict):
     min_mood: int = Field(ge=0, le=100)
     needs_time_commitment: bool = True
     needs_consensus_check: bool = True
+    consensus_carries: int = Field(default=0, ge=0, description="turns an agreement question asked about an offer still counts")
     facts_needed: Literal["all"] | int = "all"
 
 
@@ -113,6 +114,7 @@ class EngineState:
     offers: tuple[str, ...] = ()  # accepts and never_offer ids the agent has offered so far, first offer first
     asked: tuple[str, ...] = ()  # hidden-fact ids the agent has asked for so far (told or not), first first
     hollow_turns: int = 0  # turns that brought nothing (see EngineRules.hollow)
+    agreement_asked_at: int | None = None  # the turn that last asked whether she agrees to the offer on the table
 
     @property
     def resolution(self) -> str | None:
@@ -280,7 +282,10 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     revealed = state.revealed + newly
 
     bad_this_turn = any(cost_ > 0 and not _is_soft(cause) for cause, _d, cost_ in effects) or bool(forbidden)
-    accepted, why_not = _accepts(scenario, rules, proposed, committed, Signal.consensus_check.value in counted,
+    asked_now = Signal.consensus_check.value in counted and proposed is not None
+    agreement_at = state.turn + 1 if asked_now else (state.agreement_asked_at if proposed == state.proposed else None)
+    consensus = asked_now or (agreement_at is not None and state.turn + 1 - agreement_at <= rules.accept.consensus_carries)
+    accepted, why_not = _accepts(scenario, rules, proposed, committed, consensus,
                                  mood, revealed, bad_this_turn)
     if why_not and (offered or Signal.consensus_check.value in counted):
         notes.append("not accepted yet: " + "; ".join(why_not))
@@ -305,7 +310,8 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
                         proposed=proposed, committed=committed, accepted=accepted, outcome=outcome,
                         escalation=escalation, used=tuple(sorted(used.items())),
                         offers=state.offers + tuple(i for i in offered_any if i not in state.offers),
-                        asked=state.asked + tuple(i for i in asked if i not in state.asked), hollow_turns=hollow_turns)
+                        asked=state.asked + tuple(i for i in asked if i not in state.asked), hollow_turns=hollow_turns,
+                        agreement_asked_at=agreement_at)
     decision = Decision(signals=_signal_order(counted), effects=tuple(effects), mood_before=state.mood, mood_after=mood,
                         revealed=newly, offered=offered, forbidden=forbidden, buyer_state=buyer_state, gated=gated,
                         notes=tuple(notes), asked=asked, question=question, hollow=hollow)
