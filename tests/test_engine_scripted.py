@@ -186,3 +186,21 @@ def test_a_line_that_names_an_offer_waits_until_someone_offered_it(scenario_id):
     loose = [(state.value, line.text, cue) for state in BuyerState for line in sc.lines.options(state)
              for _, cue in cues if cue in line.text and line.when is None]
     assert not loose
+
+
+def test_a_broken_fallback_file_names_the_field_and_the_fix(tmp_path):
+    from shifu.errors import ShifuError
+
+    src = (paths.grader_dir() / "buyer_lines.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "buyer_lines.yaml"
+    bad.write_text(src.replace("already_told:", "alredy_told:"), encoding="utf-8")
+    with pytest.raises(ShifuError) as exc:
+        line_book(bad)
+    text = str(exc.value)
+    assert "buyer_lines.yaml" in text and "alredy_told" in text and "already_told" in text
+    short = tmp_path / "short" / "buyer_lines.yaml"
+    short.parent.mkdir()
+    short.write_text(src.replace("\n  leaving:\n", "\n  leavin:\n"), encoding="utf-8")
+    with pytest.raises(ShifuError) as exc:
+        line_book(short)
+    assert "fallback" in str(exc.value)
