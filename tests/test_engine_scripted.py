@@ -204,3 +204,10 @@ def test_a_broken_fallback_file_names_the_field_and_the_fix(tmp_path):
     with pytest.raises(ShifuError) as exc:
         line_book(short)
     assert "fallback" in str(exc.value)
+
+
+def test_a_scenario_may_write_its_own_acknowledgements():
+    sc = scenario("claim-hunter-absolute-words")
+    heard = Heard(question=True, replies=("请问您是在哪个平台看到的详情页?",))
+    line = scripted_line(sc, BuyerState.probing, seed=0, turn=1, heard=heard)
+    assert any(line.startswith(a.text) for a in sc.lines.acknowledging)
