@@ -76,7 +76,7 @@ def test_server_errors_fall_back_to_the_scripted_voice_with_a_notice(server):
     sc = SCENARIO
     utt = OpenAIVoice(config(server)).speak(request())
     assert utt.backend == "scripted-fallback"
-    assert utt.text in sc.lines.angry
+    assert utt.text in sc.lines.for_state(BuyerState.angry)
     assert utt.notice and "HTTP 500" in utt.notice
     assert len(server.requests) == 3  # one try and two retries
 
@@ -416,3 +416,15 @@ def test_system_role_system_is_never_folded():
         utt = OpenAIVoice(config(server, system_role="system")).speak(request())
     assert utt.backend == "scripted-fallback" and "System role not supported" in utt.notice
     assert 'system_role = "fold"' in utt.notice
+
+
+def test_the_model_sees_only_example_lines_that_fit_the_conversation():
+    from shifu.backends.voice_style import load_style
+
+    sc = load_scenario("claim-hunter-absolute-words")
+    style = load_style()
+    bare = VoiceRequest(scenario=sc, state=BuyerState.probing, mood=40, turn=1, seed=0, reply="非常抱歉给您带来不便")
+    prompt = style.messages(bare)[-1]["content"]
+    assert "法务什么时候联系我" not in prompt and "另外两单" not in prompt
+    legal = VoiceRequest(scenario=sc, state=BuyerState.probing, mood=40, turn=1, seed=0, reply="我会把您的诉求转交法务合规专员")
+    assert "法务什么时候联系我" in style.messages(legal)[-1]["content"]

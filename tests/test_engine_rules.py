@@ -32,10 +32,13 @@ def rules() -> EngineRules:
     return load_rules()
 
 
-def run(sc, rules, *signals: Signals, latency=None):
+def run(sc, rules, *signals: Signals, latency=None, until_end=False):
+    """Apply the turns; with until_end, stop quietly when the conversation ends before they are all used."""
     state = initial_state(sc)
     decisions = []
     for s in signals:
+        if until_end and state.ended:
+            break
         state, d = step(state, s, sc, rules, latency)
         decisions.append(d)
     return state, decisions
@@ -115,9 +118,18 @@ def test_a_little_stuffing_in_a_genuine_reply_only_does_not_count(sc, rules):
 
 
 def test_the_same_comfort_calms_less_each_time(sc, rules):
-    _, ds = run(sc, rules, sig(S.empathy), sig(S.empathy), sig(S.empathy))
+    _, ds = run(sc, rules, sig(S.empathy, S.probe), sig(S.empathy, S.probe), sig(S.empathy, S.probe))
     gains = [d.mood_after - d.mood_before for d in ds]
-    assert gains[0] > gains[1] > gains[2]
+    assert gains[0] > gains[1] > gains[2] > 0
+
+
+def test_the_same_comfort_with_nothing_behind_it_calms_once_then_costs(sc, rules):
+    state, ds = run(sc, rules, sig(S.empathy), sig(S.empathy), sig(S.empathy))
+    gains = [d.mood_after - d.mood_before for d in ds]
+    assert gains[0] > 0 > gains[1] and gains[2] < 0, "the first comfort is fine; repeating it with nothing else is hollow"
+    assert [d.hollow for d in ds] == [True, True, True]
+    assert "empathy" not in dict((c, m) for c, m, _ in ds[1].effects if m > 0)
+    assert state.patience_left < sc.persona.patience
 
 
 def test_persona_triggers_weigh_more(sc, rules):
@@ -135,16 +147,16 @@ def test_slow_replies_use_the_benchmark(sc, rules):
 
 
 def test_empty_turns_wear_patience_out_and_the_persona_decides_how_it_ends(sc, rules):
-    state, ds = run(sc, rules, *[sig(substance=0.5)] * sc.persona.patience)
+    state, ds = run(sc, rules, *[sig(substance=0.5)] * sc.persona.patience, until_end=True)
     assert state.outcome == "escalated" and state.escalation is Escalation.platform_complaint
     assert ds[-1].buyer_state is BuyerState.escalating
     leaver = sc.model_copy(update={"persona": sc.persona.model_copy(update={"escalation": Escalation.leaves})})
-    state, ds = run(leaver, rules, *[sig(substance=0.5)] * sc.persona.patience)
+    state, ds = run(leaver, rules, *[sig(substance=0.5)] * sc.persona.patience, until_end=True)
     assert state.escalation is Escalation.leaves and ds[-1].buyer_state is BuyerState.leaving
 
 
 def test_a_conversation_that_drags_on_ends(sc, rules):
-    state, ds = run(sc, rules, *[sig(S.follow_up)] * rules.max_turns)
+    state, ds = run(sc, rules, *[sig(S.probe)] * rules.max_turns)
     assert state.outcome == "escalated" and len(ds) == rules.max_turns
 
 
@@ -180,3 +192,16 @@ def test_rules_file_errors_name_the_field(tmp_path: Path):
     with pytest.raises(ShifuError) as exc:
         load_rules(bad)
     assert "trigger_multiplier" in str(exc.value) and "engine.yaml" in str(exc.value)
+
+
+def test_an_agreement_question_can_carry_to_the_next_turn_when_the_rules_say_so(sc, rules):
+    ask_first = sig(S.solution, S.consensus_check, offers={"reroute_today"})
+    time_next = sig(S.time_commitment)
+    state, _ = run(sc, rules, ASK_STATION, ASK_DATE, ask_first, time_next)
+    assert state.outcome == "ongoing", "by default she is asked again once the offer is complete"
+    carrying = rules.model_copy(update={"accept": rules.accept.model_copy(update={"consensus_carries": 1})})
+    state, _ = run(sc, carrying, ASK_STATION, ASK_DATE, ask_first, time_next)
+    assert state.outcome == "resolved" and state.resolution == "reroute_today"
+    other = sig(S.solution, S.time_commitment, offers={"reship_express"})
+    state, _ = run(sc, carrying, ASK_STATION, ASK_DATE, ask_first, other)
+    assert state.outcome == "ongoing", "agreeing to one offer is not agreeing to another"

@@ -91,6 +91,17 @@ def _two_angry_lines(d: dict) -> None:
     d["lines"]["angry"] = d["lines"]["angry"][:2]
 
 
+def _line(state: str, i: int, line: dict) -> Callable[[dict], None]:
+    def edit(d: dict) -> None:
+        d["lines"][state][i] = line
+    return edit
+
+
+def _every_calming_line_conditional(d: dict) -> None:
+    d["lines"]["calming"] = [{"text": t if isinstance(t, str) else t["text"], "when": {"said": ["改派"]}}
+                             for t in d["lines"]["calming"]]
+
+
 # name -> (edit on the data, edit on the dumped text, expected: field, line pattern, message part, fix part)
 CASES: dict[str, tuple[Callable | None, Callable | None, str, str | None, str, str]] = {
     "yaml-syntax": (None, lambda t: replace_once(t, "channel: chat", "channel: chat: phone"),
@@ -119,6 +130,26 @@ CASES: dict[str, tuple[Callable | None, Callable | None, str, str | None, str, s
     "too-few-lines": (_two_angry_lines, None, "lines.angry", r"^  angry:", "at least 3 items", "at least 3"),
     "id-not-file-name": (_set("id", "some-other-id"), None, "id", r"^id: some-other-id",
                          "does not match the file name", "rename the file to some-other-id.yaml or change the id"),
+    "line-condition-typo": (_line("probing", 0, {"text": "那你们具体怎么处理?", "when": {"sayd": ["改派"]}}), None,
+                            "lines.probing[0].when.sayd", r"^\s+sayd:", "unknown field", "did you mean `said`"),
+    "line-condition-unknown-fact": (_line("calming", 0, {"text": "好吧,那你帮我查查。", "unless": {"revealed": ["wrong_statoin"]}}),
+                                    None, "lines.calming[0].unless.revealed[0]", r"- wrong_statoin",
+                                    "is not an id in hidden_facts", "use one of: wrong_station, race_saturday"),
+    "line-condition-unknown-offer": (_line("probing", 0, {"text": "改派要多久?", "when": {"offered": ["reroute"]}}),
+                                     None, "lines.probing[0].when.offered[0]", r"- reroute$",
+                                     "is not an id in accepts / never_offer", "use one of: reroute_today"),
+    "line-condition-empty": (_line("probing", 0, {"text": "那你们具体怎么处理?", "when": {}}), None,
+                             "lines.probing[0].when", r"when: \{\}", "a condition needs at least one of", "correct the value"),
+    "line-condition-bad-signal": (_line("angry", 0, {"text": "别扯了。", "when": {"signals": ["blaming"]}}), None,
+                                  "lines.angry[0].when.signals[0]", r"- blaming", "Input should be",
+                                  "use one of the allowed values"),
+    "line-condition-question-not-bool": (_line("angry", 0, {"text": "别扯了。", "when": {"question": "maybe"}}), None,
+                                         "lines.angry[0].when.question", r"question: maybe", "valid boolean",
+                                         "correct the value"),
+    "line-without-text": (_line("angry", 0, {"txt": "别扯了。"}), None, "lines.angry[0].txt", r"txt: ",
+                          "unknown field", "did you mean `text`"),
+    "state-all-conditional": (_every_calming_line_conditional, None, "lines.calming", r"^  calming:",
+                              "every line has a condition", "keep at least one line without `when`/`unless`"),
     "repeated-key": (None, lambda t: replace_once(t, "\ndifficulty: 2\n", "\ndifficulty: 2\ndifficulty: 3\n"),
                      "difficulty", r"^difficulty: 3", "appears twice", "keep one of them"),
     "repeated-key-nested": (None, lambda t: replace_once(t, "\n  patience: 4\n", "\n  patience: 4\n  patience: 6\n"),

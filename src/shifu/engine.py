@@ -3,6 +3,12 @@
 The engine keeps the score (mood, patience, facts revealed, resolution, outcome) with the pure
 rules in engine_rules.py; a backend only gives the buyer a voice. Every turn is on disk before
 the next one starts, and a transcript replays to the same outcome.
+
+With the scripted voice the buyer's lines replay too: each line is a pure function of (scenario,
+seed, conversation so far), so feeding a transcript's trainee replies to a new Engine with the same
+scenario and seed regenerates the recorded buyer lines exactly (backends/scripted.py). The voice is
+told what the engine made of the conversation (offers made, facts asked for, the signals and any
+question of the reply) in VoiceRequest, so it only says what fits.
 """
 from __future__ import annotations
 
@@ -225,7 +231,9 @@ class Engine:
         req = VoiceRequest(scenario=self.scenario, state=decision.buyer_state, mood=s.mood, turn=s.turn, seed=self.seed,
                            reveal=decision.revealed, revealed=before.revealed,
                            said=tuple(text for role, text in self.history if role == "buyer"),
-                           history=tuple(self.history[:-1]), reply=reply, escalation=s.escalation)
+                           history=tuple(self.history[:-1]), reply=reply, escalation=s.escalation,
+                           offers=s.offers, asked=s.asked, asked_now=decision.asked, question=decision.question,
+                           signals=decision.signals)
         utt = self.voice.speak(req, on_text)
         self._note(utt.notice)
         self.history.append(("buyer", utt.text))

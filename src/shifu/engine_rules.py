@@ -41,12 +41,24 @@ class AcceptRule(_Strict):
     min_mood: int = Field(ge=0, le=100)
     needs_time_commitment: bool = True
     needs_consensus_check: bool = True
+    consensus_carries: int = Field(default=0, ge=0, description="turns an agreement question asked about an offer still counts")
     facts_needed: Literal["all"] | int = "all"
+
+
+class HollowRule(_Strict):
+    """A turn that brings nothing the buyer can hold on to (see grader/engine.yaml `hollow`)."""
+
+    substantive: list[Signal] = Field(min_length=1)
+    free_turns: int = Field(ge=0)
+    effect: Effect
+    reused_calming: float = Field(ge=0.0, le=1.0)
+    unforgiven_calming: float = Field(ge=0.0, le=1.0)
 
 
 class LineRule(_Strict):
     angry_below: int = Field(default=30, ge=0, le=100)
     probing_from: int = Field(default=50, ge=0, le=100)
+    calm_gain: float = Field(default=3, ge=0)
 
 
 class EngineRules(_Strict):
@@ -64,6 +76,7 @@ class EngineRules(_Strict):
     floor_patience: int = Field(ge=0)
     max_turns: int = Field(ge=1)
     accept: AcceptRule
+    hollow: HollowRule
     lines: LineRule = LineRule()
 
 
@@ -98,6 +111,10 @@ class EngineState:
     outcome: Outcome = "ongoing"
     escalation: Escalation | None = None
     used: tuple[tuple[str, int], ...] = ()  # calming signals already used, with counts
+    offers: tuple[str, ...] = ()  # accepts and never_offer ids the agent has offered so far, first offer first
+    asked: tuple[str, ...] = ()  # hidden-fact ids the agent has asked for so far (told or not), first first
+    hollow_turns: int = 0  # turns that brought nothing (see EngineRules.hollow)
+    agreement_asked_at: int | None = None  # the turn that last asked whether she agrees to the offer on the table
 
     @property
     def resolution(self) -> str | None:
@@ -125,6 +142,9 @@ class Decision:
     buyer_state: BuyerState
     gated: bool  # calming ignored: no substance or an injection attempt
     notes: tuple[str, ...] = field(default_factory=tuple)
+    asked: tuple[str, ...] = ()  # hidden-fact ids this reply asked for, including ones already told
+    question: bool = False  # the reply asks the buyer something besides whether she agrees
+    hollow: bool = False  # the reply brought nothing the buyer can hold on to
 
 
 def initial_state(scenario: Scenario) -> EngineState:
@@ -144,6 +164,15 @@ def effective_signals(sig: Signals, latency_s: float | None, rules: EngineRules)
     return out
 
 
+def asks_question(sig: Signals, present: set[Signal]) -> bool:
+    """Whether the reply asks the buyer something besides "do you agree?" (a probe, or a question
+    that is not just the consensus check)."""
+    if Signal.probe in present:
+        return True
+    checks = [(s.start, s.end) for s in sig.of(Signal.consensus_check)]
+    return any(not any(s.start < b and a < s.end for a, b in checks) for s in sig.of(Signal.question))
+
+
 def facts_needed(scenario: Scenario, rules: EngineRules) -> int:
     n = len(scenario.hidden_facts)
     return n if rules.accept.facts_needed == "all" else min(n, int(rules.accept.facts_needed))
@@ -160,6 +189,16 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     present = effective_signals(sig, latency_s, rules)
     gated = sig.substance < rules.min_substance or sig.injection
     notes: list[str] = []
+    asked = () if gated else tuple(f.id for f in scenario.hidden_facts if f.id in sig.probed_facts)
+    question = not gated and asks_question(sig, present)
+    offered_any = () if gated else tuple(r.id for r in (*scenario.accepts, *scenario.never_offer)
+                                         if r.id in sig.resolutions or r.id in sig.forbidden_offers)
+    substantive = not gated and (bool(asked) or bool(offered_any)
+                                 or (question and Signal.question in rules.hollow.substantive)
+                                 or any(s in present for s in rules.hollow.substantive if s is not Signal.question))
+    hollow = not substantive
+    hollow_turns = state.hollow_turns + (1 if hollow else 0)
+    unforgiven = hollow and (hollow_turns > rules.hollow.free_turns or Signal.stalling in present)
 
     effects: list[tuple[str, float, int]] = []
     used = dict(state.used)
@@ -175,6 +214,10 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
                 continue
             n = used.get(s.value, 0)
             delta = eff.mood * (rules.trigger_multiplier if s in calms else 1.0) * rules.repeat_decay ** n
+            if unforgiven:
+                delta *= rules.hollow.unforgiven_calming  # kind words again, and still nothing behind them
+            elif hollow and n:
+                delta *= rules.hollow.reused_calming  # the same stock phrase again, with nothing behind it
             used[s.value] = n + 1
         else:
             delta = eff.mood * (rules.trigger_multiplier if s in angers else 1.0)
@@ -185,11 +228,20 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     if sig.injection:
         effects.append(("injection", rules.injection.mood, rules.injection.patience))
 
+    if unforgiven:
+        eff = rules.hollow.effect
+        # a buyer who hates stalling hates every empty turn, whatever words it is made of
+        effects.append(("hollow", eff.mood * (rules.trigger_multiplier if Signal.stalling in angers else 1.0),
+                        eff.patience))
+        notes.append("nothing the buyer can hold on to: no question, offer, time or fact")
+
     forbidden = tuple(f.id for f in scenario.never_offer if f.id in sig.forbidden_offers)
     for f in scenario.never_offer:
-        if f.id in sig.forbidden_offers and not (f.kind == "over_promise" and Signal.over_promise in present):
+        # the reader may already report the offer as its signal class; count it once
+        if f.id in sig.forbidden_offers and Signal(f.kind) not in present:
             eff = rules.forbidden_offer[f.kind]  # type: ignore[index]
-            effects.append((f"never_offer:{f.id}", eff.mood, eff.patience))
+            effects.append((f"never_offer:{f.id}", eff.mood * (rules.trigger_multiplier if Signal(f.kind) in angers else 1.0),
+                            eff.patience))
 
     newly: tuple[str, ...] = ()
     offered: tuple[str, ...] = ()
@@ -220,10 +272,20 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
         committed = has_time or (state.committed and proposed == state.proposed)
     elif proposed and has_time:
         committed = True
+    # a buyer who volunteers a fact (hidden_facts[].volunteers_at_mood) tells it unasked once a helpful turn warms her up
+    volunteered = tuple(f.id for f in scenario.hidden_facts
+                        if f.volunteers_at_mood is not None and net > 0 and mood >= f.volunteers_at_mood
+                        and f.id not in state.revealed and f.id not in newly)
+    if volunteered:
+        newly += volunteered
+        notes.append("volunteered: " + ", ".join(volunteered))
     revealed = state.revealed + newly
 
     bad_this_turn = any(cost_ > 0 and not _is_soft(cause) for cause, _d, cost_ in effects) or bool(forbidden)
-    accepted, why_not = _accepts(scenario, rules, proposed, committed, Signal.consensus_check.value in counted,
+    asked_now = Signal.consensus_check.value in counted and proposed is not None
+    agreement_at = state.turn + 1 if asked_now else (state.agreement_asked_at if proposed == state.proposed else None)
+    consensus = asked_now or (agreement_at is not None and state.turn + 1 - agreement_at <= rules.accept.consensus_carries)
+    accepted, why_not = _accepts(scenario, rules, proposed, committed, consensus,
                                  mood, revealed, bad_this_turn)
     if why_not and (offered or Signal.consensus_check.value in counted):
         notes.append("not accepted yet: " + "; ".join(why_not))
@@ -246,16 +308,19 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
                                proposed is not None, rules)
     new_state = replace(state, mood=mood, patience_left=max(0, patience), turn=turn, revealed=revealed,
                         proposed=proposed, committed=committed, accepted=accepted, outcome=outcome,
-                        escalation=escalation, used=tuple(sorted(used.items())))
+                        escalation=escalation, used=tuple(sorted(used.items())),
+                        offers=state.offers + tuple(i for i in offered_any if i not in state.offers),
+                        asked=state.asked + tuple(i for i in asked if i not in state.asked), hollow_turns=hollow_turns,
+                        agreement_asked_at=agreement_at)
     decision = Decision(signals=_signal_order(counted), effects=tuple(effects), mood_before=state.mood, mood_after=mood,
                         revealed=newly, offered=offered, forbidden=forbidden, buyer_state=buyer_state, gated=gated,
-                        notes=tuple(notes))
+                        notes=tuple(notes), asked=asked, question=question, hollow=hollow)
     return new_state, decision
 
 
 def _is_soft(cause: str) -> bool:
     """Costs that do not block an acceptance in the same turn (a slow or empty turn is not a wrong one)."""
-    return cause in ("no_progress", Signal.slow_reply.value) or cause.startswith("fact:")
+    return cause in ("no_progress", "hollow", Signal.slow_reply.value) or cause.startswith("fact:")
 
 
 def _accepts(scenario: Scenario, rules: EngineRules, proposed: str | None, committed: bool, consensus: bool,
@@ -288,6 +353,6 @@ def _buyer_state(outcome: Outcome, escalation: Escalation | None, net: float, mo
         return BuyerState.angry
     if asked and has_offer:
         return BuyerState.probing
-    if net > 0:
+    if net > 0 and net >= rules.lines.calm_gain:
         return BuyerState.calming if mood < rules.lines.probing_from else BuyerState.probing
     return BuyerState.angry if mood < rules.lines.angry_below else BuyerState.probing

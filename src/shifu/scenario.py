@@ -70,6 +70,9 @@ class HiddenFact(Strict):
     uncovered_by: NonEmpty = Field(description="the kind of question that uncovers it: an id in grader/question_kinds.yaml")
     cues: list[NonEmpty] = Field(default_factory=list, description="extra words that, in a question, target this fact")
     reveal: list[NonEmpty] = Field(min_length=1, description="buyer lines that reveal the fact")
+    volunteers_at_mood: int | None = Field(
+        default=None, ge=0, le=100, strict=True,
+        description="the buyer tells it unasked after a helpful turn that brings her mood to this; none: only when asked")
 
 
 class Resolution(Strict):
@@ -83,17 +86,74 @@ class ForbiddenResolution(Resolution):
     why: NonEmpty
 
 
+class LineCondition(Strict):
+    """What must have happened in the conversation for a buyer line to make sense.
+
+    Every key given must hold; a list holds when any one of its items does. "The agent" is the
+    trainee: everything counts from the first reply up to and including the one being answered.
+    """
+
+    offered: list[Slug] = Field(default_factory=list, description="the agent has offered one of these (accepts / never_offer ids)")
+    asked: list[Slug] = Field(default_factory=list, description="the agent has asked for one of these hidden facts (ids)")
+    said: list[NonEmpty] = Field(default_factory=list, description="the agent has written one of these words (a department, a figure)")
+    mentioned: list[NonEmpty] = Field(default_factory=list, description="anyone (the agent or the buyer's earlier lines) has written one of these words")
+    revealed: list[Slug] = Field(default_factory=list, description="the buyer has already told one of these hidden facts (ids)")
+    question: bool | None = Field(default=None, description="the reply being answered asks the buyer something (true) or not (false)")
+    signals: list[Signal] = Field(default_factory=list, description="the reply being answered shows one of these signals")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "LineCondition":
+        if not (self.offered or self.asked or self.said or self.mentioned or self.revealed or self.signals
+                or self.question is not None):
+            raise ValueError("a condition needs at least one of offered, asked, said, mentioned, revealed, question, signals")
+        return self
+
+
+class BuyerLine(Strict):
+    """One buyer line, optionally said only when `when` holds and never when `unless` holds.
+
+    In YAML a line is either plain text or `{text: ..., when: {...}, unless: {...}}`.
+    """
+
+    text: NonEmpty
+    when: LineCondition | None = None
+    unless: LineCondition | None = None
+
+    @property
+    def conditional(self) -> bool:
+        return self.when is not None or self.unless is not None
+
+
+def _as_line(v: object) -> object:
+    return {"text": v} if isinstance(v, str) else v
+
+
+StateLines = Annotated[list[BuyerLine], Field(min_length=3)]
+
+
 class Lines(Strict):
     opening: list[NonEmpty] = Field(min_length=1)
-    angry: list[NonEmpty] = Field(min_length=3)
-    calming: list[NonEmpty] = Field(min_length=3)
-    probing: list[NonEmpty] = Field(min_length=3)
-    accepting: list[NonEmpty] = Field(min_length=3)
-    escalating: list[NonEmpty] = Field(min_length=3)
-    leaving: list[NonEmpty] = Field(min_length=3)
+    angry: StateLines
+    calming: StateLines
+    probing: StateLines
+    accepting: StateLines
+    escalating: StateLines
+    leaving: StateLines
+    # optional: said when the agent asks something the buyer has no hidden fact for (else grader/buyer_lines.yaml)
+    acknowledging: list[BuyerLine] = Field(default_factory=list)
+
+    @field_validator("angry", "calming", "probing", "accepting", "escalating", "leaving", "acknowledging", mode="before")
+    @classmethod
+    def _plain_text_is_a_line(cls, v: object) -> object:
+        return [_as_line(x) for x in v] if isinstance(v, list) else v
+
+    def options(self, state: BuyerState) -> list[BuyerLine]:
+        """The lines written for a state, with their conditions."""
+        return list(getattr(self, state.value))
 
     def for_state(self, state: BuyerState) -> list[str]:
-        return list(getattr(self, state.value))
+        """The texts written for a state (examples of its tone, conditions ignored)."""
+        return [line.text for line in getattr(self, state.value)]
 
 
 class Source(Strict):
@@ -184,9 +244,37 @@ def _cross_checks(path: Path, sc: Scenario, rubric_ids: dict[str, list[str]], qu
                 f"question kind {fact.uncovered_by!r} is unknown",
                 f"use one of: {', '.join(sorted(question_kinds))}",
                 line_for(lines, ("hidden_facts", i, "uncovered_by"))))
+    out.extend(_line_checks(shown, sc, lines))
     if sc.id != path.stem:
         out.append(Problem(shown, "id", f"id {sc.id!r} does not match the file name {path.stem!r}",
                            f"rename the file to {sc.id}.yaml or change the id", line_for(lines, ("id",))))
+    return out
+
+
+def _line_checks(shown: str, sc: Scenario, lines: dict) -> list[Problem]:
+    """Buyer-line conditions name ids that exist, and every state keeps a line it can always say."""
+    out: list[Problem] = []
+    offers = [r.id for r in (*sc.accepts, *sc.never_offer)]
+    facts = [f.id for f in sc.hidden_facts]
+    known = {"offered": (offers, "accepts / never_offer"), "asked": (facts, "hidden_facts"), "revealed": (facts, "hidden_facts")}
+    for state in (*BuyerState, "acknowledging"):
+        name = state.value if isinstance(state, BuyerState) else state
+        items = getattr(sc.lines, name)
+        if isinstance(state, BuyerState) and all(line.conditional for line in items):
+            out.append(Problem(shown, f"lines.{name}", "every line has a condition, so the buyer may have nothing to say",
+                               "keep at least one line without `when`/`unless`", line_for(lines, ("lines", name))))
+        for i, line in enumerate(items):
+            for part in ("when", "unless"):
+                cond = getattr(line, part)
+                if cond is None:
+                    continue
+                for key, (ids, where) in known.items():
+                    for j, value in enumerate(getattr(cond, key)):
+                        if value not in ids:
+                            out.append(Problem(
+                                shown, f"lines.{name}[{i}].{part}.{key}[{j}]", f"{value!r} is not an id in {where}",
+                                f"use one of: {', '.join(ids) or 'none (add one first)'}",
+                                line_for(lines, ("lines", name, i, part, key, j))))
     return out
 
 

@@ -35,6 +35,12 @@ class VoiceRequest:
     history: tuple[tuple[str, str], ...] = ()  # (role "buyer"|"trainee", text), oldest first, without `reply`
     reply: str = ""  # the trainee reply this line answers
     escalation: Escalation | None = None
+    # What the engine made of the conversation, for lines that fit it (see backends/scripted.py):
+    offers: tuple[str, ...] = ()  # accepts / never_offer ids the agent has offered so far
+    asked: tuple[str, ...] = ()  # hidden-fact ids the agent has asked for so far
+    asked_now: tuple[str, ...] = ()  # hidden-fact ids `reply` asks for (told before or not)
+    question: bool = False  # `reply` asks the buyer something besides whether she agrees
+    signals: tuple[str, ...] = ()  # the signals that counted in `reply`
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,17 @@ from . import VoiceRequest
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def _fitting_examples(req: VoiceRequest) -> list[str]:
+    """The scenario's lines for the state that fit the conversation (an example that mentions an offer
+    nobody made would lead the model to mention it too); all of them when none fits."""
+    from .scripted import Heard, fits
+
+    assert req.state is not None
+    heard = Heard.of(req)
+    return [line.text for line in req.scenario.lines.options(req.state) if fits(line, heard)] \
+        or req.scenario.lines.for_state(req.state)
+
+
 class VoiceStyle(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -55,7 +66,7 @@ class VoiceStyle(BaseModel):
                   if req.reveal else self.no_reveal)
         out.append({"role": "user", "content": self.turn.format(
             mood=req.mood, instruction=self.states[req.state].format(escalation=escalation), reveal=reveal,
-            examples=" / ".join(sc.lines.for_state(req.state)), reply=req.reply)})
+            examples=" / ".join(_fitting_examples(req)), reply=req.reply)})
         return out
 
     def clean(self, text: str, buyer_name: str) -> str:
