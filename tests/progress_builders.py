@@ -87,6 +87,8 @@ kpi:
     quality: {label: 质检, column: qc_score, better: higher, target: 100, points: 25}
     complaints: {label: 差评投诉, column: complaint_rate, better: lower, target: 0.01, points: 10}
 competencies: {min_abilities: 1, max_age_days: 365}
+tables: {total_markers: [合计, 总计, total]}
+apprentices: {passed: ["true", 是, 通过], failed: ["false", 否, 未通过]}
 """
 
 

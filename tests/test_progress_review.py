@@ -48,7 +48,7 @@ def _run(world, period="2026-H1"):
     rules, progress, tax = load_review_rules(grader), load_progress_rules(grader), load_taxonomy(grader)
     ev = collect_evidence(course, grader_dir=grader, scorer=None)
     return run_review(parse_period(period), load_kpi(root / "kpi.csv", rules), ev, tax, progress, rules,
-                      load_apprentices(root / "app.csv")), progress, tax
+                      load_apprentices(root / "app.csv", rules)), progress, tax
 
 
 def test_periods():
@@ -155,7 +155,7 @@ def test_bad_kpi_file_is_a_clear_error(world, tmp_path):
         load_kpi(tmp_path / "none.csv", rules)
     (tmp_path / "c.csv").write_text("mentor,apprentice,passed_probation,date\nana,zed,maybe,2026-05-01\n", encoding="utf-8")
     with pytest.raises(ShifuError, match="'maybe' is not true/false"):
-        load_apprentices(tmp_path / "c.csv")
+        load_apprentices(tmp_path / "c.csv", rules)
 
 
 def test_shifu_review_cli(world, monkeypatch):

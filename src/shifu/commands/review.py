@@ -28,7 +28,7 @@ def review(
     progress_rules = load_progress_rules()
     kpi_path = kpi or _default_kpi(rules.kpi.default_files)
     kpi_df = load_kpi(kpi_path, rules)
-    app_df = load_apprentices(apprentices) if apprentices else None
+    app_df = load_apprentices(apprentices, rules) if apprentices else None
     ev = collect_evidence(course, db)
     result = run_review(per, kpi_df, ev, ev.taxonomy, progress_rules, rules, app_df)
     sources = {"KPI": display_path(kpi_path), "gradebook": ev.source_url}

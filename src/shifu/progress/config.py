@@ -106,6 +106,13 @@ class KpiComponent(_Strict):
     better: Literal["higher", "lower"]
     target: float = Field(gt=0)
     points: float = Field(gt=0)
+    # A share (conversion, positive reviews, complaints): read as a fraction, "32.81%" → 0.3281.
+    # Unset: a rate when the target is at most 1.
+    rate: bool | None = None
+
+    @property
+    def is_rate(self) -> bool:
+        return self.rate if self.rate is not None else self.target <= 1
 
 
 class KpiRules(_Strict):
@@ -118,6 +125,19 @@ class KpiRules(_Strict):
     default_files: list[str] = Field(default_factory=lambda: ["agent_kpi.csv"])
 
 
+class TableRules(_Strict):
+    """How exported tables are read (shifu.tabular): rows whose first cell is a total marker are skipped."""
+
+    total_markers: list[str] = Field(min_length=1)
+
+
+class ApprenticeRules(_Strict):
+    """The words a `passed_probation` cell may hold."""
+
+    passed: list[str] = Field(min_length=1)
+    failed: list[str] = Field(min_length=1)
+
+
 class ReviewCompetencies(_Strict):
     min_abilities: int = Field(ge=0, le=5)
     max_age_days: float = Field(gt=0)
@@ -127,6 +147,8 @@ class ReviewRules(_Strict):
     parts: Parts
     kpi: KpiRules
     competencies: ReviewCompetencies
+    tables: TableRules
+    apprentices: ApprenticeRules
 
 
 # ---------------------------------------------------------------- loading

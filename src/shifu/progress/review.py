@@ -25,8 +25,6 @@ from .report import esc, img, page, table_html
 
 PARTS = ("kpi", "competencies", "apprentices")
 _PERIOD = re.compile(r"^(\d{4})-H([12])$")
-_TRUE = {"true", "1", "yes", "y", "passed", "pass", "是", "通过", "t"}
-_FALSE = {"false", "0", "no", "n", "failed", "fail", "否", "未通过", "f"}
 
 
 @dataclass(frozen=True)
@@ -53,68 +51,55 @@ def parse_period(text: str) -> Period:
 
 # ---------------------------------------------------------------- inputs
 
-def _read_csv(path: Path, what: str) -> pd.DataFrame:
-    shown = display_path(path)
-    if not path.is_file():
-        raise ShifuError([Problem(shown, "(file)", f"{what} file does not exist", "check the path")])
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ShifuError([Problem(shown, "(file)", f"is not a readable CSV: {str(exc).splitlines()[0]}",
-                                  "save it as UTF-8 CSV with a header row")])
-    df.columns = [c.strip() for c in df.columns]
-    return df
-
-
-def _require(df: pd.DataFrame, cols: list[str], shown: str, fix: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ShifuError([Problem(shown, c, "column is missing", fix) for c in missing])
-
-
 def load_kpi(path: Path, rules: ReviewRules) -> pd.DataFrame:
-    """agent, month (YYYY-MM) and one numeric column per KPI component; bad cells are errors with their CSV line."""
-    shown = display_path(path)
+    """agent, month (YYYY-MM) and one numeric column per KPI component, read with shifu.tabular.
+
+    Rate components (KpiComponent.is_rate) are fractions: "32.81%" and "0.3281" are the same value.
+    Any unreadable cell is an error naming the file, column and line. The frame's attrs["notes"] says
+    how the file was read (its encoding, total and blank rows skipped, scales assumed).
+    """
+    from .. import tabular
+
     k = rules.kpi
-    df = _read_csv(path, "KPI")
     cols = [k.agent_column, k.month_column] + [c.column for c in k.components.values()]
-    _require(df, cols, shown, "add it, or name the right column in grader/review.yaml (kpi.components.*.column)")
+    table = tabular.read_table(path, "KPI", cols, "add it, or name the right column in grader/review.yaml (kpi.components.*.column)",
+                               rules.tables.total_markers, key_column=k.agent_column)
     problems: list[Problem] = []
-    out = pd.DataFrame({"agent": df[k.agent_column].str.strip()})
-    months = pd.to_datetime(df[k.month_column].str.strip(), errors="coerce", format="mixed")
-    for i in np.flatnonzero(months.isna().to_numpy())[:5]:
-        problems.append(Problem(shown, k.month_column, f"{df[k.month_column].iat[i]!r} is not a month", "write YYYY-MM", int(i) + 2))
-    out["month"] = months.dt.strftime("%Y-%m")
+    notes = list(table.notes)
+    out = pd.DataFrame({"agent": table.frame[k.agent_column]})
+    out["month"], found = tabular.months(table, k.month_column)
+    problems += found
     for name, comp in k.components.items():
-        values = pd.to_numeric(df[comp.column].str.strip().str.rstrip("%"), errors="coerce")
-        bad = values.isna() | (values < 0)
-        for i in np.flatnonzero(bad.to_numpy())[:5]:
-            problems.append(Problem(shown, comp.column, f"{df[comp.column].iat[i]!r} is not a number ≥ 0", "fix or remove the row", int(i) + 2))
+        if comp.is_rate:
+            values, found, more = tabular.rates(table, comp.column)
+            notes += more
+        else:
+            values, found = tabular.numbers(table, comp.column)
+        problems += found
         out[name] = values
-    for i in np.flatnonzero((out["agent"] == "").to_numpy())[:5]:
-        problems.append(Problem(shown, k.agent_column, "is empty", "give the agent id", int(i) + 2))
+    empty = np.flatnonzero((out["agent"] == "").to_numpy())
+    problems += table.problems_at(k.agent_column, empty, lambda _: "is empty", "give the agent id")
     if problems:
         raise ShifuError(problems)
+    out.attrs["notes"] = notes
+    out.attrs["encoding"] = table.encoding
     return out
 
 
-def load_apprentices(path: Path) -> pd.DataFrame:
-    """mentor, apprentice, passed_probation (true/false, 是/否), date."""
-    shown = display_path(path)
-    df = _read_csv(path, "apprentices")
-    _require(df, ["mentor", "apprentice", "passed_probation", "date"], shown, "the header must be mentor,apprentice,passed_probation,date")
-    problems = []
-    flags = df["passed_probation"].str.strip().str.lower()
-    bad = ~flags.isin(_TRUE | _FALSE)
-    for i in np.flatnonzero(bad.to_numpy())[:5]:
-        problems.append(Problem(shown, "passed_probation", f"{df['passed_probation'].iat[i]!r} is not true/false", "write true or false", int(i) + 2))
-    dates = pd.to_datetime(df["date"].str.strip(), errors="coerce", format="mixed")
-    for i in np.flatnonzero(dates.isna().to_numpy())[:5]:
-        problems.append(Problem(shown, "date", f"{df['date'].iat[i]!r} is not a date", "write YYYY-MM-DD", int(i) + 2))
+def load_apprentices(path: Path, rules: ReviewRules) -> pd.DataFrame:
+    """mentor, apprentice, passed (bool, from review.yaml's apprentices words), date."""
+    from .. import tabular
+
+    table = tabular.read_table(path, "apprentices", ["mentor", "apprentice", "passed_probation", "date"],
+                               "the header must be mentor,apprentice,passed_probation,date", rules.tables.total_markers)
+    passed, problems = tabular.flags(table, "passed_probation", rules.apprentices.passed, rules.apprentices.failed)
+    when, found = tabular.dates(table, "date")
+    problems += found
     if problems:
         raise ShifuError(problems)
-    return pd.DataFrame({"mentor": df["mentor"].str.strip(), "apprentice": df["apprentice"].str.strip(),
-                         "passed": flags.isin(_TRUE), "date": dates})
+    out = pd.DataFrame({"mentor": table.frame["mentor"], "apprentice": table.frame["apprentice"], "passed": passed, "date": when})
+    out.attrs["notes"] = list(table.notes)
+    return out
 
 
 # ---------------------------------------------------------------- scoring
@@ -152,7 +137,9 @@ def _fmt(v: float) -> str:
 def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, progress: ProgressRules,
                rules: ReviewRules, apprentices: pd.DataFrame | None = None) -> ReviewResult:
     """Score and rank every agent in the KPI data over the period; pure given its inputs."""
-    notes: list[str] = []
+    notes: list[str] = list(kpi.attrs.get("notes", []))
+    if apprentices is not None:
+        notes += apprentices.attrs.get("notes", [])
     dupes = kpi.duplicated(["agent", "month"]).sum()
     if dupes:
         notes.append(f"{dupes} duplicate agent-month KPI row(s) averaged")
