@@ -56,6 +56,11 @@ def test_periods():
     assert (h1.start, h1.end.date()) == (pd.Timestamp("2026-01-01"), pd.Timestamp("2026-06-30").date())
     assert h2.months == ("2026-07", "2026-08", "2026-09", "2026-10", "2026-11", "2026-12")
     assert h2.end.date() == pd.Timestamp("2026-12-31").date()
+    # half-years begin at local midnight in the course's zone; the gradebook's times are UTC
+    assert h2.start_utc == pd.Timestamp("2026-06-30 16:00")
+    assert h2.end_utc == pd.Timestamp("2026-12-31 16:00") - pd.Timedelta(microseconds=1)
+    from zoneinfo import ZoneInfo
+    assert parse_period("2026-H2", ZoneInfo("UTC")).start_utc == pd.Timestamp("2026-07-01")
     for bad in ("2026-H3", "2026H2", "H2-2026", "2026-h", ""):
         with pytest.raises(ShifuError, match="YEAR-H1"):
             parse_period(bad)
@@ -91,7 +96,8 @@ def test_ranking_by_hand(world):
     assert r.loc["ANA", "kpi_score"] == pytest.approx(kpi_ana)
     # competencies at 2026-06-30 (max age 365, half-life 30): communication from four items on two days,
     # operations 2/2 and 2/4 on one day = 75, analysis 5/5 and 4/5 on one day = 90
-    end = pd.Timestamp("2026-07-01") - pd.Timedelta(microseconds=1)
+    # the period ends at midnight in the course's zone (Asia/Shanghai): 2026-06-30 16:00 UTC
+    end = pd.Timestamp("2026-06-30 16:00") - pd.Timedelta(microseconds=1)
     w_mar = 0.5 ** ((end - pd.Timestamp("2026-03-01 10:00")).total_seconds() / 86400 / 30)
     w_apr = 0.5 ** ((end - pd.Timestamp("2026-04-01 10:00")).total_seconds() / 86400 / 30)
     communication = 100 * (w_mar * (1 + 0.75 + 0.5) + w_apr * 0.5) / (3 * w_mar + w_apr)

@@ -16,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import Problem, ShifuError, display_path
+from zoneinfo import ZoneInfo
+
+from .. import clock
+from ..errors import Problem, ShifuError
 from . import charts
 from .config import ProgressRules, ReviewRules, Taxonomy
 from .evidence import Evidence
@@ -30,13 +33,19 @@ _PERIOD = re.compile(r"^(\d{4})-H([12])$")
 @dataclass(frozen=True)
 class Period:
     label: str
-    start: pd.Timestamp
-    end: pd.Timestamp          # the last instant of the period
+    start: pd.Timestamp        # local time in the course's zone (naive): Jan 1 or Jul 1, 00:00
+    end: pd.Timestamp          # the last instant of the period, local time
     months: tuple[str, ...]    # "YYYY-MM"
+    start_utc: pd.Timestamp | None = None  # the same instants in naive UTC, as the gradebook stores times
+    end_utc: pd.Timestamp | None = None
 
 
-def parse_period(text: str) -> Period:
-    """`2026-H1` (the June review: January–June) or `2026-H2` (the December review: July–December)."""
+def parse_period(text: str, tz: ZoneInfo | None = None) -> Period:
+    """`2026-H1` (the June review: January–June) or `2026-H2` (the December review: July–December).
+
+    The half-year runs from local midnight in the course's zone (tz, default clock.time_zone()):
+    2026-H2 starts 2026-07-01 00:00 in Shanghai, 2026-06-30 16:00 UTC.
+    """
     m = _PERIOD.match(text.strip()) if isinstance(text, str) else None
     if not m:
         raise ShifuError(f"--period {text!r} is not a review period — fix: write YEAR-H1 (the June review, Jan–Jun) "
@@ -46,7 +55,9 @@ def parse_period(text: str) -> Period:
     start = pd.Timestamp(year=year, month=first, day=1)
     end = (start + pd.DateOffset(months=6)) - pd.Timedelta(microseconds=1)
     months = tuple(f"{year}-{mo:02d}" for mo in range(first, first + 6))
-    return Period(label=f"{year}-H{half}", start=start, end=end, months=months)
+    tz = tz or clock.time_zone()
+    return Period(label=f"{year}-H{half}", start=start, end=end, months=months,
+                  start_utc=clock.local_to_utc(start, tz), end_utc=clock.local_to_utc(end, tz))
 
 
 # ---------------------------------------------------------------- inputs
@@ -151,7 +162,7 @@ def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, p
     prof_rules = progress.proficiency.model_copy(update={"max_age_days": rules.competencies.max_age_days})
     students = {t.lower(): t for t in ev.trainees}
     student_of = {c: students.get(c.lower(), c) for c in candidates}  # KPI A01 is gradebook student a01
-    prof = proficiency(ev, tax, prof_rules, period.end, trainees=sorted(set(student_of.values())))
+    prof = proficiency(ev, tax, prof_rules, period.end_utc if period.end_utc is not None else period.end, trainees=sorted(set(student_of.values())))
     matrix = ability_matrix(prof, tax)
     items = prof[prof["skill"].isin(tax.ability_ids)].groupby("trainee")["items"].sum()
 
