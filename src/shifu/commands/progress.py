@@ -13,6 +13,7 @@ def progress(
     out: Path = typer.Option(..., "--out", help="folder for the report (HTML with embedded charts, CSV tables)"),
     trainee: Optional[str] = typer.Option(None, "--trainee", help="one trainee's report (nbgrader student id); default: the cohort"),
     course: Optional[Path] = typer.Option(None, "--course", help="course folder (gradebook.db, submitted/, autograded/); default: course/"),
+    upgrade: bool = typer.Option(False, "--upgrade", help="upgrade a gradebook made by an older nbgrader (nbgrader db upgrade; keeps a backup)"),
     db: Optional[str] = typer.Option(None, "--db", help="gradebook URL, e.g. sqlite:////abs/path/gradebook.db; default: the course's"),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="report date YYYY-MM-DD (recency is counted back from it); default: today"),
 ) -> None:
@@ -23,7 +24,7 @@ def progress(
 
     when = _date(as_of)
     rules = load_progress_rules()
-    ev = collect_evidence(course, db)
+    ev = collect_evidence(course, db, upgrade=upgrade)
     if trainee:
         written = write_trainee(trainee_view(ev, rules, trainee, when), rules, out)
     else:

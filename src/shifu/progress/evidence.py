@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import paths
 from .config import Taxonomy, load_taxonomy
-from .gradebook import GradebookData, default_db_url, load_gradebook
+from .gradebook import GradebookData, check_schema, default_db_url, load_gradebook
 from .transcripts import Scorer, TranscriptFile, latency_table, read_transcripts, rubric_scorer
 
 EVIDENCE_COLUMNS = ["trainee", "competency", "skill", "criterion", "score", "max", "date", "source", "assignment", "item"]
@@ -197,18 +197,23 @@ def build_evidence(gbd: GradebookData, transcripts: list[TranscriptFile], tax: T
 
 
 def collect_evidence(course_dir: Path | str | None = None, db_url: str | None = None, grader_dir: Path | str | None = None,
-                     scorer: Scorer | None | str = "rubric") -> Evidence:
+                     scorer: Scorer | None | str = "rubric", upgrade: bool = False) -> Evidence:
     """Read a course's gradebook (nbgrader API) and transcripts into Evidence.
 
     scorer: "rubric" scores transcripts with shifu.rubric when it is installed; None skips scoring.
+    upgrade: migrate a gradebook an older nbgrader made (nbgrader db upgrade) instead of stopping.
     """
     course = Path(course_dir) if course_dir else paths.course_dir()
     grader = Path(grader_dir) if grader_dir else paths.grader_dir()
     tax = load_taxonomy(grader)
-    gbd = load_gradebook(db_url or default_db_url(course))
+    url = db_url or default_db_url(course)
+    upgraded = check_schema(url, upgrade)
+    gbd = load_gradebook(url)
     if scorer == "rubric":
         scorer = rubric_scorer()
-    return build_evidence(gbd, read_transcripts(course), tax, scorer)  # type: ignore[arg-type]
+    ev = build_evidence(gbd, read_transcripts(course), tax, scorer)  # type: ignore[arg-type]
+    ev.notes[:0] = upgraded
+    return ev
 
 
 def missing_submissions(ev: Evidence, as_of: pd.Timestamp) -> pd.DataFrame:
