@@ -79,11 +79,36 @@ class Improvement(_Strict):
     top: int = Field(ge=1)
 
 
+class Calibration(_Strict):
+    """How `shifu calibrate` sets mentors' grades beside the automatic ones (see progress.yaml)."""
+
+    mentor_cells: str = Field(min_length=1)     # regex on the grade id of a 导师点评 cell
+    signature: str = Field(min_length=1)        # regex with a `mentor` group, searched in the cell's formgrader comment
+    roster: str = Field(min_length=1)           # default roster file name in the course folder
+    min_pairs: int = Field(ge=2)
+    bias_points: float = Field(gt=0)
+    top: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _patterns(self) -> "Calibration":
+        import re
+
+        for name in ("mentor_cells", "signature"):
+            try:
+                rx = re.compile(getattr(self, name))
+            except re.error as exc:
+                raise ValueError(f"{name}: not a regular expression ({exc})")
+            if name == "signature" and "mentor" not in rx.groupindex:
+                raise ValueError("signature: needs a named group (?P<mentor>…) that captures the mentor's name")
+        return self
+
+
 class ProgressRules(_Strict):
     proficiency: ProficiencyRules
     response_time: ResponseTime
     at_risk: AtRisk
     improvement: Improvement
+    calibration: Calibration
     heatmap_max_rows: int = Field(ge=5)
     text: dict[str, str]
 

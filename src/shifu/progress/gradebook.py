@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +20,8 @@ from ..errors import ShifuError
 
 GRADE_COLUMNS = ["trainee", "assignment", "notebook", "cell", "cell_type", "max", "score", "auto_score",
                  "manual_score", "needs_manual_grade", "timestamp", "duedate"]
+
+COMMENT_COLUMNS = ["trainee", "assignment", "notebook", "cell", "comment"]
 
 
 @dataclass
@@ -32,6 +34,8 @@ class GradebookData:
     students: pd.DataFrame      # trainee, name
     assignments: pd.DataFrame   # assignment, duedate
     url: str
+    # trainee, assignment, notebook, cell, comment: the formgrader comments mentors wrote (manual_comment)
+    comments: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COMMENT_COLUMNS))
 
 
 def default_db_url(course_dir: Path) -> str:
@@ -207,8 +211,21 @@ def read_gradebook(gb) -> GradebookData:
     )
     assignments = pd.DataFrame(db.query(nb.Assignment.name, nb.Assignment.duedate).all(), columns=["assignment", "duedate"])
     assignments["duedate"] = pd.to_datetime(assignments["duedate"])
+    comments = pd.DataFrame(
+        db.query(nb.Student.id, nb.Assignment.name, nb.Notebook.name, nb.BaseCell.name, nb.Comment.manual_comment)
+        .select_from(nb.Comment)
+        .join(nb.BaseCell, nb.Comment.cell_id == nb.BaseCell.id)
+        .join(nb.SubmittedNotebook, nb.Comment.notebook_id == nb.SubmittedNotebook.id)
+        .join(nb.Notebook, nb.SubmittedNotebook.notebook_id == nb.Notebook.id)
+        .join(nb.SubmittedAssignment, nb.SubmittedNotebook.assignment_id == nb.SubmittedAssignment.id)
+        .join(nb.Assignment, nb.SubmittedAssignment.assignment_id == nb.Assignment.id)
+        .join(nb.Student, nb.SubmittedAssignment.student_id == nb.Student.id)
+        .filter(nb.Comment.manual_comment.isnot(None))
+        .all(),
+        columns=COMMENT_COLUMNS,
+    ).drop_duplicates(["trainee", "assignment", "notebook", "cell"])
     return GradebookData(grades=grades, sources=sources, submissions=subs, students=students[["trainee", "name"]],
-                         assignments=assignments, url=str(gb.engine.url))
+                         assignments=assignments, url=str(gb.engine.url), comments=comments)
 
 
 def load_gradebook(url: str, upgrade: bool = False) -> GradebookData:
