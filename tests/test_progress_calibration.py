@@ -34,7 +34,9 @@ def cohort(tmp_path_factory):
     rules = load_progress_rules(grader)
     # the demo's own synthetic mentors grade the 导师点评 cells, signing their comments
     assert grade_as_mentors(url, PANEL, rules.calibration.mentor_cells, roster) == 36
-    write_transcript(course / "submitted/t01/m01_logistics/late.jsonl", "2026-03-02T10:00:00+08:00", [10])
+    for t in trainees:  # every submission has its role-play transcript, for the disagreement links
+        for i, a in enumerate(("m01_logistics", "m02_refunds", "m03_claims")):
+            write_transcript(course / f"submitted/{t}/{a}/late.jsonl", f"2026-0{3 + i}-02T10:00:00+08:00", [10], trainee=t)
     return root, grader, course, roster
 
 
@@ -140,3 +142,20 @@ def test_demo_panel_has_a_harsh_and_a_lenient_mentor():
     biases = {m.id: m.bias for m in panel.mentors}
     assert min(biases.values()) <= -10 and max(biases.values()) >= 10
     assert all(m.startswith("synthetic-") for m in biases)
+
+
+def test_progress_report_has_the_calibration_section(cohort, monkeypatch):
+    from shifu.cli import app
+
+    root, grader, course, _ = cohort
+    monkeypatch.setenv("SHIFU_HOME", str(root))
+    res = CliRunner().invoke(app, ["progress", "--out", str(root / "prog"), "--course", str(course), "--as-of", "2026-06-01"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "calibration: 36 mentor-graded pairs" in res.output and "harsh: synthetic-mentor-harsh" in res.output
+    html = (root / "prog" / "index.html").read_text(encoding="utf-8")
+    assert "导师评分校准" in html and "synthetic-mentor-lenient" in html
+    top = pd.read_csv(root / "prog" / "calibration-pairs.csv")
+    worst = top.loc[top["difference"].abs().idxmax()]
+    assert f'href="../course/submitted/{worst.trainee}/{worst.assignment}/late.jsonl"' in html
+    by_mentor = pd.read_csv(root / "prog" / "calibration-by_mentor.csv").set_index("mentor")
+    assert by_mentor.loc["synthetic-mentor-harsh", "verdict"] == "harsh"

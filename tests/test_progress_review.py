@@ -106,6 +106,11 @@ def test_ranking_by_hand(world):
     assert (r.loc["ANA", "apprentices"], r.loc["ANA", "apprentices_passed"]) == (2, 1)
     assert r.loc["ANA", "total"] == pytest.approx(0.6 * kpi_ana + 0.3 * competencies + 0.1 * 50)
     assert bool(r.loc["ANA", "meets_kpi_bar"]) and bool(r.loc["bo", "meets_kpi_bar"])
+    # where the evidence comes from: ana's letter, essay and lab review were graded by a mentor, the other six cells
+    # automatically; bo's letter still waits for the mentor, so all of his is automatic
+    assert (r.loc["ANA", "evidence_automatic"], r.loc["ANA", "evidence_mentor"]) == (6, 3)
+    assert (r.loc["bo", "evidence_automatic"], r.loc["bo", "evidence_mentor"]) == (2, 0)
+    assert "6 automatic and 3 mentor-graded" in r.loc["ANA", "explanation"]
     # each ranking explains its parts and what they add
     expl = r.loc["ANA", "explanation"]
     assert "KPI 96.7" in expl and "× 0.6/1 = 58.0" in expl and "1 of 2 passed probation" in expl and "沟通能力" in expl

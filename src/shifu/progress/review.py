@@ -165,6 +165,7 @@ def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, p
     prof = proficiency(ev, tax, prof_rules, period.end_utc if period.end_utc is not None else period.end, trainees=sorted(set(student_of.values())))
     matrix = ability_matrix(prof, tax)
     items = prof[prof["skill"].isin(tax.ability_ids)].groupby("trainee")["items"].sum()
+    mix = evidence_mix(ev, period, rules.competencies.max_age_days)
 
     app = apprentices if apprentices is not None else pd.DataFrame(columns=["mentor", "apprentice", "passed", "date"])
     app = app[(app["date"] >= period.start) & (app["date"] <= period.end)]
@@ -196,6 +197,7 @@ def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, p
             "kpi_score": kpi_score, "kpi_months": len(m), "kpi_contribution": contrib["kpi"],
             **{f"kpi_{c}": float(m[f"{c}_points"].mean()) if len(m) else np.nan for c in comps},
             "competencies_score": comp_score, "abilities": abilities, "evidence_items": int(items.get(sid, 0)),
+            "evidence_automatic": int(mix["automatic"].get(sid, 0)), "evidence_mentor": int(mix["mentor"].get(sid, 0)),
             "competencies_contribution": contrib["competencies"],
             **{f"ability_{c}": row_m.get(c, np.nan) for c in tax.ability_ids},
             "apprentices_score": app_score, "apprentices": len(a), "apprentices_passed": int(a["passed"].sum()) if len(a) else 0,
@@ -221,10 +223,25 @@ def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, p
     return ReviewResult(period=period, ranking=ranking, unranked=unranked, monthly=monthly, rules=rules, notes=notes)
 
 
+def evidence_mix(ev: Evidence, period: Period, max_age_days: float) -> pd.DataFrame:
+    """Per trainee: evidence items the review may count (dated inside max_age_days before the period's end,
+    or undated) that are automatic (autograded cells, scored transcripts) and mentor-graded (manual grades)."""
+    t = ev.table
+    end = period.end_utc if period.end_utc is not None else period.end
+    if t.empty:
+        return pd.DataFrame(columns=["automatic", "mentor"])
+    dated = t["date"].notna()
+    keep = ~dated | ((t["date"] <= end) & (t["date"] >= end - pd.Timedelta(days=max_age_days)))
+    t = t[keep & t["competency"].isin(ev.taxonomy.ability_ids)]
+    kind = t["source"].map(lambda s: "mentor" if s == "manual" else "automatic")
+    out = pd.crosstab(t["trainee"], kind)
+    return out.reindex(columns=["automatic", "mentor"], fill_value=0)
+
+
 def _columns(comps: list[str], tax: Taxonomy) -> list[str]:
     return (["candidate", "total", "meets_kpi_bar", "kpi_score", "kpi_months", "kpi_contribution"]
             + [f"kpi_{c}" for c in comps]
-            + ["competencies_score", "abilities", "evidence_items", "competencies_contribution"]
+            + ["competencies_score", "abilities", "evidence_items", "evidence_automatic", "evidence_mentor", "competencies_contribution"]
             + [f"ability_{c}" for c in tax.ability_ids]
             + ["apprentices_score", "apprentices", "apprentices_passed", "apprentices_contribution", "reasons", "explanation"])
 
@@ -245,7 +262,8 @@ def _explain(row: dict, weights: dict[str, float], wsum: float, rules: ReviewRul
     if row["competencies_score"] == row["competencies_score"]:
         ab = ", ".join(f"{tax.label(c)} {_fmt(row[f'ability_{c}'])}" for c in tax.ability_ids if row[f"ability_{c}"] == row[f"ability_{c}"])
         parts.append(f"competencies {_fmt(row['competencies_score'])} ({row['abilities']} abilities from {row['evidence_items']} "
-                     f"evidence items: {ab}) × {share('competencies')} = {_fmt(row['competencies_contribution'])}")
+                     f"evidence items, {row['evidence_automatic']} automatic and {row['evidence_mentor']} mentor-graded: {ab}) "
+                     f"× {share('competencies')} = {_fmt(row['competencies_contribution'])}")
     else:
         parts.append("competencies: not enough curriculum evidence")
     if row["apprentices"]:
@@ -279,7 +297,7 @@ def formula_html(rules: ReviewRules) -> str:
 def review_html(result: ReviewResult, progress: ProgressRules, tax: Taxonomy, sources: dict[str, str]) -> str:
     part_labels = {"kpi": "KPI", "competencies": "competencies", "apprentices": "apprentices"}
     show = ["rank", "candidate", "total", "meets_kpi_bar", "kpi_score", "kpi_contribution", "competencies_score",
-            "competencies_contribution", "apprentices_score", "apprentices_contribution"]
+            "competencies_contribution", "evidence_automatic", "evidence_mentor", "apprentices_score", "apprentices_contribution"]
     expl = "".join(f"<li><b>{esc(r.rank)}. {esc(r.candidate)}</b> — {esc(r.explanation)}</li>" for r in result.ranking.itertuples())
     title = f"{progress.t('review_title')} {result.period.label}"
     body = [
@@ -291,7 +309,8 @@ def review_html(result: ReviewResult, progress: ProgressRules, tax: Taxonomy, so
         table_html(result.ranking[show], "—"),
         f"<ol style='list-style:none;padding-left:0'>{expl}</ol>",
         f"<h2>{esc(progress.t('unranked_title'))}</h2>",
-        table_html(result.unranked[["candidate", "reasons", "kpi_months", "abilities", "explanation"]], "—"),
+        table_html(result.unranked[["candidate", "reasons", "kpi_months", "abilities", "evidence_automatic", "evidence_mentor",
+                                    "explanation"]], "—"),
         f"<h2>{esc(progress.t('formula_title'))}</h2>", formula_html(result.rules),
     ]
     if result.notes:
