@@ -178,6 +178,7 @@ def test_shifu_review_cli(world, monkeypatch):
                                    "--apprentices", str(root / "app.csv"), "--course", str(course)])
     assert res.exit_code == 0, res.output
     assert "2 ranked, 1 with too little evidence" in res.output and "1. bo" in res.output
+    assert "kpi.csv read as UTF-8, 8 rows" in res.output
     assert (root / "cli" / "review-2026-H1.csv").exists()
     res = CliRunner().invoke(app, ["review", "--period", "2026-H3", "--out", str(root / "cli")])
     assert isinstance(res.exception, ShifuError)

@@ -29,6 +29,7 @@ def review(
     progress_rules = load_progress_rules()
     kpi_path = kpi or _default_kpi(rules.kpi.default_files)
     kpi_df = load_kpi(kpi_path, rules)
+    typer.echo(f"KPI: {display_path(kpi_path)} read as {kpi_df.attrs.get('encoding', '?')}, {len(kpi_df)} rows")
     app_df = load_apprentices(apprentices, rules) if apprentices else None
     ev = collect_evidence(course, db, upgrade=upgrade)
     result = run_review(per, kpi_df, ev, ev.taxonomy, progress_rules, rules, app_df)

@@ -202,9 +202,14 @@ def cohort_html(view: CohortView, rules: ProgressRules, out_dir: Path | None = N
 
 def trainee_html(view: TraineeView, rules: ProgressRules) -> str:
     tax = view.ev.taxonomy
+    from .. import clock
+
+    tz = clock.time_zone(view.ev.course_dir)  # times are naive UTC (nbgrader's); shown in the course's zone
     evidence = view.evidence.copy()
-    evidence["date"] = evidence["date"].dt.strftime("%Y-%m-%d").fillna("")
+    evidence["date"] = clock.to_local(evidence["date"], tz).dt.strftime("%Y-%m-%d").fillna("")
     lat = view.latency[["date", "scenario", "turns", "mean_latency_s"]].copy() if len(view.latency) else view.latency
+    if len(lat):
+        lat["date"] = clock.to_local(lat["date"], tz).dt.strftime("%Y-%m-%d %H:%M").fillna("")
     title = f"{rules.t('trainee_title')} · {view.trainee}" + (f" {view.name}" if view.name else "")
     body = [
         f"<h1>{esc(title)}</h1>",
