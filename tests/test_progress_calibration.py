@@ -159,3 +159,16 @@ def test_progress_report_has_the_calibration_section(cohort, monkeypatch):
     assert f'href="../course/submitted/{worst.trainee}/{worst.assignment}/late.jsonl"' in html
     by_mentor = pd.read_csv(root / "prog" / "calibration-by_mentor.csv").set_index("mentor")
     assert by_mentor.loc["synthetic-mentor-harsh", "verdict"] == "harsh"
+
+
+def test_mentor_grades_without_a_rubric_score_beside_them_are_noted(tmp_path):
+    from progress_builders import build_gradebook
+
+    grader = write_grader(tmp_path)
+    build_gradebook(tmp_path / "course")  # ana's lab review__business is mentor-graded; nothing automatic is `business`
+    ev = collect_evidence(tmp_path / "course", grader_dir=grader, scorer=None)
+    res = calibrate(ev, load_progress_rules(grader))
+    assert res.overall["pairs"] == 0 and res.by_mentor.empty
+    assert any("1 mentor grade(s) have no automatic score of the same ability" in n for n in res.notes)
+    written = write_calibration(res, load_progress_rules(grader), tmp_path / "out")
+    assert "暂无数据" in written[0].read_text(encoding="utf-8")

@@ -228,10 +228,11 @@ def calibrate(ev: Evidence, rules: ProgressRules, roster: pd.DataFrame | None = 
     by_mentor["others_mean_difference"], by_mentor["bias"], by_mentor["verdict"] = others, bias, verdict
     order = pairs["difference"].abs().sort_values(ascending=False, kind="stable").index
     top = pairs.loc[order].head(cfg.top).reset_index(drop=True)
-    if ev.taxonomy:
-        for df in (pairs, top):
-            df.insert(3, "ability", df["competency"].map(ev.taxonomy.label))
-    return CalibrationResult(pairs=pairs, by_ability=_grouped(pairs, "competency", cfg.min_pairs),
+    for df in (pairs, top):
+        df.insert(3, "ability", df["competency"].map(ev.taxonomy.label))
+    by_ability = _grouped(pairs, "competency", cfg.min_pairs)
+    by_ability.insert(1, "ability", by_ability["competency"].map(ev.taxonomy.label))
+    return CalibrationResult(pairs=pairs, by_ability=by_ability,
                              by_module=_grouped(pairs, "assignment", cfg.min_pairs), by_mentor=by_mentor,
                              disagreements=top, overall=_agreement(pairs, cfg.min_pairs), notes=notes)
 
@@ -285,7 +286,7 @@ def section_html(result: CalibrationResult, rules: ProgressRules, base: Path, he
         f"the other mentors (at least {cfg.min_pairs} pairs) is flagged." + (f" <b>{esc('; '.join(flagged))}</b>" if flagged else "") + "</p>",
         f"<{sub}>{esc(rules.t('calibration_by_mentor'))}</{sub}>", table_html(mentors),
         f"<{sub}>{esc(rules.t('calibration_by_ability'))}</{sub}>",
-        table_html(result.by_ability.assign(competency=result.by_ability["competency"].map(lambda c: c))),
+        table_html(result.by_ability),
         f"<{sub}>{esc(rules.t('calibration_by_module'))}</{sub}>", table_html(result.by_module),
         f"<{sub}>{esc(rules.t('calibration_disagreements'))}</{sub}>", top_html,
         ("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in result.notes) + "</ul>") if result.notes else "",
