@@ -160,3 +160,19 @@ def test_apprentices_in_gbk_and_xlsx_with_chinese_words(tmp_path, rules):
     df.to_csv(tmp_path / "b.csv", index=False, encoding="utf-8")
     with pytest.raises(ShifuError, match=r"b.csv:2: passed_probation: '也许' is not true/false"):
         load_apprentices(tmp_path / "b.csv", rules)
+
+
+def test_a_rate_on_the_wrong_scale_is_noted(tmp_path, h1, rules):
+    df = h1.copy()
+    # every value of a column is read right but on the wrong scale: 0.9115 written 0.009115
+    df["positive_review_rate"] = df["positive_review_rate"].map(lambda v: f"{float(v) / 100:.6f}")
+    got = load_kpi(_write(df, tmp_path / "scale.csv"), rules)
+    assert any("positive_review_rate: the median" in n and "write them with %" in n for n in got.attrs["notes"])
+    # the project's own complaint rates written as percent points without a sign mix 0.54 and 1.41: an error, not 54 %
+    df = h1.copy()
+    df["complaint_rate"] = df["complaint_rate"].map(lambda v: f"{float(v) * 100:.2f}")
+    with pytest.raises(ShifuError) as exc:
+        load_kpi(_write(df, tmp_path / "mixed.csv"), rules)
+    assert "complaint_rate: mixes fractions" in str(exc.value) and "more than 100%" not in str(exc.value)
+    plain = load_kpi(_write(h1, tmp_path / "ok.csv"), rules)
+    assert not any("the median" in n for n in plain.attrs["notes"])

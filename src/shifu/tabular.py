@@ -231,7 +231,7 @@ def rates(table: Table, column: str) -> tuple[pd.Series, list[Problem], list[str
     elif bare_big:
         out.iloc[bare_big] = out.iloc[bare_big] / 100.0
         notes.append(f"{table.shown}: {column}: numbers above 1 read as percent points (33 → 33%)")
-    over = [i for i, v in enumerate(out) if v == v and v > 1]
+    over = [] if (bare_big and bare_small) else [i for i, v in enumerate(out) if v == v and v > 1]
     problems += table.problems_at(column, over, lambda x: f"{x!r} is more than 100%", "a rate is at most 100% — fix the row")
     return out, problems, notes
 

@@ -27,6 +27,8 @@ from .proficiency import ability_matrix, proficiency
 from .report import esc, img, page, table_html
 
 PARTS = ("kpi", "competencies", "apprentices")
+# A rate column whose median is this many times above (or below) its target is probably on another scale.
+_SCALE_WARNING = 20.0
 _PERIOD = re.compile(r"^(\d{4})-H([12])$")
 
 
@@ -84,6 +86,12 @@ def load_kpi(path: Path, rules: ReviewRules) -> pd.DataFrame:
         if comp.is_rate:
             values, found, more = tabular.rates(table, comp.column)
             notes += more
+            median = float(values.median()) if values.notna().any() else float("nan")
+            if median == median and median > 0 and not 1 / _SCALE_WARNING <= median / comp.target <= _SCALE_WARNING:
+                # a rate read right can still be on the wrong scale: 0.54 meaning 0.54 % reads as 54 %
+                notes.append(f"{table.shown}: {comp.column}: the median {median:.4g} is {median / comp.target:.3g}× the target "
+                             f"{comp.target:g} — if the column holds percent points without a % sign, write them with % "
+                             f"(0.54 → 0.54%)")
         else:
             values, found = tabular.numbers(table, comp.column)
         problems += found
