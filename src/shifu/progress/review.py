@@ -6,6 +6,9 @@ Each candidate's score blends three parts with the weights in grader/review.yaml
   apprentices   the share of the candidate's apprentices who passed probation in the period, where any.
 score = Σ weight × part / Σ weights of the parts present. Candidates clearing the KPI bar rank first.
 Candidates without enough KPI months or curriculum evidence are listed apart, unranked.
+Beside each candidate: how many evidence items are automatic and how many mentor-graded (evidence_mix).
+Inputs are read by shifu.tabular (CSV in any usual encoding, .xlsx); half-years start at local midnight
+in the course's time zone (shifu.clock).
 """
 from __future__ import annotations
 
