@@ -82,3 +82,15 @@ def test_showing_times_locally():
     assert list(clock.to_local(s, SH).dt.strftime("%Y-%m-%d %H:%M")) == ["2026-11-30 23:30", "2026-07-01 00:00"]
     assert clock.show(pd.Timestamp("2026-11-30 15:30"), SH) == "2026-11-30 23:30 +0800"
     assert clock.local_to_utc(pd.Timestamp("2026-07-01"), SH) == pd.Timestamp("2026-06-30 16:00")
+
+
+def test_grading_hook_returns_the_reason_instead_of_raising(tmp_path):
+    sub = tmp_path / "ana" / "m01"
+    sub.mkdir(parents=True)
+    assert clock.timestamp_problem(sub, SH) is None  # no timestamp.txt: nbgrader's own rule applies
+    (sub / "timestamp.txt").write_text("2026-11-30 23:30:00.000000 CST", encoding="utf-8")
+    assert clock.timestamp_problem(sub, SH) is None
+    assert (sub / "timestamp.txt").read_text(encoding="utf-8") == "2026-11-30 23:30:00.000000+08:00"
+    (sub / "timestamp.txt").write_text("2026年11月30日 23:30", encoding="utf-8")
+    why = clock.timestamp_problem(sub, SH)
+    assert "timestamp.txt: timestamp: '2026年11月30日 23:30' is not a date and time" in why and "fix: write" in why

@@ -168,6 +168,22 @@ def normalize_timestamp_file(path: Path, tz: ZoneInfo | None = None) -> datetime
     return when
 
 
+def timestamp_problem(submission_dir: Path, tz: ZoneInfo | None = None) -> str | None:
+    """The grading hook, one line: normalize <submission_dir>/timestamp.txt; the reason and fix when it is unreadable.
+
+    None when there is no timestamp.txt or it was read (and, if needed, rewritten so nbgrader reads the same instant).
+    Usage before nbgrader reads the folder: `if (why := clock.timestamp_problem(folder)): raise SubmissionFailed(why)`.
+    """
+    path = Path(submission_dir) / TIMESTAMP_FILE
+    if not path.is_file():
+        return None
+    try:
+        normalize_timestamp_file(path, tz)
+    except ShifuError as exc:
+        return str(exc)
+    return None
+
+
 def normalize_submissions(submitted_dir: Path, tz: ZoneInfo | None = None) -> list[Path]:
     """normalize_timestamp_file for every <submitted>/<student>/<assignment>/timestamp.txt; the files checked.
 
