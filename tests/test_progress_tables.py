@@ -135,6 +135,11 @@ def test_no_data_rows_and_other_errors(tmp_path, h1, rules):
     df.loc[1, "positive_review_rate"] = "120%"
     with pytest.raises(ShifuError, match=r"bad.csv:3: positive_review_rate: '120%' is more than 100%"):
         load_kpi(_write(df, tmp_path / "bad.csv"), rules)
+    for word in ("nan", "inf", "1_000"):  # float() would take these; a KPI cell never means them
+        df = h1.head(2).copy()
+        df.loc[1, "qc_score"] = word
+        with pytest.raises(ShifuError, match=rf"w.csv:3: qc_score: '{word}' is not a number"):
+            load_kpi(_write(df, tmp_path / "w.csv"), rules)
     df = h1.head(2).copy()
     df.loc[0, "month"] = "2025年13月"
     with pytest.raises(ShifuError, match=r"m.csv:2: month: '2025年13月' is not a month"):

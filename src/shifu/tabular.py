@@ -26,6 +26,7 @@ _MAX_PROBLEMS = 5  # per column: enough to see the pattern, short enough to read
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _MONTH = re.compile(r"^(\d{4})\s*(?:[-/.年]\s*)(\d{1,2})\s*月?(?:\s*[-/.]?\s*\d{1,2}\s*日?)?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _MONTH_COMPACT = re.compile(r"^(\d{4})(\d{2})$")
+_DECIMAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _DATE_CN = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$")
 
 
@@ -181,13 +182,18 @@ def _clean_number(text: str) -> tuple[str, bool]:
     return s, pct
 
 
+def _to_float(s: str) -> float:
+    """A plain decimal number, else NaN (no 'nan', 'inf' or '1_000', which float() would take)."""
+    return float(s) if _DECIMAL.match(s) else float("nan")
+
+
 def numbers(table: Table, column: str, minimum: float | None = 0.0) -> tuple[pd.Series, list[Problem]]:
     """A plain number column (seconds, QC points): thousands separators read, '%' refused, empty refused."""
     values, problems = [], []
     bad: list[int] = []
     for i, raw in enumerate(table.frame[column]):
         s, pct = _clean_number(raw)
-        v = pd.to_numeric(s, errors="coerce") if s and not pct else np.nan
+        v = _to_float(s) if not pct else np.nan
         if v != v or (minimum is not None and v < minimum):
             bad.append(i)
         values.append(float(v))
@@ -207,7 +213,7 @@ def rates(table: Table, column: str) -> tuple[pd.Series, list[Problem], list[str
     bare_small, bare_big, bad, notes = [], [], [], []
     for i, raw in enumerate(table.frame[column]):
         s, pct = _clean_number(raw)
-        v = float(pd.to_numeric(s, errors="coerce")) if s else np.nan
+        v = _to_float(s)
         if v != v or v < 0:
             bad.append(i)
             values.append(np.nan)
