@@ -60,6 +60,13 @@ improvement:
   window_days: 30
   top: 10
 heatmap_max_rows: 60
+calibration:
+  mentor_cells: "^review__"
+  signature: '导师[:：]\\s*(?P<mentor>[^\\s)）]+)\\s*[)）]?\\s*$'
+  roster: mentors.csv
+  min_pairs: 3
+  bias_points: 10
+  top: 10
 """
 
 
@@ -87,6 +94,8 @@ kpi:
     quality: {label: 质检, column: qc_score, better: higher, target: 100, points: 25}
     complaints: {label: 差评投诉, column: complaint_rate, better: lower, target: 0.01, points: 10}
 competencies: {min_abilities: 1, max_age_days: 365}
+tables: {total_markers: [合计, 总计, total]}
+apprentices: {passed: ["true", 是, 通过], failed: ["false", 否, 未通过]}
 """
 
 
@@ -206,3 +215,39 @@ def write_transcript(path: Path, started: str, latencies: list[float], trainee: 
     lines.append({"type": "end", "ts": started, "outcome": "resolved", "escalation": None, "facts_revealed": [], "resolution": None})
     path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
     return path
+
+
+# ---------------------------------------------------------------- calibration: mentors' 导师点评 beside the rubric
+
+CAL_CELLS = [("q1_reply__de_escalation", 2.0, "code"), ("roleplay_1__timeliness", 2.0, "code"),
+             ("q2_policy__policy_accuracy", 2.0, "code"), ("review__communication", 5.0, "markdown")]
+CAL_ASSIGNMENTS = {"m01_logistics": datetime(2026, 3, 1), "m02_refunds": datetime(2026, 4, 1), "m03_claims": datetime(2026, 5, 1)}
+
+
+def cal_auto_scores(i: int, a: int) -> dict[str, float]:
+    """Trainee i's automatic scores in assignment a: spread over 0–2 so that ranks differ."""
+    return {"q1_reply__de_escalation": float((i + a) % 3), "roleplay_1__timeliness": float(min(2, (i * 7 + a) % 5) / 1),
+            "q2_policy__policy_accuracy": float((i * 5 + a) % 3)}
+
+
+def build_calibration_gradebook(course: Path, trainees: int = 12) -> str:
+    """Trainees t01… each submit three modules: three autograded cells and one 导师点评 cell (review__communication,
+    a markdown grade cell that is also a task, as the course's notebooks have it) left for a mentor."""
+    course.mkdir(parents=True, exist_ok=True)
+    url = db_url(course)
+    with Gradebook(url, course_id="shifu") as gb:
+        for a, due in CAL_ASSIGNMENTS.items():
+            gb.add_assignment(a, duedate=due)
+            gb.add_notebook("main", a)
+            for name, mx, kind in CAL_CELLS:
+                gb.add_grade_cell(name, "main", a, max_score=mx, cell_type=kind)
+            gb.add_task_cell("review__communication", "main", a, max_score=5.0, cell_type="markdown")
+        for i in range(1, trainees + 1):
+            sid = f"t{i:02d}"
+            gb.add_student(sid)
+            for ai, a in enumerate(CAL_ASSIGNMENTS):
+                gb.add_submission(a, sid, timestamp=f"2026-0{3 + ai}-02 10:00:00")
+                scores = {c: (s, None) for c, s in cal_auto_scores(i, ai).items()}
+                scores["review__communication"] = (0.0, "pending")
+                _grade(gb, a, sid, scores)
+    return url

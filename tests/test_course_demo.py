@@ -22,6 +22,11 @@ def test_small_demo_runs_end_to_end(tmp_path):
     assert list((out / "course" / "feedback").rglob("*.html"))
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "SYNTHETIC" in summary and "Where to look" in summary
+    # synthetic mentors graded each submission's 导师点评 cell and signed it; the roster says who mentors whom
+    assert "SYNTHETIC mentors graded 3 导师点评 cells" in lines[2]
+    roster = list(csv.DictReader((out / "course" / "mentors.csv").open(encoding="utf-8")))
+    assert [r["trainee"] for r in roster] == ["synthetic-01-strong", "synthetic-03-average", "synthetic-06-weak"]
+    assert all(r["mentor"].startswith("synthetic-mentor-") for r in roster)
     by = {o.student: o.score for o in result.outcomes}
     assert by["synthetic-01-strong"] > by["synthetic-03-average"] > by["synthetic-06-weak"]
 

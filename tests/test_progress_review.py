@@ -48,7 +48,7 @@ def _run(world, period="2026-H1"):
     rules, progress, tax = load_review_rules(grader), load_progress_rules(grader), load_taxonomy(grader)
     ev = collect_evidence(course, grader_dir=grader, scorer=None)
     return run_review(parse_period(period), load_kpi(root / "kpi.csv", rules), ev, tax, progress, rules,
-                      load_apprentices(root / "app.csv")), progress, tax
+                      load_apprentices(root / "app.csv", rules)), progress, tax
 
 
 def test_periods():
@@ -56,6 +56,11 @@ def test_periods():
     assert (h1.start, h1.end.date()) == (pd.Timestamp("2026-01-01"), pd.Timestamp("2026-06-30").date())
     assert h2.months == ("2026-07", "2026-08", "2026-09", "2026-10", "2026-11", "2026-12")
     assert h2.end.date() == pd.Timestamp("2026-12-31").date()
+    # half-years begin at local midnight in the course's zone; the gradebook's times are UTC
+    assert h2.start_utc == pd.Timestamp("2026-06-30 16:00")
+    assert h2.end_utc == pd.Timestamp("2026-12-31 16:00") - pd.Timedelta(microseconds=1)
+    from zoneinfo import ZoneInfo
+    assert parse_period("2026-H2", ZoneInfo("UTC")).start_utc == pd.Timestamp("2026-07-01")
     for bad in ("2026-H3", "2026H2", "H2-2026", "2026-h", ""):
         with pytest.raises(ShifuError, match="YEAR-H1"):
             parse_period(bad)
@@ -91,7 +96,8 @@ def test_ranking_by_hand(world):
     assert r.loc["ANA", "kpi_score"] == pytest.approx(kpi_ana)
     # competencies at 2026-06-30 (max age 365, half-life 30): communication from four items on two days,
     # operations 2/2 and 2/4 on one day = 75, analysis 5/5 and 4/5 on one day = 90
-    end = pd.Timestamp("2026-07-01") - pd.Timedelta(microseconds=1)
+    # the period ends at midnight in the course's zone (Asia/Shanghai): 2026-06-30 16:00 UTC
+    end = pd.Timestamp("2026-06-30 16:00") - pd.Timedelta(microseconds=1)
     w_mar = 0.5 ** ((end - pd.Timestamp("2026-03-01 10:00")).total_seconds() / 86400 / 30)
     w_apr = 0.5 ** ((end - pd.Timestamp("2026-04-01 10:00")).total_seconds() / 86400 / 30)
     communication = 100 * (w_mar * (1 + 0.75 + 0.5) + w_apr * 0.5) / (3 * w_mar + w_apr)
@@ -100,6 +106,11 @@ def test_ranking_by_hand(world):
     assert (r.loc["ANA", "apprentices"], r.loc["ANA", "apprentices_passed"]) == (2, 1)
     assert r.loc["ANA", "total"] == pytest.approx(0.6 * kpi_ana + 0.3 * competencies + 0.1 * 50)
     assert bool(r.loc["ANA", "meets_kpi_bar"]) and bool(r.loc["bo", "meets_kpi_bar"])
+    # where the evidence comes from: ana's letter, essay and lab review were graded by a mentor, the other six cells
+    # automatically; bo's letter still waits for the mentor, so all of his is automatic
+    assert (r.loc["ANA", "evidence_automatic"], r.loc["ANA", "evidence_mentor"]) == (6, 3)
+    assert (r.loc["bo", "evidence_automatic"], r.loc["bo", "evidence_mentor"]) == (2, 0)
+    assert "6 automatic and 3 mentor-graded" in r.loc["ANA", "explanation"]
     # each ranking explains its parts and what they add
     expl = r.loc["ANA", "explanation"]
     assert "KPI 96.7" in expl and "× 0.6/1 = 58.0" in expl and "1 of 2 passed probation" in expl and "沟通能力" in expl
@@ -155,7 +166,7 @@ def test_bad_kpi_file_is_a_clear_error(world, tmp_path):
         load_kpi(tmp_path / "none.csv", rules)
     (tmp_path / "c.csv").write_text("mentor,apprentice,passed_probation,date\nana,zed,maybe,2026-05-01\n", encoding="utf-8")
     with pytest.raises(ShifuError, match="'maybe' is not true/false"):
-        load_apprentices(tmp_path / "c.csv")
+        load_apprentices(tmp_path / "c.csv", rules)
 
 
 def test_shifu_review_cli(world, monkeypatch):
@@ -167,6 +178,7 @@ def test_shifu_review_cli(world, monkeypatch):
                                    "--apprentices", str(root / "app.csv"), "--course", str(course)])
     assert res.exit_code == 0, res.output
     assert "2 ranked, 1 with too little evidence" in res.output and "1. bo" in res.output
+    assert "kpi.csv read as UTF-8, 8 rows" in res.output
     assert (root / "cli" / "review-2026-H1.csv").exists()
     res = CliRunner().invoke(app, ["review", "--period", "2026-H3", "--out", str(root / "cli")])
     assert isinstance(res.exception, ShifuError)

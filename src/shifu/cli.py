@@ -17,6 +17,7 @@ from .commands import play as play_cmd
 from .commands import scenarios as scenarios_cmd
 from .commands import progress as progress_cmd
 from .commands import review as review_cmd
+from .commands import calibrate as calibrate_cmd
 from .commands import score as score_cmd
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("play")(play_cmd.play)
 app.command("progress")(progress_cmd.progress)
 app.command("review")(review_cmd.review)
+app.command("calibrate")(calibrate_cmd.calibrate)
 app.command("grade")(grade_cmd.grade)
 app.command("score")(score_cmd.score)
 # more verbs register here

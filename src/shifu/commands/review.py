@@ -16,6 +16,7 @@ def review(
     kpi: Optional[Path] = typer.Option(None, "--kpi", help="per-agent monthly KPI CSV; default: data/agent_kpi.csv"),
     apprentices: Optional[Path] = typer.Option(None, "--apprentices", help="CSV: mentor,apprentice,passed_probation,date"),
     course: Optional[Path] = typer.Option(None, "--course", help="course folder with the gradebook; default: course/"),
+    upgrade: bool = typer.Option(False, "--upgrade", help="upgrade a gradebook made by an older nbgrader (nbgrader db upgrade; keeps a backup)"),
     db: Optional[str] = typer.Option(None, "--db", help="gradebook URL; default: the course's"),
 ) -> None:
     """Rank candidate mentors by the unified KPI, curriculum competencies and apprentices' outcomes."""
@@ -28,8 +29,9 @@ def review(
     progress_rules = load_progress_rules()
     kpi_path = kpi or _default_kpi(rules.kpi.default_files)
     kpi_df = load_kpi(kpi_path, rules)
-    app_df = load_apprentices(apprentices) if apprentices else None
-    ev = collect_evidence(course, db)
+    typer.echo(f"KPI: {display_path(kpi_path)} read as {kpi_df.attrs.get('encoding', '?')}, {len(kpi_df)} rows")
+    app_df = load_apprentices(apprentices, rules) if apprentices else None
+    ev = collect_evidence(course, db, upgrade=upgrade)
     result = run_review(per, kpi_df, ev, ev.taxonomy, progress_rules, rules, app_df)
     sources = {"KPI": display_path(kpi_path), "gradebook": ev.source_url}
     if apprentices:

@@ -2,7 +2,8 @@
 
 course (copied) → release notebooks → synthetic trainees answer them and play the role-plays
 through the real engine → nbgrader submitted/ layout → parallel autograde → feedback → LLM review
-suggestions (only when an LLM is configured) → progress report and semiannual review.
+suggestions (only when an LLM is configured) → SYNTHETIC mentors grade the 导师点评 cells (one harsh,
+one lenient) → progress report, semiannual review and calibration (mentors vs rubric).
 Everything is written under the output folder; the project's course/ is never touched.
 """
 from __future__ import annotations
@@ -23,7 +24,8 @@ from . import layout
 from .build import build_course
 from ..grading.limits import default_workers
 from .grade import Outcome, autograde, grader_name
-from .simulate import Profiles, Submitted, cohort_kpi, load_profiles, submit_cohort
+from .simulate import (MentorPanel, Profiles, Submitted, cohort_kpi, deal_mentors, grade_as_mentors, load_mentors,
+                       load_profiles, submit_cohort)
 
 MARKER = ".shifu-demo"
 
@@ -137,8 +139,13 @@ def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | No
     result.outcomes = autograde(course, None, workers=workers, timeout=timeout, db_url=db_url, progress=False, feedback=True)
     result.timings["grade"] = time.perf_counter() - t
     failed = [o for o in result.outcomes if not o.graded]
+    t = time.perf_counter()
+    graded, roster_csv = mentor_review(course, db_url, [m.id for m in members])
+    result.written["mentor roster (synthetic)"] = roster_csv
+    result.timings["mentors"] = time.perf_counter() - t
     say(f"[3/5] graded {len(result.outcomes)} submissions with {grader_name()}, {workers} workers, feedback written "
-        f"({result.timings['grade']:.0f} s; {len(failed)} could not be graded)")
+        f"({result.timings['grade']:.0f} s; {len(failed)} could not be graded); SYNTHETIC mentors graded {graded} "
+        f"导师点评 cells (a harsh and a lenient one among them)")
 
     t = time.perf_counter()
     from .suggest import llm_configured, suggest_reviews
@@ -159,17 +166,35 @@ def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | No
         result.written["service KPIs (synthetic)"] = kpi_csv
         for name, args in (("progress", ["progress", "--out", str(out / "progress"), "--course", str(course), "--db", db_url]),
                            ("review", ["review", "--period", period, "--out", str(out / "review"),
-                                       "--course", str(course), "--db", db_url, "--kpi", str(kpi_csv)])):
+                                       "--course", str(course), "--db", db_url, "--kpi", str(kpi_csv)]),
+                           ("calibration", ["calibrate", "--out", str(out / "calibration"), "--course", str(course), "--db", db_url])):
             ok, tail = _shifu_cli(args, out, out / f"{name}.log")
             if ok:
                 result.written[name] = out / name
             else:
                 result.notes.append(f"`shifu {name}` did not finish (log: {display_path(out / f'{name}.log')}): {tail}")
     result.timings["reports"] = time.perf_counter() - t
-    say(f"[5/5] scores, progress report and review written ({result.timings['reports']:.0f} s)")
+    say(f"[5/5] scores, progress report, review and calibration written ({result.timings['reports']:.0f} s)")
     result.timings["total"] = time.perf_counter() - t_start
     result.written["summary"] = write_summary(result, out)
     return result
+
+
+def mentor_review(course: Path, db_url: str, trainees: list[str], panel: MentorPanel | None = None) -> tuple[int, Path]:
+    """SYNTHETIC mentors (course/demo/mentors.yaml) grade the 导师点评 cells, dealt trainees in turn;
+    the same assignment is written as the roster <course>/<calibration.roster> (mentor,trainee)."""
+    from ..progress.config import load_progress_rules
+
+    panel = panel or load_mentors()
+    cfg = load_progress_rules().calibration
+    roster = deal_mentors(panel, trainees)
+    graded = grade_as_mentors(db_url, panel, cfg.mentor_cells, roster)
+    path = course / cfg.roster
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["mentor", "trainee"])
+        w.writerows((m, t) for t, m in roster.items())
+    return graded, path
 
 
 def pick_members(members: list, n: int) -> list:
@@ -264,4 +289,6 @@ def where_to_look(result: DemoResult) -> dict[str, Path]:
         out["progress report"] = result.written["progress"]
     if "review" in result.written:
         out["semiannual review"] = result.written["review"]
+    if "calibration" in result.written:
+        out["calibration: mentors vs rubric"] = result.written["calibration"]
     return out

@@ -272,3 +272,95 @@ def cohort_kpi(profiles: Profiles, members: list[Member], months: list[str], see
                 row[column] = round(rng.uniform(low, high), 4)
             rows.append(row)
     return rows
+
+
+# --- synthetic mentors (导师点评) -------------------------------------------------------------
+
+class SyntheticMentor(_Strict):
+    id: str = Field(pattern=r"^synthetic-[a-z0-9-]+$", description="lower-case slug starting with synthetic-")
+    label: str
+    bias: float = Field(ge=-100, le=100, description="points of 100 added to the rubric's percentage")
+    noise: float = Field(ge=0, le=50, description="standard deviation of the random spread, points of 100")
+
+
+class CommentBand(_Strict):
+    min: float = Field(ge=0, le=100)
+    text: str = Field(min_length=1)
+
+
+class MentorPanel(_Strict):
+    mentors: list[SyntheticMentor] = Field(min_length=1)
+    comments: list[CommentBand] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _bands(self) -> "MentorPanel":
+        if not any(b.min == 0 for b in self.comments):
+            raise ValueError("comments: one band needs `min: 0`, so every grade gets a comment")
+        return self
+
+    def comment(self, pct: float, mentor: str) -> str:
+        band = next(b for b in sorted(self.comments, key=lambda b: -b.min) if pct >= b.min)
+        return band.text.replace("{mentor}", mentor)
+
+
+def mentors_path() -> Path:
+    return paths.course_dir() / "demo" / "mentors.yaml"
+
+
+def load_mentors(path: Path | None = None) -> MentorPanel:
+    return load_model(path or mentors_path(), MentorPanel, guide="the comments at the top of course/demo/mentors.yaml")
+
+
+def deal_mentors(panel: MentorPanel, trainees: list[str]) -> dict[str, str]:
+    """trainee → mentor id, dealt in turn in the order given."""
+    return {t: panel.mentors[i % len(panel.mentors)].id for i, t in enumerate(trainees)}
+
+
+def grade_as_mentors(db_url: str, panel: MentorPanel, mentor_cells: str, roster: dict[str, str], seed: int = 0) -> int:
+    """Synthetic mentors grade every 导师点评 cell (grade id matching mentor_cells) of their trainees.
+
+    The mentor reads the same work the rubric scored: their percentage is the rubric's percentage
+    for that ability in that submission (all the submission's automatic cells when none has that
+    ability), plus the mentor's bias and a seeded random spread, clipped to 0–100 and rounded to
+    half points. Writes manual_score and a signed manual_comment through nbgrader's API; returns
+    the number of cells graded. Trainees not in roster are left for a real mentor.
+    """
+    from nbgrader.api import BaseCell, Comment, Grade
+
+    from ..progress.config import load_taxonomy
+    from ..progress.evidence import _map_cells
+    from ..progress.gradebook import open_gradebook, read_gradebook
+
+    rx = re.compile(mentor_cells)
+    by_id = {m.id: m for m in panel.mentors}
+    graded = 0
+    with open_gradebook(db_url) as gb:
+        data = read_gradebook(gb)
+        g = data.grades
+        if g.empty:
+            return 0
+        mapping = _map_cells(g, data.sources, load_taxonomy(), [])
+        g = g.merge(mapping[["assignment", "notebook", "cell", "competency"]], on=["assignment", "notebook", "cell"], how="left")
+        is_mentor = g["cell"].str.contains(rx)
+        auto = g[~is_mentor & g["auto_score"].notna() & (g["max"] > 0)]
+        for r in g[is_mentor & (g["max"] > 0)].itertuples(index=False):
+            mentor = by_id.get(roster.get(r.trainee, ""))
+            if mentor is None:
+                continue
+            sub = auto[(auto["trainee"] == r.trainee) & (auto["assignment"] == r.assignment)]
+            same = sub[sub["competency"] == r.competency]
+            basis = same if len(same) else sub
+            rubric_pct = 100 * basis["auto_score"].clip(lower=0).sum() / basis["max"].sum() if len(basis) else 50.0
+            rng = random.Random(_seed(str(seed), mentor.id, r.trainee, r.assignment, r.cell))
+            pct = min(100.0, max(0.0, rubric_pct + mentor.bias + rng.gauss(0, mentor.noise) if mentor.noise else rubric_pct + mentor.bias))
+            points = round(pct / 100 * r.max * 2) / 2
+            sn = gb.find_submission_notebook(r.notebook, r.assignment, r.trainee)
+            for grade in gb.db.query(Grade).join(BaseCell, Grade.cell_id == BaseCell.id).filter(
+                    Grade.notebook_id == sn.id, BaseCell.name == r.cell):
+                grade.manual_score, grade.needs_manual_grade = points, False
+            for comment in gb.db.query(Comment).join(BaseCell, Comment.cell_id == BaseCell.id).filter(
+                    Comment.notebook_id == sn.id, BaseCell.name == r.cell):
+                comment.manual_comment = panel.comment(100 * points / r.max, mentor.id)
+            graded += 1
+        gb.db.commit()
+    return graded

@@ -79,11 +79,36 @@ class Improvement(_Strict):
     top: int = Field(ge=1)
 
 
+class Calibration(_Strict):
+    """How `shifu calibrate` sets mentors' grades beside the automatic ones (see progress.yaml)."""
+
+    mentor_cells: str = Field(min_length=1)     # regex on the grade id of a 导师点评 cell
+    signature: str = Field(min_length=1)        # regex with a `mentor` group, searched in the cell's formgrader comment
+    roster: str = Field(min_length=1)           # default roster file name in the course folder
+    min_pairs: int = Field(ge=2)
+    bias_points: float = Field(gt=0)
+    top: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _patterns(self) -> "Calibration":
+        import re
+
+        for name in ("mentor_cells", "signature"):
+            try:
+                rx = re.compile(getattr(self, name))
+            except re.error as exc:
+                raise ValueError(f"{name}: not a regular expression ({exc})")
+            if name == "signature" and "mentor" not in rx.groupindex:
+                raise ValueError("signature: needs a named group (?P<mentor>…) that captures the mentor's name")
+        return self
+
+
 class ProgressRules(_Strict):
     proficiency: ProficiencyRules
     response_time: ResponseTime
     at_risk: AtRisk
     improvement: Improvement
+    calibration: Calibration
     heatmap_max_rows: int = Field(ge=5)
     text: dict[str, str]
 
@@ -106,6 +131,13 @@ class KpiComponent(_Strict):
     better: Literal["higher", "lower"]
     target: float = Field(gt=0)
     points: float = Field(gt=0)
+    # A share (conversion, positive reviews, complaints): read as a fraction, "32.81%" → 0.3281.
+    # Unset: a rate when the target is at most 1.
+    rate: bool | None = None
+
+    @property
+    def is_rate(self) -> bool:
+        return self.rate if self.rate is not None else self.target <= 1
 
 
 class KpiRules(_Strict):
@@ -118,6 +150,19 @@ class KpiRules(_Strict):
     default_files: list[str] = Field(default_factory=lambda: ["agent_kpi.csv"])
 
 
+class TableRules(_Strict):
+    """How exported tables are read (shifu.tabular): rows whose first cell is a total marker are skipped."""
+
+    total_markers: list[str] = Field(min_length=1)
+
+
+class ApprenticeRules(_Strict):
+    """The words a `passed_probation` cell may hold."""
+
+    passed: list[str] = Field(min_length=1)
+    failed: list[str] = Field(min_length=1)
+
+
 class ReviewCompetencies(_Strict):
     min_abilities: int = Field(ge=0, le=5)
     max_age_days: float = Field(gt=0)
@@ -127,6 +172,8 @@ class ReviewRules(_Strict):
     parts: Parts
     kpi: KpiRules
     competencies: ReviewCompetencies
+    tables: TableRules
+    apprentices: ApprenticeRules
 
 
 # ---------------------------------------------------------------- loading

@@ -16,12 +16,14 @@ import pandas as pd
 
 from .. import paths
 from .config import Taxonomy, load_taxonomy
-from .gradebook import GradebookData, default_db_url, load_gradebook
+from .gradebook import COMMENT_COLUMNS, GradebookData, check_schema, default_db_url, load_gradebook
 from .transcripts import Scorer, TranscriptFile, latency_table, read_transcripts, rubric_scorer
 
 EVIDENCE_COLUMNS = ["trainee", "competency", "skill", "criterion", "score", "max", "date", "source", "assignment", "item"]
 UNMAPPED_COLUMNS = ["assignment", "item", "tag", "reason", "grades"]
 BACKLOG_COLUMNS = ["trainee", "assignment", "notebook", "cell", "max"]
+CELL_COLUMNS = ["trainee", "assignment", "notebook", "cell", "competency", "skill", "criterion", "max", "auto_score",
+                "manual_score", "needs_manual_grade", "timestamp"]
 _TAG = re.compile(r"__([A-Za-z0-9_]+?)$")
 _ROLEPLAY = re.compile(r"^roleplay_\d+__")
 _QUOTED = re.compile(r"""["']([A-Za-z0-9][A-Za-z0-9_-]*)["']""")
@@ -41,6 +43,10 @@ class Evidence:
     taxonomy: Taxonomy
     notes: list[str] = field(default_factory=list)
     source_url: str = ""                # the gradebook it was read from
+    # CELL_COLUMNS: every graded cell with its meaning and both scores (calibration compares them)
+    cells: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CELL_COLUMNS))
+    comments: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COMMENT_COLUMNS))
+    course_dir: Path | None = None      # where transcripts were found (for links)
 
     @property
     def trainees(self) -> list[str]:
@@ -94,7 +100,7 @@ def _map_cells(grades: pd.DataFrame, sources: pd.DataFrame, tax: Taxonomy, notes
     return pd.DataFrame(rows, columns=["assignment", "notebook", "cell", "competency", "skill", "criterion", "reason"])
 
 
-def _grade_evidence(gbd: GradebookData, tax: Taxonomy, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _grade_evidence(gbd: GradebookData, tax: Taxonomy, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     g = gbd.grades
     backlog = g.loc[g["needs_manual_grade"], ["trainee", "assignment", "notebook", "cell", "max"]].reset_index(drop=True)
     graded = g[~g["needs_manual_grade"] & (g["max"] > 0)]
@@ -120,7 +126,9 @@ def _grade_evidence(gbd: GradebookData, tax: Taxonomy, notes: list[str]) -> tupl
         "assignment": ok["assignment"],
         "item": ok["notebook"] + "/" + ok["cell"],
     })
-    return table.reset_index(drop=True), unmapped, backlog
+    cells = g.merge(mapping[mapping["reason"] == ""], on=on, how="inner")
+    cells = cells.reindex(columns=CELL_COLUMNS).reset_index(drop=True)
+    return table.reset_index(drop=True), unmapped, backlog, cells
 
 
 def _transcript_evidence(files: list[TranscriptFile], scorer: Scorer | None, tax: Taxonomy,
@@ -179,7 +187,7 @@ def build_evidence(gbd: GradebookData, transcripts: list[TranscriptFile], tax: T
                    scorer: Scorer | None = None) -> Evidence:
     """Pure: gradebook tables + transcripts + taxonomy → Evidence."""
     notes = list(tax.notes)
-    grade_table, unmapped, backlog = _grade_evidence(gbd, tax, notes)
+    grade_table, unmapped, backlog, cells = _grade_evidence(gbd, tax, notes)
     rp = grade_table[grade_table["item"].str.split("/").str[-1].str.match(_ROLEPLAY)] if len(grade_table) else grade_table
     graded_roleplay = set(zip(rp["trainee"], rp["assignment"], rp["criterion"]))
     t_table, t_unmapped = _transcript_evidence(transcripts, scorer, tax, graded_roleplay, notes)
@@ -192,23 +200,29 @@ def build_evidence(gbd: GradebookData, transcripts: list[TranscriptFile], tax: T
     return Evidence(
         table=table, unmapped=unmapped_all, backlog=backlog, latency=latency_table(transcripts),
         students=gbd.students, assignments=_course_order(gbd, table), submissions=gbd.submissions,
-        taxonomy=tax, notes=notes, source_url=gbd.url,
+        taxonomy=tax, notes=notes, source_url=gbd.url, cells=cells, comments=gbd.comments,
     )
 
 
 def collect_evidence(course_dir: Path | str | None = None, db_url: str | None = None, grader_dir: Path | str | None = None,
-                     scorer: Scorer | None | str = "rubric") -> Evidence:
+                     scorer: Scorer | None | str = "rubric", upgrade: bool = False) -> Evidence:
     """Read a course's gradebook (nbgrader API) and transcripts into Evidence.
 
     scorer: "rubric" scores transcripts with shifu.rubric when it is installed; None skips scoring.
+    upgrade: migrate a gradebook an older nbgrader made (nbgrader db upgrade) instead of stopping.
     """
     course = Path(course_dir) if course_dir else paths.course_dir()
     grader = Path(grader_dir) if grader_dir else paths.grader_dir()
     tax = load_taxonomy(grader)
-    gbd = load_gradebook(db_url or default_db_url(course))
+    url = db_url or default_db_url(course)
+    upgraded = check_schema(url, upgrade)
+    gbd = load_gradebook(url)
     if scorer == "rubric":
         scorer = rubric_scorer()
-    return build_evidence(gbd, read_transcripts(course), tax, scorer)  # type: ignore[arg-type]
+    ev = build_evidence(gbd, read_transcripts(course), tax, scorer)  # type: ignore[arg-type]
+    ev.notes[:0] = upgraded
+    ev.course_dir = course
+    return ev
 
 
 def missing_submissions(ev: Evidence, as_of: pd.Timestamp) -> pd.DataFrame:

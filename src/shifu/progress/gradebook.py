@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +20,8 @@ from ..errors import ShifuError
 
 GRADE_COLUMNS = ["trainee", "assignment", "notebook", "cell", "cell_type", "max", "score", "auto_score",
                  "manual_score", "needs_manual_grade", "timestamp", "duedate"]
+
+COMMENT_COLUMNS = ["trainee", "assignment", "notebook", "cell", "comment"]
 
 
 @dataclass
@@ -32,6 +34,8 @@ class GradebookData:
     students: pd.DataFrame      # trainee, name
     assignments: pd.DataFrame   # assignment, duedate
     url: str
+    # trainee, assignment, notebook, cell, comment: the formgrader comments mentors wrote (manual_comment)
+    comments: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COMMENT_COLUMNS))
 
 
 def default_db_url(course_dir: Path) -> str:
@@ -39,7 +43,7 @@ def default_db_url(course_dir: Path) -> str:
     return os.environ.get("SHIFU_GRADEBOOK_URL") or f"sqlite:///{(course_dir / 'gradebook.db').resolve()}"
 
 
-def _check_url(url: str) -> None:
+def _check_url(url: str) -> dict[str, set[str]]:
     """nbgrader's Gradebook creates tables wherever it points; refuse a path that is not a gradebook."""
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.engine import make_url
@@ -57,7 +61,9 @@ def _check_url(url: str) -> None:
     try:
         engine = create_engine(url)
         try:
-            tables = set(inspect(engine).get_table_names())
+            insp = inspect(engine)
+            tables = set(insp.get_table_names())
+            columns = {t: {c["name"] for c in insp.get_columns(t)} for t in tables}
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:
@@ -65,16 +71,80 @@ def _check_url(url: str) -> None:
         raise ShifuError(f"cannot open gradebook {url}: {reason} — fix: check --db / SHIFU_GRADEBOOK_URL")
     if not {"assignment", "student", "grade", "submitted_assignment"} <= tables:
         raise ShifuError(f"{url} is not an nbgrader gradebook (no nbgrader tables) — fix: point --db at the course's gradebook.db")
+    return columns
+
+
+def schema_gaps(columns: dict[str, set[str]]) -> list[str]:
+    """Columns an older nbgrader's gradebook lacks against this nbgrader's models, e.g. 'assignment.course_id'.
+
+    Compared with nbgrader.api's own table definitions (Base.metadata), so it follows the installed nbgrader.
+    A missing column needs nbgrader's migration; a missing *table* does not (nbgrader's Gradebook creates
+    missing tables when it opens a database; its migrations leave e.g. task_cells to that).
+    """
+    from nbgrader.api import Base
+
+    gaps = []
+    for name, table in sorted(Base.metadata.tables.items()):
+        if name in columns:
+            gaps += [f"{name}.{c.name}" for c in table.columns if c.name not in columns[name]]
+    return gaps
+
+
+def upgrade_command(url: str) -> str:
+    """The exact command that upgrades a gradebook with nbgrader's own migrations (it backs up a SQLite file first)."""
+    return f"nbgrader db upgrade --db={url}"
+
+
+def upgrade_gradebook(url: str) -> str:
+    """Run nbgrader's own migration (`nbgrader db upgrade`, which copies a SQLite file to <file>.<timestamp> first).
+
+    Returns nbgrader's log. Errors: a failed migration is a ShifuError with nbgrader's last lines.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    env = dict(os.environ)
+    # nbgrader runs `alembic` as a subprocess: the venv's bin must be on PATH
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    with tempfile.TemporaryDirectory() as cwd:  # no nbgrader_config.py of some course around to interfere
+        proc = subprocess.run([sys.executable, "-m", "nbgrader", "db", "upgrade", f"--db={url}"], cwd=cwd, env=env,
+                              capture_output=True, text=True)
+    log = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        tail = " / ".join(log.splitlines()[-3:])
+        raise ShifuError(f"nbgrader could not upgrade {url}: {tail} — fix: run `{upgrade_command(url)}` yourself and read its output")
+    return log
+
+
+def check_schema(url: str, upgrade: bool = False) -> list[str]:
+    """Refuse (or, with upgrade=True, migrate) a gradebook an older nbgrader made; returns notes on what was done.
+
+    Errors: an old gradebook without upgrade is a ShifuError naming what is missing and the exact command.
+    """
+    gaps = schema_gaps(_check_url(url))
+    if not gaps:
+        return []
+    if not upgrade:
+        shown = ", ".join(gaps[:4]) + (f" and {len(gaps) - 4} more" if len(gaps) > 4 else "")
+        raise ShifuError(f"{url} was made by an older nbgrader (its tables lack the columns {shown}) — fix: upgrade it with nbgrader's own "
+                         f"migration: `{upgrade_command(url)}` (it keeps a backup copy), or pass --upgrade")
+    upgrade_gradebook(url)
+    left = schema_gaps(_check_url(url))
+    if left:
+        raise ShifuError(f"{url} still lacks {', '.join(left[:4])} after `nbgrader db upgrade` — fix: check the nbgrader version "
+                         "that made it, and upgrade with that nbgrader's help")
+    return [f"{url}: upgraded to this nbgrader's gradebook schema with `{upgrade_command(url)}` (a backup copy was kept)"]
 
 
 @contextlib.contextmanager
-def open_gradebook(url: str) -> Iterator["object"]:
-    """An nbgrader Gradebook on an existing gradebook only; closed on exit."""
+def open_gradebook(url: str, upgrade: bool = False) -> Iterator["object"]:
+    """An nbgrader Gradebook on an existing gradebook only, of this nbgrader's schema (see check_schema); closed on exit."""
     from nbgrader.api import Course, Gradebook
     from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
-    _check_url(url)
+    check_schema(url, upgrade)
     engine = create_engine(url)
     try:
         with Session(engine) as s:  # reuse the course id already there, so opening writes nothing
@@ -141,10 +211,23 @@ def read_gradebook(gb) -> GradebookData:
     )
     assignments = pd.DataFrame(db.query(nb.Assignment.name, nb.Assignment.duedate).all(), columns=["assignment", "duedate"])
     assignments["duedate"] = pd.to_datetime(assignments["duedate"])
+    comments = pd.DataFrame(
+        db.query(nb.Student.id, nb.Assignment.name, nb.Notebook.name, nb.BaseCell.name, nb.Comment.manual_comment)
+        .select_from(nb.Comment)
+        .join(nb.BaseCell, nb.Comment.cell_id == nb.BaseCell.id)
+        .join(nb.SubmittedNotebook, nb.Comment.notebook_id == nb.SubmittedNotebook.id)
+        .join(nb.Notebook, nb.SubmittedNotebook.notebook_id == nb.Notebook.id)
+        .join(nb.SubmittedAssignment, nb.SubmittedNotebook.assignment_id == nb.SubmittedAssignment.id)
+        .join(nb.Assignment, nb.SubmittedAssignment.assignment_id == nb.Assignment.id)
+        .join(nb.Student, nb.SubmittedAssignment.student_id == nb.Student.id)
+        .filter(nb.Comment.manual_comment.isnot(None))
+        .all(),
+        columns=COMMENT_COLUMNS,
+    ).drop_duplicates(["trainee", "assignment", "notebook", "cell"])
     return GradebookData(grades=grades, sources=sources, submissions=subs, students=students[["trainee", "name"]],
-                         assignments=assignments, url=str(gb.engine.url))
+                         assignments=assignments, url=str(gb.engine.url), comments=comments)
 
 
-def load_gradebook(url: str) -> GradebookData:
-    with open_gradebook(url) as gb:
+def load_gradebook(url: str, upgrade: bool = False) -> GradebookData:
+    with open_gradebook(url, upgrade) as gb:
         return read_gradebook(gb)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -17,6 +18,9 @@ from ..fonts import css_font_face
 from . import charts
 from .config import ProgressRules, Taxonomy
 from .evidence import Evidence, missing_submissions
+
+if TYPE_CHECKING:
+    from .calibration import CalibrationResult
 from .proficiency import (ability_matrix, as_timestamp, at_risk, improvement, module_trend, overall,
                           proficiency)
 
@@ -41,6 +45,7 @@ class CohortView:
     missing: pd.DataFrame
     ev: Evidence
     figures: dict[str, Figure] = field(default_factory=dict)
+    calibration: "CalibrationResult | None" = None   # mentors' grades beside the rubric's (progress.calibration)
 
 
 @dataclass
@@ -58,7 +63,11 @@ class TraineeView:
     figures: dict[str, Figure] = field(default_factory=dict)
 
 
-def cohort_view(ev: Evidence, rules: ProgressRules, as_of: object | None = None, charts_too: bool = True) -> CohortView:
+def cohort_view(ev: Evidence, rules: ProgressRules, as_of: object | None = None, charts_too: bool = True,
+                roster: pd.DataFrame | None = None) -> CohortView:
+    """The cohort's tables and charts; roster (mentor, trainee, assignment) names mentors in the calibration section."""
+    from .calibration import calibrate
+
     tax = ev.taxonomy
     when = as_timestamp(as_of)
     prof = proficiency(ev, tax, rules.proficiency, when)
@@ -70,6 +79,7 @@ def cohort_view(ev: Evidence, rules: ProgressRules, as_of: object | None = None,
         at_risk=at_risk(ev, prof, tax, rules.at_risk, when),
         improved=improvement(ev, tax, rules.proficiency, rules.improvement.window_days, when).head(rules.improvement.top),
         backlog=ev.backlog, missing=missing_submissions(ev, when), ev=ev,
+        calibration=calibrate(ev, rules, roster),
     )
     if charts_too:
         shown = m.head(rules.heatmap_max_rows)
@@ -154,7 +164,7 @@ def _prof_table(prof: pd.DataFrame, tax: Taxonomy, rules: ProgressRules) -> pd.D
     return p.drop(columns=["sufficient", "level"])
 
 
-def cohort_html(view: CohortView, rules: ProgressRules) -> str:
+def cohort_html(view: CohortView, rules: ProgressRules, out_dir: Path | None = None) -> str:
     ev, tax = view.ev, view.ev.taxonomy
     n = len(ev.trainees)
     matrix = view.matrix.copy()
@@ -181,16 +191,25 @@ def cohort_html(view: CohortView, rules: ProgressRules) -> str:
         table_html(view.backlog, "—", max_rows=200),
         f"<h2>{esc(rules.t('missing_title'))}</h2>", table_html(view.missing, "—", max_rows=200),
         f"<h2>{esc(rules.t('proficiency_title'))}</h2>", table_html(matrix, "—", max_rows=300),
-        _notes(ev, rules),
     ]
+    if view.calibration is not None:
+        from .calibration import section_html
+
+        body.append(section_html(view.calibration, rules, out_dir or Path.cwd()))
+    body.append(_notes(ev, rules))
     return page(rules.t("cohort_title"), "\n".join(body))
 
 
 def trainee_html(view: TraineeView, rules: ProgressRules) -> str:
     tax = view.ev.taxonomy
+    from .. import clock
+
+    tz = clock.time_zone(view.ev.course_dir)  # times are naive UTC (nbgrader's); shown in the course's zone
     evidence = view.evidence.copy()
-    evidence["date"] = evidence["date"].dt.strftime("%Y-%m-%d").fillna("")
+    evidence["date"] = clock.to_local(evidence["date"], tz).dt.strftime("%Y-%m-%d").fillna("")
     lat = view.latency[["date", "scenario", "turns", "mean_latency_s"]].copy() if len(view.latency) else view.latency
+    if len(lat):
+        lat["date"] = clock.to_local(lat["date"], tz).dt.strftime("%Y-%m-%d %H:%M").fillna("")
     title = f"{rules.t('trainee_title')} · {view.trainee}" + (f" {view.name}" if view.name else "")
     body = [
         f"<h1>{esc(title)}</h1>",
@@ -215,7 +234,7 @@ def safe_name(trainee: str) -> str:
 def write_cohort(view: CohortView, rules: ProgressRules, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
-        "index.html": cohort_html(view, rules),
+        "index.html": cohort_html(view, rules, out_dir),
     }
     written = []
     for name, text in files.items():
@@ -224,6 +243,8 @@ def write_cohort(view: CohortView, rules: ProgressRules, out_dir: Path) -> list[
     csvs = {"proficiency.csv": view.prof, "evidence.csv": view.ev.table, "at_risk.csv": view.at_risk,
             "backlog.csv": view.backlog, "missing.csv": view.missing, "unmapped.csv": view.ev.unmapped,
             "improved.csv": view.improved}
+    if view.calibration is not None:
+        csvs.update({"calibration-by_mentor.csv": view.calibration.by_mentor, "calibration-pairs.csv": view.calibration.pairs})
     for name, df in csvs.items():
         df.to_csv(out_dir / name, index=False, encoding="utf-8")
         written.append(out_dir / name)

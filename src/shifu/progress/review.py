@@ -6,6 +6,9 @@ Each candidate's score blends three parts with the weights in grader/review.yaml
   apprentices   the share of the candidate's apprentices who passed probation in the period, where any.
 score = Σ weight × part / Σ weights of the parts present. Candidates clearing the KPI bar rank first.
 Candidates without enough KPI months or curriculum evidence are listed apart, unranked.
+Beside each candidate: how many evidence items are automatic and how many mentor-graded (evidence_mix).
+Inputs are read by shifu.tabular (CSV in any usual encoding, .xlsx); half-years start at local midnight
+in the course's time zone (shifu.clock).
 """
 from __future__ import annotations
 
@@ -16,7 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import Problem, ShifuError, display_path
+from zoneinfo import ZoneInfo
+
+from .. import clock
+from ..errors import Problem, ShifuError
 from . import charts
 from .config import ProgressRules, ReviewRules, Taxonomy
 from .evidence import Evidence
@@ -24,21 +30,27 @@ from .proficiency import ability_matrix, proficiency
 from .report import esc, img, page, table_html
 
 PARTS = ("kpi", "competencies", "apprentices")
+# A rate column whose median is this many times above (or below) its target is probably on another scale.
+_SCALE_WARNING = 20.0
 _PERIOD = re.compile(r"^(\d{4})-H([12])$")
-_TRUE = {"true", "1", "yes", "y", "passed", "pass", "是", "通过", "t"}
-_FALSE = {"false", "0", "no", "n", "failed", "fail", "否", "未通过", "f"}
 
 
 @dataclass(frozen=True)
 class Period:
     label: str
-    start: pd.Timestamp
-    end: pd.Timestamp          # the last instant of the period
+    start: pd.Timestamp        # local time in the course's zone (naive): Jan 1 or Jul 1, 00:00
+    end: pd.Timestamp          # the last instant of the period, local time
     months: tuple[str, ...]    # "YYYY-MM"
+    start_utc: pd.Timestamp | None = None  # the same instants in naive UTC, as the gradebook stores times
+    end_utc: pd.Timestamp | None = None
 
 
-def parse_period(text: str) -> Period:
-    """`2026-H1` (the June review: January–June) or `2026-H2` (the December review: July–December)."""
+def parse_period(text: str, tz: ZoneInfo | None = None) -> Period:
+    """`2026-H1` (the June review: January–June) or `2026-H2` (the December review: July–December).
+
+    The half-year runs from local midnight in the course's zone (tz, default clock.time_zone()):
+    2026-H2 starts 2026-07-01 00:00 in Shanghai, 2026-06-30 16:00 UTC.
+    """
     m = _PERIOD.match(text.strip()) if isinstance(text, str) else None
     if not m:
         raise ShifuError(f"--period {text!r} is not a review period — fix: write YEAR-H1 (the June review, Jan–Jun) "
@@ -48,73 +60,68 @@ def parse_period(text: str) -> Period:
     start = pd.Timestamp(year=year, month=first, day=1)
     end = (start + pd.DateOffset(months=6)) - pd.Timedelta(microseconds=1)
     months = tuple(f"{year}-{mo:02d}" for mo in range(first, first + 6))
-    return Period(label=f"{year}-H{half}", start=start, end=end, months=months)
+    tz = tz or clock.time_zone()
+    return Period(label=f"{year}-H{half}", start=start, end=end, months=months,
+                  start_utc=clock.local_to_utc(start, tz), end_utc=clock.local_to_utc(end, tz))
 
 
 # ---------------------------------------------------------------- inputs
 
-def _read_csv(path: Path, what: str) -> pd.DataFrame:
-    shown = display_path(path)
-    if not path.is_file():
-        raise ShifuError([Problem(shown, "(file)", f"{what} file does not exist", "check the path")])
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ShifuError([Problem(shown, "(file)", f"is not a readable CSV: {str(exc).splitlines()[0]}",
-                                  "save it as UTF-8 CSV with a header row")])
-    df.columns = [c.strip() for c in df.columns]
-    return df
-
-
-def _require(df: pd.DataFrame, cols: list[str], shown: str, fix: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ShifuError([Problem(shown, c, "column is missing", fix) for c in missing])
-
-
 def load_kpi(path: Path, rules: ReviewRules) -> pd.DataFrame:
-    """agent, month (YYYY-MM) and one numeric column per KPI component; bad cells are errors with their CSV line."""
-    shown = display_path(path)
+    """agent, month (YYYY-MM) and one numeric column per KPI component, read with shifu.tabular.
+
+    Rate components (KpiComponent.is_rate) are fractions: "32.81%" and "0.3281" are the same value.
+    Any unreadable cell is an error naming the file, column and line. The frame's attrs["notes"] says
+    how the file was read (its encoding, total and blank rows skipped, scales assumed).
+    """
+    from .. import tabular
+
     k = rules.kpi
-    df = _read_csv(path, "KPI")
     cols = [k.agent_column, k.month_column] + [c.column for c in k.components.values()]
-    _require(df, cols, shown, "add it, or name the right column in grader/review.yaml (kpi.components.*.column)")
+    table = tabular.read_table(path, "KPI", cols, "add it, or name the right column in grader/review.yaml (kpi.components.*.column)",
+                               rules.tables.total_markers, key_column=k.agent_column)
     problems: list[Problem] = []
-    out = pd.DataFrame({"agent": df[k.agent_column].str.strip()})
-    months = pd.to_datetime(df[k.month_column].str.strip(), errors="coerce", format="mixed")
-    for i in np.flatnonzero(months.isna().to_numpy())[:5]:
-        problems.append(Problem(shown, k.month_column, f"{df[k.month_column].iat[i]!r} is not a month", "write YYYY-MM", int(i) + 2))
-    out["month"] = months.dt.strftime("%Y-%m")
+    notes = list(table.notes)
+    out = pd.DataFrame({"agent": table.frame[k.agent_column]})
+    out["month"], found = tabular.months(table, k.month_column)
+    problems += found
     for name, comp in k.components.items():
-        values = pd.to_numeric(df[comp.column].str.strip().str.rstrip("%"), errors="coerce")
-        bad = values.isna() | (values < 0)
-        for i in np.flatnonzero(bad.to_numpy())[:5]:
-            problems.append(Problem(shown, comp.column, f"{df[comp.column].iat[i]!r} is not a number ≥ 0", "fix or remove the row", int(i) + 2))
+        if comp.is_rate:
+            values, found, more = tabular.rates(table, comp.column)
+            notes += more
+            median = float(values.median()) if values.notna().any() else float("nan")
+            if median == median and median > 0 and not 1 / _SCALE_WARNING <= median / comp.target <= _SCALE_WARNING:
+                # a rate read right can still be on the wrong scale: 0.54 meaning 0.54 % reads as 54 %
+                notes.append(f"{table.shown}: {comp.column}: the median {median:.4g} is {median / comp.target:.3g}× the target "
+                             f"{comp.target:g} — if the column holds percent points without a % sign, write them with % "
+                             f"(0.54 → 0.54%)")
+        else:
+            values, found = tabular.numbers(table, comp.column)
+        problems += found
         out[name] = values
-    for i in np.flatnonzero((out["agent"] == "").to_numpy())[:5]:
-        problems.append(Problem(shown, k.agent_column, "is empty", "give the agent id", int(i) + 2))
+    empty = np.flatnonzero((out["agent"] == "").to_numpy())
+    problems += table.problems_at(k.agent_column, empty, lambda _: "is empty", "give the agent id")
     if problems:
         raise ShifuError(problems)
+    out.attrs["notes"] = notes
+    out.attrs["encoding"] = table.encoding
     return out
 
 
-def load_apprentices(path: Path) -> pd.DataFrame:
-    """mentor, apprentice, passed_probation (true/false, 是/否), date."""
-    shown = display_path(path)
-    df = _read_csv(path, "apprentices")
-    _require(df, ["mentor", "apprentice", "passed_probation", "date"], shown, "the header must be mentor,apprentice,passed_probation,date")
-    problems = []
-    flags = df["passed_probation"].str.strip().str.lower()
-    bad = ~flags.isin(_TRUE | _FALSE)
-    for i in np.flatnonzero(bad.to_numpy())[:5]:
-        problems.append(Problem(shown, "passed_probation", f"{df['passed_probation'].iat[i]!r} is not true/false", "write true or false", int(i) + 2))
-    dates = pd.to_datetime(df["date"].str.strip(), errors="coerce", format="mixed")
-    for i in np.flatnonzero(dates.isna().to_numpy())[:5]:
-        problems.append(Problem(shown, "date", f"{df['date'].iat[i]!r} is not a date", "write YYYY-MM-DD", int(i) + 2))
+def load_apprentices(path: Path, rules: ReviewRules) -> pd.DataFrame:
+    """mentor, apprentice, passed (bool, from review.yaml's apprentices words), date."""
+    from .. import tabular
+
+    table = tabular.read_table(path, "apprentices", ["mentor", "apprentice", "passed_probation", "date"],
+                               "the header must be mentor,apprentice,passed_probation,date", rules.tables.total_markers)
+    passed, problems = tabular.flags(table, "passed_probation", rules.apprentices.passed, rules.apprentices.failed)
+    when, found = tabular.dates(table, "date")
+    problems += found
     if problems:
         raise ShifuError(problems)
-    return pd.DataFrame({"mentor": df["mentor"].str.strip(), "apprentice": df["apprentice"].str.strip(),
-                         "passed": flags.isin(_TRUE), "date": dates})
+    out = pd.DataFrame({"mentor": table.frame["mentor"], "apprentice": table.frame["apprentice"], "passed": passed, "date": when})
+    out.attrs["notes"] = list(table.notes)
+    return out
 
 
 # ---------------------------------------------------------------- scoring
@@ -152,7 +159,9 @@ def _fmt(v: float) -> str:
 def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, progress: ProgressRules,
                rules: ReviewRules, apprentices: pd.DataFrame | None = None) -> ReviewResult:
     """Score and rank every agent in the KPI data over the period; pure given its inputs."""
-    notes: list[str] = []
+    notes: list[str] = list(kpi.attrs.get("notes", []))
+    if apprentices is not None:
+        notes += apprentices.attrs.get("notes", [])
     dupes = kpi.duplicated(["agent", "month"]).sum()
     if dupes:
         notes.append(f"{dupes} duplicate agent-month KPI row(s) averaged")
@@ -164,9 +173,10 @@ def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, p
     prof_rules = progress.proficiency.model_copy(update={"max_age_days": rules.competencies.max_age_days})
     students = {t.lower(): t for t in ev.trainees}
     student_of = {c: students.get(c.lower(), c) for c in candidates}  # KPI A01 is gradebook student a01
-    prof = proficiency(ev, tax, prof_rules, period.end, trainees=sorted(set(student_of.values())))
+    prof = proficiency(ev, tax, prof_rules, period.end_utc if period.end_utc is not None else period.end, trainees=sorted(set(student_of.values())))
     matrix = ability_matrix(prof, tax)
     items = prof[prof["skill"].isin(tax.ability_ids)].groupby("trainee")["items"].sum()
+    mix = evidence_mix(ev, period, rules.competencies.max_age_days)
 
     app = apprentices if apprentices is not None else pd.DataFrame(columns=["mentor", "apprentice", "passed", "date"])
     app = app[(app["date"] >= period.start) & (app["date"] <= period.end)]
@@ -198,6 +208,7 @@ def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, p
             "kpi_score": kpi_score, "kpi_months": len(m), "kpi_contribution": contrib["kpi"],
             **{f"kpi_{c}": float(m[f"{c}_points"].mean()) if len(m) else np.nan for c in comps},
             "competencies_score": comp_score, "abilities": abilities, "evidence_items": int(items.get(sid, 0)),
+            "evidence_automatic": int(mix["automatic"].get(sid, 0)), "evidence_mentor": int(mix["mentor"].get(sid, 0)),
             "competencies_contribution": contrib["competencies"],
             **{f"ability_{c}": row_m.get(c, np.nan) for c in tax.ability_ids},
             "apprentices_score": app_score, "apprentices": len(a), "apprentices_passed": int(a["passed"].sum()) if len(a) else 0,
@@ -223,10 +234,25 @@ def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, p
     return ReviewResult(period=period, ranking=ranking, unranked=unranked, monthly=monthly, rules=rules, notes=notes)
 
 
+def evidence_mix(ev: Evidence, period: Period, max_age_days: float) -> pd.DataFrame:
+    """Per trainee: evidence items the review may count (dated inside max_age_days before the period's end,
+    or undated) that are automatic (autograded cells, scored transcripts) and mentor-graded (manual grades)."""
+    t = ev.table
+    end = period.end_utc if period.end_utc is not None else period.end
+    if t.empty:
+        return pd.DataFrame(columns=["automatic", "mentor"])
+    dated = t["date"].notna()
+    keep = ~dated | ((t["date"] <= end) & (t["date"] >= end - pd.Timedelta(days=max_age_days)))
+    t = t[keep & t["competency"].isin(ev.taxonomy.ability_ids)]
+    kind = t["source"].map(lambda s: "mentor" if s == "manual" else "automatic")
+    out = pd.crosstab(t["trainee"], kind)
+    return out.reindex(columns=["automatic", "mentor"], fill_value=0)
+
+
 def _columns(comps: list[str], tax: Taxonomy) -> list[str]:
     return (["candidate", "total", "meets_kpi_bar", "kpi_score", "kpi_months", "kpi_contribution"]
             + [f"kpi_{c}" for c in comps]
-            + ["competencies_score", "abilities", "evidence_items", "competencies_contribution"]
+            + ["competencies_score", "abilities", "evidence_items", "evidence_automatic", "evidence_mentor", "competencies_contribution"]
             + [f"ability_{c}" for c in tax.ability_ids]
             + ["apprentices_score", "apprentices", "apprentices_passed", "apprentices_contribution", "reasons", "explanation"])
 
@@ -247,7 +273,8 @@ def _explain(row: dict, weights: dict[str, float], wsum: float, rules: ReviewRul
     if row["competencies_score"] == row["competencies_score"]:
         ab = ", ".join(f"{tax.label(c)} {_fmt(row[f'ability_{c}'])}" for c in tax.ability_ids if row[f"ability_{c}"] == row[f"ability_{c}"])
         parts.append(f"competencies {_fmt(row['competencies_score'])} ({row['abilities']} abilities from {row['evidence_items']} "
-                     f"evidence items: {ab}) × {share('competencies')} = {_fmt(row['competencies_contribution'])}")
+                     f"evidence items, {row['evidence_automatic']} automatic and {row['evidence_mentor']} mentor-graded: {ab}) "
+                     f"× {share('competencies')} = {_fmt(row['competencies_contribution'])}")
     else:
         parts.append("competencies: not enough curriculum evidence")
     if row["apprentices"]:
@@ -281,7 +308,7 @@ def formula_html(rules: ReviewRules) -> str:
 def review_html(result: ReviewResult, progress: ProgressRules, tax: Taxonomy, sources: dict[str, str]) -> str:
     part_labels = {"kpi": "KPI", "competencies": "competencies", "apprentices": "apprentices"}
     show = ["rank", "candidate", "total", "meets_kpi_bar", "kpi_score", "kpi_contribution", "competencies_score",
-            "competencies_contribution", "apprentices_score", "apprentices_contribution"]
+            "competencies_contribution", "evidence_automatic", "evidence_mentor", "apprentices_score", "apprentices_contribution"]
     expl = "".join(f"<li><b>{esc(r.rank)}. {esc(r.candidate)}</b> — {esc(r.explanation)}</li>" for r in result.ranking.itertuples())
     title = f"{progress.t('review_title')} {result.period.label}"
     body = [
@@ -293,7 +320,8 @@ def review_html(result: ReviewResult, progress: ProgressRules, tax: Taxonomy, so
         table_html(result.ranking[show], "—"),
         f"<ol style='list-style:none;padding-left:0'>{expl}</ol>",
         f"<h2>{esc(progress.t('unranked_title'))}</h2>",
-        table_html(result.unranked[["candidate", "reasons", "kpi_months", "abilities", "explanation"]], "—"),
+        table_html(result.unranked[["candidate", "reasons", "kpi_months", "abilities", "evidence_automatic", "evidence_mentor",
+                                    "explanation"]], "—"),
         f"<h2>{esc(progress.t('formula_title'))}</h2>", formula_html(result.rules),
     ]
     if result.notes:

@@ -12,6 +12,9 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
+from zoneinfo import ZoneInfo
+
+from .. import clock
 from ..errors import ShifuError
 from ..transcript import read_transcript
 
@@ -47,18 +50,26 @@ def find_transcripts(course_dir: Path) -> list[tuple[Path, str, str]]:
     return [(p, key[0], key[1]) for key, p in sorted(found.items())]
 
 
-def _timestamp(value: object) -> pd.Timestamp | None:
+def _timestamp(value: object, tz: ZoneInfo | None) -> pd.Timestamp | None:
+    """A transcript time as naive UTC (shifu.clock): with its own offset, or local time in the course zone."""
     if not isinstance(value, str) or not value:
         return None
     try:
+        return pd.Timestamp(clock.utc_naive(value, tz))
+    except ShifuError:
+        pass
+    try:  # a form the clock does not know (e.g. a date only): pandas' reading, local time
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
         return None
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else clock.local_to_utc(ts, tz or clock.time_zone())
 
 
-def read_transcript_file(path: Path, trainee: str, assignment: str) -> TranscriptFile:
-    """One transcript through shifu.transcript's reader; an unreadable file is kept with its reason, never raised."""
+def read_transcript_file(path: Path, trainee: str, assignment: str, tz: ZoneInfo | None = None) -> TranscriptFile:
+    """One transcript through shifu.transcript's reader; an unreadable file is kept with its reason, never raised.
+
+    tz: the course's zone, for times written without one (default clock.time_zone()).
+    """
     tf = TranscriptFile(path=path, trainee=trainee, assignment=assignment)
     try:
         t = read_transcript(path)
@@ -67,7 +78,8 @@ def read_transcript_file(path: Path, trainee: str, assignment: str) -> Transcrip
         return tf
     tf.bad_lines = int(t.truncated)
     tf.scenario = t.scenario
-    tf.started = _timestamp(t.session.started) or (_timestamp(t.turns[0].ts) if t.turns else None)
+    tz = tz or clock.time_zone()
+    tf.started = _timestamp(t.session.started, tz) or (_timestamp(t.turns[0].ts, tz) if t.turns else None)
     tf.outcome = t.end.outcome if t.end else ""
     tf.latencies = [(turn.turn, float(turn.latency_s)) for turn in t.trainee_turns()
                     if turn.latency_s is not None and turn.latency_s >= 0]
@@ -87,7 +99,8 @@ def rubric_scorer() -> Scorer:
 
 
 def read_transcripts(course_dir: Path) -> list[TranscriptFile]:
-    return [read_transcript_file(p, t, a) for p, t, a in find_transcripts(course_dir)]
+    tz = clock.time_zone(course_dir)
+    return [read_transcript_file(p, t, a, tz) for p, t, a in find_transcripts(course_dir)]
 
 
 def latency_table(files: Iterable[TranscriptFile]) -> pd.DataFrame:
