@@ -96,14 +96,22 @@ def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any]) -
         cells.append(_hidden_test_cell(f"{var}__{criterion}", points, header, [
             "from shifu.nbgrader_helpers import reply_points",
             f"reply_points({var}, {json.dumps(ex.scenario)}, {json.dumps(buyer, ensure_ascii=False)}, "
-            f"{float(points)!r}, criterion={json.dumps(criterion)})"]))
+            f"{float(points)!r}, criterion={json.dumps(criterion)})"],
+            {"kind": "reply_test", "scenario": ex.scenario, "criterion": criterion, "buyer": buyer,
+             "answer_cell": var, "variable": var}))
     return cells
 
 
-def _hidden_test_cell(grade_id: str, points: float, header: str, hidden: list[str]) -> Any:
-    """A locked, graded test cell: a visible comment line, then the grading call hidden from the release."""
+def _hidden_test_cell(grade_id: str, points: float, header: str, hidden: list[str], shifu: dict[str, Any]) -> Any:
+    """A locked, graded test cell: a visible comment line, then a formative call hidden from the release.
+
+    `shifu` (kind reply_test / transcript_test, scenario, criterion, ...) is what `shifu grade` scores
+    in its own process, read from the source notebook; the hidden call only gives formative feedback
+    under `nbgrader validate` and never decides points (shifu.nbgrader_helpers).
+    """
     src = "\n".join([header, HIDDEN_BEGIN, *hidden, HIDDEN_END])
-    return new_code_cell(src, metadata={"nbgrader": _nbgrader(grade_id, grade=True, locked=True, points=points)})
+    return new_code_cell(src, metadata={"nbgrader": _nbgrader(grade_id, grade=True, locked=True, points=points),
+                                        "shifu": shifu})
 
 
 def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
@@ -127,7 +135,8 @@ def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
             "from shifu.course.notebook import roleplay_transcript",
             "from shifu.nbgrader_helpers import transcript_points",
             f"transcript_points(roleplay_transcript({json.dumps(rp.scenario)}), {json.dumps(rp.scenario)}, "
-            f"{float(points)!r}, criterion={json.dumps(criterion)})"]))
+            f"{float(points)!r}, criterion={json.dumps(criterion)})"],
+            {"kind": "transcript_test", "scenario": rp.scenario, "criterion": criterion, "transcript": transcript}))
     return cells
 
 

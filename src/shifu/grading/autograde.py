@@ -14,12 +14,15 @@ runs from one thread, one submission at a time.
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import sqlalchemy
 from nbconvert.exporters import Exporter, NotebookExporter
 from nbconvert.writers import FilesWriter
@@ -30,8 +33,10 @@ from nbgrader.converters.base import BaseConverter
 from nbgrader.nbgraderformat import SchemaTooNewError, SchemaTooOldError
 from nbgrader.preprocessors import Execute
 
-from ..errors import ShifuError
+from ..errors import Problem, ShifuError, display_path
 from .course import Course, redact
+from .copies import Copies
+from .rescore import CellSpec, rescore, specs_from_source
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Submission:
     folder: Path                      # submitted/<student>/<assignment>
     notebooks: list[Path]             # submitted notebook files, sorted like nbgrader sorts them
     jobs: list[NotebookJob] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the mentor: rejected transcripts, possible copies
 
 
 class SubmissionFailed(Exception):
@@ -82,6 +88,8 @@ class AutogradePipeline:
         self.after = NotebookExporter(parent=conv, config=conv.config)
         for pp in steps[at + 1:]:
             self.after.register_preprocessor(pp)
+        self._specs: dict[tuple[str, str], tuple[dict[str, CellSpec], NotebookNode | None]] = {}
+        self._copies: dict[str, Copies] = {}
 
     # -- finding submissions -------------------------------------------------------------------
 
@@ -118,6 +126,9 @@ class AutogradePipeline:
     def prepare(self, sub: Submission) -> None:
         """Gradebook rows, copied files and sanitized notebooks; leaves sub.jobs ready to execute."""
         conv = self.conv
+        for path in sub.notebooks:  # a broken source notebook is the course's problem: found before anything is graded
+            self.scoring(sub.assignment, path.stem)
+        sub.notes += self.copies(sub.assignment).notes(sub.student)
         self._select(sub)
         try:
             conv.run_pre_convert_hook()
@@ -146,8 +157,11 @@ class AutogradePipeline:
         return self.execute_class(parent=self.conv.exporter)
 
     def finish_notebook(self, sub: Submission, job: NotebookJob, executed: NotebookNode) -> None:
-        """The steps after Execute (SaveAutoGrades, AssignLatePenalties, ...) and the autograded file."""
+        """The grader's own points in Shifu's graded cells, then the steps after Execute (SaveAutoGrades,
+        AssignLatePenalties, ...) and the autograded file."""
         try:
+            specs, release = self.scoring(sub.assignment, job.notebook_id)
+            sub.notes += [f"{job.notebook_id}: {line}" for line in rescore(executed, specs, sub.folder, release)]
             with utils.setenv(NBGRADER_EXECUTION="autograde"):
                 output, resources = self.after.from_notebook_node(executed, resources=job.resources)
             self.conv.write_single_notebook(output, resources)
@@ -171,6 +185,46 @@ class AutogradePipeline:
         if os.path.exists(dest):
             self.course.log.warning("Removing failed assignment: %s", dest)
             utils.rmtree(dest)
+
+    # -- what the grader scores itself ----------------------------------------------------------
+
+    def scoring(self, assignment: str, notebook_id: str) -> tuple[dict[str, CellSpec], NotebookNode | None]:
+        """The graded cells Shifu scores (read from the SOURCE notebook) and the release notebook, cached.
+
+        Raises ShifuError when the source notebook is missing or unreadable: every submission would be wrong.
+        """
+        key = (assignment, notebook_id)
+        if key not in self._specs:
+            cd = self.course.coursedir
+            source = Path(cd.format_path(cd.source_directory, ".", assignment)) / f"{notebook_id}.ipynb"
+            release = Path(cd.format_path(cd.release_directory, ".", assignment)) / f"{notebook_id}.ipynb"
+            try:
+                src = nbformat.read(source, as_version=4)
+            except (OSError, ValueError) as exc:
+                raise ShifuError([Problem(display_path(source), "(file)", f"the source notebook cannot be read: {exc}",
+                                          "the grader scores replies and transcripts from the source notebook: "
+                                          "restore it (course/source/ASSIGNMENT/NOTEBOOK.ipynb)")]) from None
+            try:
+                rel = nbformat.read(release, as_version=4)
+            except (OSError, ValueError):
+                rel = None  # only used to recognise an untouched placeholder reply
+            self._specs[key] = (specs_from_source(src), rel)
+        return self._specs[key]
+
+    def copies(self, assignment: str) -> Copies:
+        """Identical replies and transcripts across the trainees of one assignment (flags for the mentor)."""
+        if assignment not in self._copies:
+            cd = self.course.coursedir
+            folders = {Path(p).parent.name: Path(p) for p in
+                       sorted(glob.glob(cd.format_path(cd.submitted_directory, "*", assignment)))}
+            specs = {}
+            for folder in folders.values():
+                for nb in folder.glob("*.ipynb"):
+                    if nb.stem not in specs:
+                        with contextlib.suppress(ShifuError):
+                            specs[nb.stem] = self.scoring(assignment, nb.stem)
+            self._copies[assignment] = Copies.find(folders, specs)
+        return self._copies[assignment]
 
     # -- helpers ----------------------------------------------------------------------------------
 

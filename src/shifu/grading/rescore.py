@@ -1,0 +1,246 @@
+"""The grader's own points for Shifu's graded cells, written over whatever the trainee's kernel printed.
+
+After a submission ran and before nbgrader's SaveAutoGrades reads the cells, every graded cell that
+scores a reply or a role-play transcript gets its outputs replaced: the reasons (stdout) and the
+points (execute_result), computed here, in the grader's process. What to score comes from the
+course's SOURCE notebook (the trainee can edit the submitted notebook's metadata, not the source);
+the trainee's data is read without running it:
+
+- a written reply: the answer cell's source is parsed with `ast`, and the string assigned to the
+  answer variable is scored (nothing in the cell runs);
+- a role-play: the transcript file in the grader's own copy of the submission (submitted/), checked
+  by replay (shifu.grading.replay).
+
+A source notebook's graded cell names its data in cell metadata (`shifu`: kind reply_test /
+transcript_test, written by `shifu course author`); a notebook written by hand is understood from
+its hidden test's call (`reply_points(var, scenario, buyer, points, criterion=...)` or
+`transcript_points(roleplay_transcript(scenario), scenario, points, criterion=...)`), read from the
+source notebook too. Other graded cells (quiz asserts, lab checks) are left to nbgrader.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+
+from ..course.notebook import transcript_name
+from .scoring import CellScore, TranscriptScores, reply_cell
+from .wording import grading_text
+
+REPLY = "reply_test"
+TRANSCRIPT = "transcript_test"
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """What one graded cell scores; every field comes from the source notebook.
+
+    kind: reply_test | transcript_test. points: the cell's nbgrader points. answer_cell: grade_id of
+    the answer cell (replies). transcript: file name in the submission folder (role-plays).
+    """
+
+    grade_id: str
+    kind: str
+    scenario: str
+    points: float
+    criterion: str | None = None
+    buyer: str = ""
+    answer_cell: str = ""
+    variable: str = ""
+    transcript: str = ""
+
+
+def _nbmeta(cell: Any) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _grade_id(cell: Any) -> str:
+    return str(_nbmeta(cell).get("grade_id", ""))
+
+
+def _literal(node: ast.AST) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def _call_spec(source: str) -> dict | None:
+    """The arguments of a reply_points / transcript_points call in a hidden test (source notebook)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        kw = {k.arg: _literal(k.value) for k in node.keywords if k.arg}
+        args = node.args
+        if name == "reply_points" and len(args) >= 3 and isinstance(args[0], ast.Name):
+            return {"kind": REPLY, "variable": args[0].id, "scenario": _literal(args[1]), "buyer": _literal(args[2]),
+                    "criterion": kw.get("criterion", _literal(args[4]) if len(args) > 4 else None)}
+        if name == "transcript_points" and len(args) >= 2:
+            scenario = _literal(args[1])
+            first = args[0]
+            named = _literal(first)
+            transcript = Path(named).name if isinstance(named, str) else transcript_name(str(scenario))
+            return {"kind": TRANSCRIPT, "scenario": scenario, "transcript": transcript,
+                    "criterion": kw.get("criterion", _literal(args[3]) if len(args) > 3 else None)}
+    return None
+
+
+def _assigns(source: str, variable: str) -> bool:
+    return re.search(rf"^\s*{re.escape(variable)}\s*(:[^=]*)?=", source, re.M) is not None
+
+
+def specs_from_source(nb: NotebookNode) -> dict[str, CellSpec]:
+    """grade_id → CellSpec for every graded cell of the source notebook that scores a reply or a transcript."""
+    specs: dict[str, CellSpec] = {}
+    solutions = [c for c in nb.cells if _nbmeta(c).get("solution")]
+    for cell in nb.cells:
+        meta = _nbmeta(cell)
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        gid = _grade_id(cell)
+        info = dict(cell.metadata.get("shifu", {}) or {})
+        if info.get("kind") not in (REPLY, TRANSCRIPT):
+            info = _call_spec(cell.source) or {}
+        if info.get("kind") not in (REPLY, TRANSCRIPT) or not isinstance(info.get("scenario"), str):
+            continue
+        points = float(meta.get("points", 0) or 0)
+        criterion = info.get("criterion") if isinstance(info.get("criterion"), str) else None
+        if info["kind"] == REPLY:
+            variable = str(info.get("variable", ""))
+            answer = str(info.get("answer_cell", "")) or next(
+                (_grade_id(c) for c in solutions if c.cell_type == "code" and _assigns(c.source, variable)), "")
+            specs[gid] = CellSpec(gid, REPLY, info["scenario"], points, criterion, buyer=str(info.get("buyer") or ""),
+                                  answer_cell=answer, variable=variable)
+        else:
+            specs[gid] = CellSpec(gid, TRANSCRIPT, info["scenario"], points, criterion,
+                                  transcript=Path(str(info.get("transcript") or transcript_name(info["scenario"]))).name)
+    return specs
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply read from an answer cell's source: text, or None with the reason (trainee's words)."""
+
+    text: str | None
+    reason: str = ""
+
+
+def _unpaired(source: str) -> bool:
+    return source.count('"""') % 2 == 1 or source.count("'''") % 2 == 1
+
+
+def read_reply_source(source: str, variable: str) -> Reply:
+    """The string literal assigned to `variable` at the top level of a cell's source; the code is never run.
+
+    The last such assignment counts (as it would when run). A syntax error, no assignment, or a value
+    that is not plain text give None and the reason.
+    """
+    words = grading_text().reply
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as exc:
+        if _unpaired(source):
+            return Reply(None, words.unpaired_quotes)
+        line = getattr(exc, "lineno", None) or 0
+        return Reply(None, words.syntax_error.format(line=line, message=getattr(exc, "msg", str(exc))))
+    found: list[ast.AST] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == variable for t in node.targets):
+            found.append(node.value)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == variable and node.value:
+            found.append(node.value)
+    if not found:
+        return Reply(None, words.no_answer.format(variable=variable))
+    value = found[-1]
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return Reply(value.value)
+    return Reply(None, words.not_text.format(variable=variable))
+
+
+def _answer_sources(nb: NotebookNode) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if gid and _nbmeta(cell).get("solution") and gid not in out:  # nbgrader keeps the first of duplicated ids
+            out[gid] = cell.source
+    return out
+
+
+def untouched_replies(release: NotebookNode | None, specs: dict[str, CellSpec]) -> dict[str, str]:
+    """answer grade_id → the placeholder text the release hands out (scored as no reply)."""
+    if release is None:
+        return {}
+    sources = _answer_sources(release)
+    out = {}
+    for spec in specs.values():
+        if spec.kind == REPLY and spec.answer_cell in sources:
+            got = read_reply_source(sources[spec.answer_cell], spec.variable)
+            if got.text is not None:
+                out[spec.answer_cell] = got.text.strip()
+    return out
+
+
+def submitted_replies(nb: NotebookNode, specs: dict[str, CellSpec], untouched: dict[str, str]) -> dict[str, Reply]:
+    """answer grade_id → the reply read from the submitted notebook (placeholder text: no reply)."""
+    sources = _answer_sources(nb)
+    out: dict[str, Reply] = {}
+    words = grading_text().reply
+    for spec in specs.values():
+        if spec.kind != REPLY or spec.answer_cell in out:
+            continue
+        src = sources.get(spec.answer_cell)
+        got = Reply(None, words.no_answer.format(variable=spec.variable)) if src is None else read_reply_source(src, spec.variable)
+        if got.text is not None and spec.answer_cell in untouched and got.text.strip() == untouched[spec.answer_cell]:
+            got = Reply(None, words.untouched)
+        out[spec.answer_cell] = got
+    return out
+
+
+def _set_outputs(cell: Any, score: CellScore) -> None:
+    """The cell shows the grader's reasons and, as its last output, the grader's points (nbgrader's partial credit)."""
+    outputs = []
+    if score.lines:
+        outputs.append(new_output("stream", name="stdout", text="\n".join(score.lines) + "\n"))
+    outputs.append(new_output("execute_result", data={"text/plain": repr(float(score.points))},
+                              execution_count=cell.get("execution_count")))
+    cell["outputs"] = outputs
+
+
+def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
+            release: NotebookNode | None = None) -> list[str]:
+    """Replace the outputs of every graded cell named in `specs` with the grader's points and reasons.
+
+    folder: the grader's copy of the submission (transcripts are read from there). Returns lines for
+    the mentor (transcripts rejected, LLM-voiced, outcomes that differ from the file).
+    """
+    replies = submitted_replies(nb, specs, untouched_replies(release, specs))
+    transcripts: dict[str, TranscriptScores] = {}
+    for cell in nb.cells:
+        spec = specs.get(_grade_id(cell))
+        if spec is None or cell.cell_type != "code" or not _nbmeta(cell).get("grade"):
+            continue
+        if spec.kind == REPLY:
+            reply = replies.get(spec.answer_cell, Reply(None, ""))
+            if reply.text is None:
+                score = CellScore(0.0, [reply.reason] if reply.reason else [])
+            else:
+                score = reply_cell(reply.text, spec.scenario, spec.buyer, spec.points, spec.criterion)
+        else:
+            ts = transcripts.setdefault(spec.transcript, TranscriptScores(folder / spec.transcript, spec.scenario))
+            score = ts.cell(spec.points, spec.criterion)
+        _set_outputs(cell, score)
+    mentor: list[str] = []
+    for ts in transcripts.values():
+        if ts.checked is not None:
+            mentor += ts.checked.mentor
+    return mentor
