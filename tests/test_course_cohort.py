@@ -80,8 +80,10 @@ def test_every_submission_is_graded(graded):
 def test_reference_work_earns_every_automatic_point(graded):
     _, scores, *_ = graded
     good = scores["good"]
-    auto = [(s, m) for k, (s, m) in good.cells.items() if not k.startswith("review__")]
+    # reply times are recorded on the trainee's own machine: formative, never points (issue 16)
+    auto = [(s, m) for k, (s, m) in good.cells.items() if not k.startswith("review__") and not k.endswith("__timeliness")]
     assert auto and all(s == m for s, m in auto), {k: v for k, v in good.cells.items() if v[0] != v[1]}
+    assert good.cells["roleplay_1__timeliness"][0] == 0
     assert good.cells["review__communication"][0] == 0  # the mentor's, never the autograder's
 
 
