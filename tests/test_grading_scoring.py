@@ -228,3 +228,26 @@ def test_unpaired_triple_quote_scores_zero_with_a_clear_reason(graded):
     nb = nbformat.read(course / "autograded" / "broken" / A / f"{A}.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q1_reply__de_escalation")
     assert "三引号没有配对" in cell.outputs[0]["text"]
+
+
+# -- quiz answers: the literal value checked in the grader -----------------------------------------
+
+def _quiz_spec():
+    nb = nbformat.read(paths.course_dir() / "source" / "m00_orientation" / "m00_orientation.ipynb", as_version=4)
+    return next(s for s in specs_from_source(nb).values() if s.kind == "quiz_test" and s.variable == "benchmark_seconds")
+
+
+@pytest.mark.parametrize("source, points", [
+    ("benchmark_seconds = 19", 1.0),
+    ("benchmark_seconds = '19'", 1.0),
+    ("benchmark_seconds = 30", 0.0),
+    ("import builtins\nbuiltins.float = lambda x: 19.0\nbenchmark_seconds = 7", 0.0),  # patching the kernel changes nothing
+    ("benchmark_seconds = __import__('os').getpid()", 0.0),  # not a value: never run
+    ("raise NotImplementedError()", 0.0),
+])
+def test_quiz_answers_are_checked_outside_the_kernel(source, points):
+    from shifu.grading.rescore import quiz_cell
+
+    spec = _quiz_spec()
+    got = quiz_cell(source, spec)
+    assert got.points == points * spec.points and got.lines

@@ -77,7 +77,9 @@ def _quiz_cells(item: QuizItem, text: dict[str, Any]) -> list:
     test = new_code_cell(
         "\n".join([text["cells"]["quiz_test"].format(points=_fmt_points(item.points)), HIDDEN_BEGIN,
                    f"assert {item.check}", HIDDEN_END]),
-        metadata={"nbgrader": _nbgrader(f"{item.id}__{item.competency.value}", grade=True, locked=True, points=item.points)})
+        metadata={"nbgrader": _nbgrader(f"{item.id}__{item.competency.value}", grade=True, locked=True, points=item.points),
+                  # what `shifu grade` checks in its own process against the answer's literal value (never run)
+                  "shifu": {"kind": "quiz_test", "answer_cell": item.id, "variable": item.variable, "check": item.check}})
     return [new_markdown_cell(item.question), answer, test]
 
 

@@ -15,7 +15,8 @@ A source notebook's graded cell names its data in cell metadata (`shifu`: kind r
 transcript_test, written by `shifu course author`); a notebook written by hand is understood from
 its hidden test's call (`reply_points(var, scenario, buyer, points, criterion=...)` or
 `transcript_points(roleplay_transcript(scenario), scenario, points, criterion=...)`), read from the
-source notebook too. Other graded cells (quiz asserts, lab checks) are left to nbgrader.
+source notebook too. A quiz answer's literal value is checked with the source notebook's expression
+(`shifu` kind quiz_test). Other graded cells (lab checks, hand-written asserts) are left to nbgrader.
 """
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ from .wording import grading_text
 
 REPLY = "reply_test"
 TRANSCRIPT = "transcript_test"
+QUIZ = "quiz_test"
+# what a quiz check may call: pure functions of the answer's literal value, nothing that reaches outside
+_CHECK_BUILTINS = {f.__name__: f for f in (abs, all, any, bool, dict, float, int, isinstance, len, list, max, min,
+                                           round, set, sorted, str, sum, tuple)}
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class CellSpec:
     answer_cell: str = ""
     variable: str = ""
     transcript: str = ""
+    check: str = ""
 
 
 def _nbmeta(cell: Any) -> dict:
@@ -109,6 +115,10 @@ def specs_from_source(nb: NotebookNode) -> dict[str, CellSpec]:
             continue
         gid = _grade_id(cell)
         info = dict(cell.metadata.get("shifu", {}) or {})
+        if info.get("kind") == QUIZ and isinstance(info.get("check"), str):
+            specs[gid] = CellSpec(gid, QUIZ, "", float(meta.get("points", 0) or 0), answer_cell=str(info.get("answer_cell", "")),
+                                  variable=str(info.get("variable", "")), check=info["check"])
+            continue
         if info.get("kind") not in (REPLY, TRANSCRIPT):
             info = _call_spec(cell.source) or {}
         if info.get("kind") not in (REPLY, TRANSCRIPT) or not isinstance(info.get("scenario"), str):
@@ -165,6 +175,32 @@ def read_reply_source(source: str, variable: str) -> Reply:
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
         return Reply(value.value)
     return Reply(None, words.not_text.format(variable=variable))
+
+
+def quiz_cell(source: str | None, spec: CellSpec) -> CellScore:
+    """A quiz answer: the literal assigned to the variable, checked here with the source notebook's expression."""
+    words = grading_text().quiz
+    if source is None:
+        return CellScore(0.0, [grading_text().reply.no_answer.format(variable=spec.variable)])
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as exc:
+        return CellScore(0.0, [grading_text().reply.syntax_error.format(line=getattr(exc, "lineno", 0) or 0,
+                                                                       message=getattr(exc, "msg", str(exc)))])
+    found = [node.value for node in tree.body if isinstance(node, ast.Assign)
+             and any(isinstance(t, ast.Name) and t.id == spec.variable for t in node.targets)]
+    if not found:
+        return CellScore(0.0, [words.no_answer.format(variable=spec.variable)])
+    try:
+        value = ast.literal_eval(found[-1])
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return CellScore(0.0, [words.not_a_value.format(variable=spec.variable)])
+    try:
+        right = bool(eval(compile(spec.check, "<quiz check>", "eval"), {"__builtins__": _CHECK_BUILTINS},  # noqa: S307
+                          {spec.variable: value}))
+    except Exception:  # float("abc") and the like: a wrong answer, not a crash
+        right = False
+    return CellScore(spec.points if right else 0.0, [words.right if right else words.wrong])
 
 
 def _answer_sources(nb: NotebookNode) -> dict[str, str]:
@@ -224,12 +260,15 @@ def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
     the mentor (transcripts rejected, LLM-voiced, outcomes that differ from the file).
     """
     replies = submitted_replies(nb, specs, untouched_replies(release, specs))
+    answers = _answer_sources(nb)
     transcripts: dict[str, TranscriptScores] = {}
     for cell in nb.cells:
         spec = specs.get(_grade_id(cell))
         if spec is None or cell.cell_type != "code" or not _nbmeta(cell).get("grade"):
             continue
-        if spec.kind == REPLY:
+        if spec.kind == QUIZ:
+            score = quiz_cell(answers.get(spec.answer_cell), spec)
+        elif spec.kind == REPLY:
             reply = replies.get(spec.answer_cell, Reply(None, ""))
             if reply.text is None:
                 score = CellScore(0.0, [reply.reason] if reply.reason else [])

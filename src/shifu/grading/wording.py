@@ -51,6 +51,13 @@ class TranscriptText(_Strict):
     outcomes: Outcomes
 
 
+class QuizText(_Strict):
+    right: str
+    wrong: str
+    no_answer: str
+    not_a_value: str
+
+
 class KernelText(_Strict):
     not_scored_here: str
 
@@ -62,6 +69,7 @@ class Copies(_Strict):
 class GradingText(_Strict):
     reply: ReplyText
     transcript: TranscriptText
+    quiz: QuizText
     kernel: KernelText
     copies: Copies
 
