@@ -251,3 +251,27 @@ def test_quiz_answers_are_checked_outside_the_kernel(source, points):
     spec = _quiz_spec()
     got = quiz_cell(source, spec)
     assert got.points == points * spec.points and got.lines
+
+
+def test_identical_replies_across_trainees_are_flagged_not_rescored(tmp_path):
+    from shifu.grading.copies import Copies
+
+    src_path = paths.course_dir() / "source" / A / f"{A}.ipynb"
+    specs = specs_from_source(nbformat.read(src_path, as_version=4))
+    folders = {}
+    for student, reply in (("ann", "亲,非常理解您的心情,我马上联系快递网点查件,今天18点前给您回复。"),
+                           ("bob", "亲,非常理解您的心情,我马上联系快递网点查件,今天18点前给您回复。"),
+                           ("cat", "亲,抱歉让您久等,我这就去查。"), ("dan", "亲,抱歉让您久等,我这就去查。")):
+        nb = nbformat.read(src_path, as_version=4)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "q1_reply":
+                cell.source = f'q1_reply = """{reply}"""'
+            elif cell.metadata.get("nbgrader", {}).get("grade_id") == "q2_reply":
+                cell.source = f'q2_reply = """{student}自己写的第二条回复,和别人都不一样,够长够长。"""'
+        folders[student] = tmp_path / student
+        folders[student].mkdir()
+        nbformat.write(nb, folders[student] / f"{A}.ipynb")
+    copies = Copies.find(folders, {A: (specs, None)})
+    assert copies.notes("ann") == ["possible copy, for the mentor (points unchanged): reply q1_reply in m01_logistics.ipynb "
+                                   "is identical to bob's"]
+    assert copies.notes("cat") == []  # too short to be more than a stock phrase (copies.min_reply_chars)
