@@ -124,10 +124,12 @@ class TranscriptScores:
     def _formative_timing(self, criterion: str, lines: list[str], cap: float) -> list[str]:
         """A criterion that only the reply times can score (响应时效): 0 points, the recorded figure as formative."""
         try:
-            untimed, timed = self.untimed.criterion(criterion), self.timed.criterion(criterion)
+            if self.untimed.criterion(criterion).applicable:
+                return lines  # scored without the times: nothing formative to add (the timed replay is not needed)
+            timed = self.timed.criterion(criterion)
         except KeyError:
             return lines
-        if untimed.applicable or not timed.applicable:
+        if not timed.applicable:
             return lines
         words = grading_text().transcript
         formative = _points(timed.points / timed.max, cap) if timed.max > 0 else 0.0
