@@ -42,6 +42,7 @@ def test_reply_is_the_string_literal_assigned_to_the_variable():
     src = '# 写在三引号之间\nq1_reply = """\n亲,您好!\n我马上帮您查。\n"""'
     assert read_reply_source(src, "q1_reply").text == "\n亲,您好!\n我马上帮您查。\n"
     assert read_reply_source('q1_reply = "草稿"\nq1_reply = "定稿"', "q1_reply").text == "定稿"
+    assert read_reply_source('q1_reply = f"""亲,""" + "您好"', "q1_reply").text == "亲,您好"
 
 
 def test_missing_triple_quote_is_zero_with_the_reason_from_yaml():
@@ -51,6 +52,7 @@ def test_missing_triple_quote_is_zero_with_the_reason_from_yaml():
 
 @pytest.mark.parametrize("src", [
     'import shifu.nbgrader_helpers as h\nh.reply_points = lambda *a, **k: 99.0\nq1_reply = "".join(["满", "分"])',
+    'q1_reply = f"{open(\'/etc/hostname\').read()}"',
     "q1_reply = open('../../../source/m01_logistics/m01_logistics.ipynb').read()",
     'raise RuntimeError("boom")',
 ])

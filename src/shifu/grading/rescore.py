@@ -171,10 +171,20 @@ def read_reply_source(source: str, variable: str) -> Reply:
             found.append(node.value)
     if not found:
         return Reply(None, words.no_answer.format(variable=variable))
-    value = found[-1]
-    if isinstance(value, ast.Constant) and isinstance(value.value, str):
-        return Reply(value.value)
-    return Reply(None, words.not_text.format(variable=variable))
+    text = _plain_text(found[-1])
+    return Reply(text) if text is not None else Reply(None, words.not_text.format(variable=variable))
+
+
+def _plain_text(node: ast.AST) -> str | None:
+    """A string written out in the source: a literal, an f-string with no {fields}, or literals joined by +."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and all(isinstance(v, ast.Constant) and isinstance(v.value, str) for v in node.values):
+        return "".join(v.value for v in node.values)  # type: ignore[attr-defined]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _plain_text(node.left), _plain_text(node.right)
+        return left + right if left is not None and right is not None else None
+    return None
 
 
 def quiz_cell(source: str | None, spec: CellSpec) -> CellScore:
