@@ -191,13 +191,17 @@ class AutogradePipeline:
     def scoring(self, assignment: str, notebook_id: str) -> tuple[dict[str, CellSpec], NotebookNode | None]:
         """The graded cells Shifu scores (read from the SOURCE notebook) and the release notebook, cached.
 
-        Raises ShifuError when the source notebook is missing or unreadable: every submission would be wrong.
+        Raises ShifuError when the source notebook is unreadable: every submission would be wrong. A notebook
+        the source does not have scores nothing here (nbgrader reports it).
         """
         key = (assignment, notebook_id)
         if key not in self._specs:
             cd = self.course.coursedir
             source = Path(cd.format_path(cd.source_directory, ".", assignment)) / f"{notebook_id}.ipynb"
             release = Path(cd.format_path(cd.release_directory, ".", assignment)) / f"{notebook_id}.ipynb"
+            if not source.exists():  # a notebook the course does not have: nbgrader reports it, nothing to score
+                self._specs[key] = ({}, None)
+                return self._specs[key]
             try:
                 src = nbformat.read(source, as_version=4)
             except (OSError, ValueError) as exc:
