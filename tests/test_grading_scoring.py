@@ -277,3 +277,28 @@ def test_identical_replies_across_trainees_are_flagged_not_rescored(tmp_path):
     assert copies.notes("ann") == ["possible copy, for the mentor (points unchanged): reply q1_reply in m01_logistics.ipynb "
                                    "is identical to bob's"]
     assert copies.notes("cat") == []  # too short to be more than a stock phrase (copies.min_reply_chars)
+
+
+def test_an_answer_after_the_line_where_the_cell_raised_never_counts():
+    from shifu.grading.rescore import Answer, quiz_cell
+
+    src = 'raise RuntimeError("没写完")\nq1_reply = """亲,您好,我马上帮您查。"""'
+    got = read_reply_source(Answer(src, stopped_at=1, error="RuntimeError"), "q1_reply")
+    assert got.text is None and "第1行" in got.reason and "RuntimeError" in got.reason
+    # the kernel's error report can only take an answer away: an assignment before the failing line counts
+    src = 'q1_reply = """亲,您好,我马上帮您查。"""\nprint(undefined)'
+    assert read_reply_source(Answer(src, stopped_at=2, error="NameError"), "q1_reply").text == "亲,您好,我马上帮您查。"
+    assert quiz_cell(Answer('raise RuntimeError("x")\nbenchmark_seconds = 19', 1, "RuntimeError"), _quiz_spec()).points == 0
+
+
+def test_the_error_line_is_read_from_the_grader_run_of_the_answer_cell():
+    from shifu.grading.rescore import submitted_replies
+
+    nb = nbformat.read(paths.course_dir() / "source" / A / f"{A}.ipynb", as_version=4)
+    specs = specs_from_source(nb)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q1_reply")
+    cell.source = 'while True:\n    pass\nq1_reply = """亲,您好,非常理解您的心情,我马上帮您查。"""'
+    cell.outputs = [nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="", traceback=[
+        "\x1b[0;31mKeyboardInterrupt\x1b[0m  Traceback", "Cell \x1b[0;32mIn[3], line 2\x1b[0m\n----> 2     pass"])]
+    assert submitted_replies(nb, specs, {}, executed=True)["q1_reply"].text is None
+    assert submitted_replies(nb, specs, {}, executed=False)["q1_reply"].text  # the trainee's own outputs are not read

@@ -149,29 +149,69 @@ def _unpaired(source: str) -> bool:
     return source.count('"""') % 2 == 1 or source.count("'''") % 2 == 1
 
 
-def read_reply_source(source: str, variable: str) -> Reply:
-    """The string literal assigned to `variable` at the top level of a cell's source; the code is never run.
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CELL_LINE = re.compile(r"Cell In\[\d*\], line (\d+)")
 
-    The last such assignment counts (as it would when run). A syntax error, no assignment, or a value
-    that is not plain text give None and the reason.
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer cell as the grader reads it: its source, and where (if anywhere) running it raised.
+
+    stopped_at: the cell's line on which the kernel reported an error (0: an error at an unknown line);
+    None when it ran through or was not run. The kernel's report can only take a trainee's answer
+    away (an assignment after the failing line never ran), never give one.
     """
-    words = grading_text().reply
+
+    source: str
+    stopped_at: int | None = None
+    error: str = ""
+
+
+def _stopped_at(cell: Any) -> tuple[int | None, str]:
+    for out in cell.get("outputs", []) or []:
+        if out.get("output_type") != "error":
+            continue
+        trace = _ANSI.sub("", "\n".join(out.get("traceback", []) or []))
+        m = _CELL_LINE.search(trace)
+        return (int(m.group(1)) if m else 0), str(out.get("ename", "") or "Error")
+    return None, ""
+
+
+def _assigned(answer: Answer, variable: str, words: Any) -> tuple[ast.AST | None, str]:
+    """The value last assigned to `variable` at the top level before the cell stopped; else None and the reason."""
     try:
-        tree = ast.parse(source)
+        tree = ast.parse(answer.source)
     except (SyntaxError, ValueError) as exc:
-        if _unpaired(source):
-            return Reply(None, words.unpaired_quotes)
-        line = getattr(exc, "lineno", None) or 0
-        return Reply(None, words.syntax_error.format(line=line, message=getattr(exc, "msg", str(exc))))
-    found: list[ast.AST] = []
+        if _unpaired(answer.source):
+            return None, words.unpaired_quotes
+        return None, words.syntax_error.format(line=getattr(exc, "lineno", None) or 0, message=getattr(exc, "msg", str(exc)))
+    found: list[tuple[int, ast.AST]] = []
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == variable for t in node.targets):
-            found.append(node.value)
+            found.append((node.lineno, node.value))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == variable and node.value:
-            found.append(node.value)
-    if not found:
-        return Reply(None, words.no_answer.format(variable=variable))
-    text = _plain_text(found[-1])
+            found.append((node.lineno, node.value))
+    reached = [v for line, v in found if answer.stopped_at is None or line < answer.stopped_at]
+    if reached:
+        return reached[-1], ""
+    if found:  # written, but the cell raised before it got there
+        return None, words.raised_before.format(line=answer.stopped_at or "?", error=answer.error, variable=variable)
+    return None, words.no_answer.format(variable=variable)
+
+
+def read_reply_source(source: str | Answer, variable: str) -> Reply:
+    """The text assigned to `variable` at the top level of an answer cell; the code is never run.
+
+    The last assignment the cell reached counts (as it would when run). A syntax error, no assignment,
+    an assignment after the line where the cell raised, or a value that is not plain text give None
+    and the reason (trainee's words, grader/grading.yaml).
+    """
+    words = grading_text().reply
+    answer = source if isinstance(source, Answer) else Answer(source)
+    value, reason = _assigned(answer, variable, words)
+    if value is None:
+        return Reply(None, reason)
+    text = _plain_text(value)
     return Reply(text) if text is not None else Reply(None, words.not_text.format(variable=variable))
 
 
@@ -187,22 +227,17 @@ def _plain_text(node: ast.AST) -> str | None:
     return None
 
 
-def quiz_cell(source: str | None, spec: CellSpec) -> CellScore:
+def quiz_cell(source: str | Answer | None, spec: CellSpec) -> CellScore:
     """A quiz answer: the literal assigned to the variable, checked here with the source notebook's expression."""
     words = grading_text().quiz
     if source is None:
-        return CellScore(0.0, [grading_text().reply.no_answer.format(variable=spec.variable)])
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError) as exc:
-        return CellScore(0.0, [grading_text().reply.syntax_error.format(line=getattr(exc, "lineno", 0) or 0,
-                                                                       message=getattr(exc, "msg", str(exc)))])
-    found = [node.value for node in tree.body if isinstance(node, ast.Assign)
-             and any(isinstance(t, ast.Name) and t.id == spec.variable for t in node.targets)]
-    if not found:
         return CellScore(0.0, [words.no_answer.format(variable=spec.variable)])
+    answer = source if isinstance(source, Answer) else Answer(source)
+    node, reason = _assigned(answer, spec.variable, grading_text().reply)
+    if node is None:
+        return CellScore(0.0, [reason])
     try:
-        value = ast.literal_eval(found[-1])
+        value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return CellScore(0.0, [words.not_a_value.format(variable=spec.variable)])
     try:
@@ -213,12 +248,14 @@ def quiz_cell(source: str | None, spec: CellSpec) -> CellScore:
     return CellScore(spec.points if right else 0.0, [words.right if right else words.wrong])
 
 
-def _answer_sources(nb: NotebookNode) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _answer_sources(nb: NotebookNode, executed: bool = False) -> dict[str, Answer]:
+    """answer grade_id → Answer; executed: the notebook was just run by the grader (its errors count)."""
+    out: dict[str, Answer] = {}
     for cell in nb.cells:
         gid = _grade_id(cell)
         if gid and _nbmeta(cell).get("solution") and gid not in out:  # nbgrader keeps the first of duplicated ids
-            out[gid] = cell.source
+            line, error = _stopped_at(cell) if executed else (None, "")
+            out[gid] = Answer(cell.source, line, error)
     return out
 
 
@@ -236,9 +273,13 @@ def untouched_replies(release: NotebookNode | None, specs: dict[str, CellSpec]) 
     return out
 
 
-def submitted_replies(nb: NotebookNode, specs: dict[str, CellSpec], untouched: dict[str, str]) -> dict[str, Reply]:
-    """answer grade_id → the reply read from the submitted notebook (placeholder text: no reply)."""
-    sources = _answer_sources(nb)
+def submitted_replies(nb: NotebookNode, specs: dict[str, CellSpec], untouched: dict[str, str],
+                      executed: bool = False) -> dict[str, Reply]:
+    """answer grade_id → the reply read from the submitted notebook (placeholder text: no reply).
+
+    executed: `nb` is the grader's run of it, so an answer cell that raised keeps only what it assigned before.
+    """
+    sources = _answer_sources(nb, executed)
     out: dict[str, Reply] = {}
     words = grading_text().reply
     for spec in specs.values():
@@ -269,8 +310,8 @@ def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
     folder: the grader's copy of the submission (transcripts are read from there). Returns lines for
     the mentor (transcripts rejected, LLM-voiced, outcomes that differ from the file).
     """
-    replies = submitted_replies(nb, specs, untouched_replies(release, specs))
-    answers = _answer_sources(nb)
+    replies = submitted_replies(nb, specs, untouched_replies(release, specs), executed=True)
+    answers = _answer_sources(nb, executed=True)
     transcripts: dict[str, TranscriptScores] = {}
     for cell in nb.cells:
         spec = specs.get(_grade_id(cell))

@@ -24,6 +24,7 @@ class ReplyText(_Strict):
     syntax_error: str
     not_text: str
     no_answer: str
+    raised_before: str
     untouched: str
 
 
