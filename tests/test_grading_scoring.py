@@ -302,3 +302,14 @@ def test_the_error_line_is_read_from_the_grader_run_of_the_answer_cell():
         "\x1b[0;31mKeyboardInterrupt\x1b[0m  Traceback", "Cell \x1b[0;32mIn[3], line 2\x1b[0m\n----> 2     pass"])]
     assert submitted_replies(nb, specs, {}, executed=True)["q1_reply"].text is None
     assert submitted_replies(nb, specs, {}, executed=False)["q1_reply"].text  # the trainee's own outputs are not read
+
+
+def test_validate_shows_the_recorded_times_the_grader_does_not_count(monkeypatch, capsys):
+    from shifu.nbgrader_helpers import transcript_points
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    assert transcript_points(str(REFERENCE), SC, 1.0, criterion="timeliness") == 1.0
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert transcript_points(str(REFERENCE), SC, 1.0, criterion="timeliness") == 0.0
+    assert grading_text().kernel.not_scored_here in capsys.readouterr().out
+    assert transcript_cell(REFERENCE, SC, 1.0, "timeliness").points == 0.0

@@ -69,7 +69,11 @@ def reply_points(answer: str, scenario_id: str, buyer: str, points: float, crite
 
 
 def transcript_points(path: str, scenario_id: str, points: float, criterion: str | None = None) -> float:
-    """Formative points for a saved role-play transcript, checked by replay exactly as the grader checks it."""
+    """Formative points for a saved role-play transcript, checked by replay exactly as the grader checks it.
+
+    Unlike the grader, it counts the recorded reply times (响应时效), so `nbgrader validate` shows
+    whether a reference script meets the benchmark; the grader gives that criterion 0 for now.
+    """
     if _grading():
         return _not_here()
     from .grading.scoring import transcript_cell
@@ -79,6 +83,6 @@ def transcript_points(path: str, scenario_id: str, points: float, criterion: str
             target = os.fspath(path)
         except TypeError:
             target = str(path)
-        return transcript_cell(target, scenario_id, points, criterion)
+        return transcript_cell(target, scenario_id, points, criterion, with_times=True)  # formative: times shown as scored
 
     return _run(score)

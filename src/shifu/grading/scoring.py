@@ -102,8 +102,12 @@ class TranscriptScores:
         assert self.checked is not None and self.checked.timed is not None
         return score_transcript(self.checked.timed, scenario=self.scenario_id)
 
-    def cell(self, points: float, criterion: str | None = None) -> CellScore:
-        """Points for one criterion of the replayed conversation; self-reported reply times never earn points."""
+    def cell(self, points: float, criterion: str | None = None, with_times: bool = False) -> CellScore:
+        """Points for one criterion of the replayed conversation; self-reported reply times never earn points.
+
+        with_times: score the recorded reply times too — formative only (`nbgrader validate`, a mentor's
+        session), so a reference script is seen to meet the benchmark; the grader never sets it.
+        """
         cap = _cap(points)
         if cap is None:
             return CellScore(0.0, [feedback_text().nbgrader.bad_points])
@@ -114,8 +118,8 @@ class TranscriptScores:
                 return CellScore(0.0, [words.missing.format(name=self.path.name)])
             if not checked.accepted:
                 return CellScore(0.0, [checked.reason])
-            frac, lines = share(self.untimed, criterion)
-            if criterion is not None:
+            frac, lines = share(self.timed if with_times else self.untimed, criterion)
+            if criterion is not None and not with_times:
                 lines = self._formative_timing(criterion, lines, cap)
         except Exception as exc:  # a broken scenario or rubric must show as a reason, not a traceback in feedback
             return CellScore(0.0, [feedback_text().nbgrader.cannot_score.format(reason=_reason(exc))])
@@ -136,6 +140,7 @@ class TranscriptScores:
         return [words.timing_formative.format(label=timed.label, max=cap, points=formative)]
 
 
-def transcript_cell(path: str | Path, scenario_id: str, points: float, criterion: str | None = None) -> CellScore:
-    """One criterion (or the whole rubric) of a saved role-play, out of `points`."""
-    return TranscriptScores(path, scenario_id).cell(points, criterion)
+def transcript_cell(path: str | Path, scenario_id: str, points: float, criterion: str | None = None,
+                    with_times: bool = False) -> CellScore:
+    """One criterion (or the whole rubric) of a saved role-play, out of `points` (with_times: formative, see cell)."""
+    return TranscriptScores(path, scenario_id).cell(points, criterion, with_times)
