@@ -313,3 +313,21 @@ def test_validate_shows_the_recorded_times_the_grader_does_not_count(monkeypatch
     assert transcript_points(str(REFERENCE), SC, 1.0, criterion="timeliness") == 0.0
     assert grading_text().kernel.not_scored_here in capsys.readouterr().out
     assert transcript_cell(REFERENCE, SC, 1.0, "timeliness").points == 0.0
+
+
+def test_a_broken_rubric_stops_grading_before_any_grade_with_a_named_error(tmp_path, monkeypatch):
+    from shifu.errors import ShifuError
+    from shifu.grading.autograde import _check_content
+
+    home = tmp_path / "home"
+    for folder in ("scenarios", "grader"):
+        shutil.copytree(paths.project_root() / folder, home / folder)
+    rubric = home / "grader" / "rubrics" / "after_sales.yaml"
+    text = rubric.read_text(encoding="utf-8")
+    first = next(ln for ln in text.splitlines() if ln.strip().startswith("points:"))
+    rubric.write_text(text.replace(first + "\n", "", 1), encoding="utf-8")
+    specs = specs_from_source(nbformat.read(paths.course_dir() / "source" / A / f"{A}.ipynb", as_version=4))
+    monkeypatch.setenv("SHIFU_HOME", str(home))
+    with pytest.raises(ShifuError) as err:
+        _check_content(specs)
+    assert "after_sales.yaml" in str(err.value)

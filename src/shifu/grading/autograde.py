@@ -212,7 +212,9 @@ class AutogradePipeline:
                 rel = nbformat.read(release, as_version=4)
             except (OSError, ValueError):
                 rel = None  # only used to recognise an untouched placeholder reply
-            self._specs[key] = (specs_from_source(src), rel)
+            specs = specs_from_source(src)
+            _check_content(specs)
+            self._specs[key] = (specs, rel)
         return self._specs[key]
 
     def copies(self, assignment: str) -> Copies:
@@ -253,6 +255,19 @@ class AutogradePipeline:
         if isinstance(exc, SystemExit):
             return SubmissionFailed("nbgrader refused the submission (see .nbgrader.log in the course folder)")
         return SubmissionFailed(describe_exception(exc))
+
+
+def _check_content(specs: dict[str, CellSpec]) -> None:
+    """Every scenario and rubric the grader will score with, and its feedback wording, load: a typo in any of
+    them is one named error before any grade is written, not a 0 in every trainee's feedback."""
+    from ..rubric import score_reply
+    from ..scenario import load_scenario
+    from .wording import grading_text
+
+    grading_text()
+    for scenario in sorted({s.scenario for s in specs.values() if s.scenario}):
+        load_scenario(scenario)
+        score_reply(scenario, "您好")  # loads the scenario's rubric and the feedback text it needs
 
 
 def describe_exception(exc: BaseException) -> str:
