@@ -15,7 +15,6 @@ from shifu import paths
 from shifu.course import layout
 from shifu.course.build import build_course
 from shifu.course.grade import autograde, read_scores
-from shifu.course.notebook import REFERENCE_DIR
 from shifu.course.simulate import strip_solution
 
 A = "m01_logistics"
@@ -54,7 +53,7 @@ def graded(tmp_path_factory):
     assert all(b.ok for b in build_course(course, [A], db_url=db))
 
     good = _reference_replies(course)
-    reference = (layout.source_dir(course) / A / REFERENCE_DIR / f"{SCENARIO}.jsonl").read_text(encoding="utf-8")
+    reference = (layout.reference_dir() / A / f"{SCENARIO}.jsonl").read_text(encoding="utf-8")
     _submission(course, "good", good, reference)
     _submission(course, "poor", {"q1_reply": 'q1_reply = "在查了,请耐心等待。"',
                                  "q2_reply": 'q2_reply = "这个不归我们管,是快递的问题,您自己去问快递吧。"'}, None)

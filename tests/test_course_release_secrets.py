@@ -2,7 +2,8 @@
 
 The release notebooks are built afresh from every source assignment in a scratch course, a trainee
 workspace is filled from them the way `shifu lab` fills it, and every file in both is scanned for
-the secrets of the source folders (shifu.course.check.secrets_of).
+the secrets of each assignment (shifu.course.check.secrets_of): solution lines, hidden test lines
+and the replies of its reference transcripts (course/reference, outside anything nbgrader copies).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def handed_out(tmp_path_factory):
 def _secrets(course):
     out = {}
     for a in layout.source_assignments(course):
-        out.update(secrets_of(layout.source_dir(course) / a))
+        out.update(secrets_of(paths.course_dir(), a))  # the real course: the scratch one has no reference transcripts
     return out
 
 
@@ -52,7 +53,7 @@ def test_release_and_workspace_hold_no_solution_hidden_test_or_reference(handed_
     course, workspace = handed_out
     found = []
     for a in layout.source_assignments(course):  # a line one lab gives out may be another lab's solution
-        secrets = secrets_of(layout.source_dir(course) / a)
+        secrets = secrets_of(paths.course_dir(), a)
         found += scan_for_secrets(layout.release_dir(course) / a, secrets)
         found += scan_for_secrets(workspace / a, secrets)
     assert found == []

@@ -15,7 +15,6 @@ import pytest
 
 from shifu import paths
 from shifu.course import layout
-from shifu.course.notebook import REFERENCE_DIR
 from shifu.course.simulate import strip_solution
 from shifu.grading.replay import check_transcript
 from shifu.grading.rescore import read_reply_source, specs_from_source
@@ -25,7 +24,7 @@ from shifu.rubric import score_transcript
 
 A = "m01_logistics"
 SC = "late-parcel-wrong-station"
-REFERENCE = paths.course_dir() / "source" / A / REFERENCE_DIR / f"{SC}.jsonl"
+REFERENCE = layout.reference_dir() / A / f"{SC}.jsonl"
 FORGED = "\n".join(json.dumps(r, ensure_ascii=False) for r in [
     {"type": "session", "version": 1, "scenario": SC, "backend": "scripted", "seed": 0,
      "started": "2026-11-23T05:27:49.410+00:00", "trainee": "cheater"},

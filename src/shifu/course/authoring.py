@@ -18,7 +18,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from ..errors import Problem, ShifuError
 from ..scenario import Scenario, load_scenario
 from . import layout
-from .notebook import REFERENCE_DIR, transcript_name
+from .notebook import transcript_name
 from .spec import Exercise, ModuleSpec, QuizItem, Roleplay, course_text, load_module, module_files
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
@@ -199,15 +199,19 @@ def _cell_id(cell: Any) -> str:
     return "c" + hashlib.sha1(cell["source"].encode()).hexdigest()[:12]
 
 
-def write_reference_transcripts(spec: ModuleSpec, scenarios: dict[str, Scenario], folder: Path) -> list[Path]:
-    """Play each graded role-play's reference script through the engine, so the source notebook validates."""
+def write_reference_transcripts(spec: ModuleSpec, scenarios: dict[str, Scenario], course: Path | None = None) -> list[Path]:
+    """Play each graded role-play's reference script through the engine, so the source notebook validates.
+
+    Written to course/reference/<assignment>/ (layout.reference_dir), outside the source folder that
+    nbgrader copies into releases.
+    """
     from .transcripts import play_script
 
     out = []
     for rp in spec.roleplays:
         if not rp.criteria:
             continue
-        path = folder / REFERENCE_DIR / transcript_name(rp.scenario)
+        path = layout.reference_dir(course) / spec.assignment / transcript_name(rp.scenario)
         play_script(scenarios[rp.scenario], [(t.reply, t.latency_s) for t in rp.script], path, trainee="reference", seed=0)
         out.append(path)
     return out
@@ -235,7 +239,7 @@ def author(course: Path | None = None, only: list[str] | None = None, force: boo
         folder = layout.source_dir(course) / spec.assignment
         target = folder / f"{spec.notebook_name}.ipynb"
         if transcripts_only:
-            results.append(Authored(target, False, tuple(write_reference_transcripts(spec, scenarios, folder))))
+            results.append(Authored(target, False, tuple(write_reference_transcripts(spec, scenarios, course))))
             continue
         if target.exists() and not force:
             results.append(Authored(target, False))
@@ -244,6 +248,6 @@ def author(course: Path | None = None, only: list[str] | None = None, force: boo
         nb = build_notebook(spec, scenarios, text)
         nbformat.validate(nb)
         target.write_text(nbformat.writes(nb), encoding="utf-8")
-        transcripts = write_reference_transcripts(spec, scenarios, folder)
+        transcripts = write_reference_transcripts(spec, scenarios, course)
         results.append(Authored(target, True, tuple(transcripts)))
     return results

@@ -1,7 +1,8 @@
 """`shifu course check`: prove the course is sound before trainees see it.
 
 1. every source notebook's reference answers pass `nbgrader validate` (full marks on every test);
-2. the release notebooks, built afresh in a scratch course, hide every hidden test and reference file;
+2. the release notebooks, built afresh in a scratch course, hide every solution, hidden test and reference
+   transcript (their lines are looked for in every released file);
 3. an untouched copy of each release notebook runs to the end under autograde (errors only in the
    answer and test cells, where an empty answer belongs) and scores zero.
 """
@@ -134,15 +135,15 @@ _MARKERS = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
 MIN_SECRET_CHARS = 8  # shorter lines ("pass", "return 0") are too common to count as a leaked solution
 
 
-def secrets_of(source_folder: Path) -> dict[str, str]:
-    """What trainees must never receive, from one assignment's source folder: text → what it is.
+def secrets_of(course: Path, assignment: str) -> dict[str, str]:
+    """What trainees must never receive, for one assignment: text → what it is.
 
-    Lines of solution blocks and hidden tests that appear nowhere else in the notebook (at least
-    MIN_SECRET_CHARS long), and the trainee replies of every reference transcript beside it.
+    Lines of solution blocks and hidden tests that appear nowhere else in its source notebooks (at
+    least MIN_SECRET_CHARS long), and the trainee replies of its reference transcripts.
     """
     from ..transcript import read_transcript
-    from .notebook import REFERENCE_DIR
 
+    source_folder = layout.source_dir(course) / assignment
     found: dict[str, str] = {}
     for path in sorted(source_folder.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -157,7 +158,7 @@ def secrets_of(source_folder: Path) -> dict[str, str]:
             shown.append(_SOLUTION.sub("", _HIDDEN.sub("", src)))
         visible = "\n".join(shown)
         found.update({ln: what for ln, what in secret.items() if len(ln) >= MIN_SECRET_CHARS and ln not in visible})
-    for path in sorted((source_folder / REFERENCE_DIR).glob("*.jsonl")):
+    for path in sorted((layout.reference_dir(course) / assignment).glob("*.jsonl")):
         t = read_transcript(path)
         found.update({r.strip(): f"reply of reference transcript {path.name}" for r in t.replies if len(r.strip()) >= MIN_SECRET_CHARS})
     return found
@@ -194,10 +195,11 @@ def check_release(course: Path, scratch: Path, assignments: list[str]) -> list[F
                 problems.append(f"{src.name} has no release version")
                 continue
             problems += leaks(src, rel)
-        stray = [p.relative_to(rel_dir).as_posix() for p in rel_dir.rglob("*") if "reference" in p.relative_to(rel_dir).parts]
-        problems += [f"reference file reached the release: {s}" for s in stray]
+        stray = [p.relative_to(rel_dir).as_posix() for p in rel_dir.rglob("*")
+                 if "reference" in p.relative_to(rel_dir).parts or p.suffix == ".jsonl"]
+        problems += [f"reference or transcript file reached the release: {s}" for s in stray]
         problems += [f"the release holds what trainees must not see: {p}"
-                     for p in scan_for_secrets(rel_dir, secrets_of(layout.source_dir(course) / a))]
+                     for p in scan_for_secrets(rel_dir, secrets_of(course, a))]
         if problems:
             findings += [Finding(a, "hidden", False, p) for p in problems]
         else:
