@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ShifuError
+from ..scenario import Scenario
 from ..transcript import EndRecord, SessionRecord, Transcript, TurnRecord, read_transcript
 from .wording import grading_text
 
@@ -63,10 +64,11 @@ def _structure_problem(t: Transcript) -> str | None:
     return None
 
 
-def check_transcript(path: str | Path, scenario_id: str) -> Checked:
+def check_transcript(path: str | Path, scenario_id: str, scenario: "Scenario | None" = None) -> Checked:
     """Read, replay and compare one transcript file; never raises on what the file holds.
 
-    Raises ShifuError only when the scenario itself cannot be loaded (a course problem, not the trainee's).
+    scenario: the loaded scenario `scenario_id` names (loaded here when not given). Raises ShifuError
+    only when the scenario itself cannot be loaded (a course problem, not the trainee's).
     """
     from ..engine import Engine
     from ..scenario import load_scenario
@@ -92,7 +94,7 @@ def check_transcript(path: str | Path, scenario_id: str) -> Checked:
     if problem:
         return _rejected(text.rejected.format(name=name, reason=problem), replies, f"{name}: rejected, turns out of order")
 
-    scenario = load_scenario(scenario_id)
+    scenario = scenario if scenario is not None else load_scenario(scenario_id)
     llm = t.session.backend != SCRIPTED
     engine = Engine(scenario, backend=None, seed=t.session.seed, transcript_path=None)
     opening = engine.opening()

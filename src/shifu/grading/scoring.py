@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
+from .. import paths
 from ..feedback_text import feedback_text
 from ..rubric import ScoreResult, score_reply, score_transcript
+from ..scenario import Scenario, load_scenario
 from .replay import Checked, check_transcript
 from .wording import grading_text
 
@@ -24,6 +26,24 @@ class CellScore:
 
     points: float
     lines: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=64)
+def _cached_scenario(scenario_id: str, path: str, mtime_ns: int) -> Scenario:
+    return load_scenario(scenario_id)
+
+
+def scenario(scenario_id: str) -> Scenario:
+    """A scenario loaded once per file version (a grading run scores hundreds of cells with a handful of them).
+
+    Raises ShifuError (from shifu.scenario) for an unknown or broken scenario.
+    """
+    path = paths.scenarios_dir() / f"{scenario_id}.yaml"
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return load_scenario(scenario_id)  # not a file of the library: let the loader say why
+    return _cached_scenario(scenario_id, str(path), mtime)
 
 
 def _reason(exc: Exception) -> str:
@@ -72,7 +92,7 @@ def reply_cell(answer: str | None, scenario_id: str, buyer: str, points: float, 
     if not text.strip():
         return CellScore(0.0, [feedback_text().nbgrader.empty_reply])
     try:
-        frac, lines = share(score_reply(scenario_id, text, buyer=buyer or ""), criterion)
+        frac, lines = share(score_reply(scenario(scenario_id), text, buyer=buyer or ""), criterion)
     except Exception as exc:  # a trainee's input must never break the grading run
         return CellScore(0.0, [feedback_text().nbgrader.cannot_score.format(reason=_reason(exc))])
     return CellScore(_points(frac, cap), lines)
@@ -90,17 +110,17 @@ class TranscriptScores:
         """None when the file is missing."""
         if not self.path.is_file():
             return None
-        return check_transcript(self.path, self.scenario_id)
+        return check_transcript(self.path, self.scenario_id, scenario(self.scenario_id))
 
     @cached_property
     def untimed(self) -> ScoreResult:
         assert self.checked is not None and self.checked.untimed is not None
-        return score_transcript(self.checked.untimed, scenario=self.scenario_id)
+        return score_transcript(self.checked.untimed, scenario=scenario(self.scenario_id))
 
     @cached_property
     def timed(self) -> ScoreResult:
         assert self.checked is not None and self.checked.timed is not None
-        return score_transcript(self.checked.timed, scenario=self.scenario_id)
+        return score_transcript(self.checked.timed, scenario=scenario(self.scenario_id))
 
     def cell(self, points: float, criterion: str | None = None, with_times: bool = False) -> CellScore:
         """Points for one criterion of the replayed conversation; self-reported reply times never earn points.
