@@ -330,3 +330,21 @@ def test_a_broken_rubric_stops_grading_before_any_grade_with_a_named_error(tmp_p
     with pytest.raises(ShifuError) as err:
         _check_content(specs)
     assert "after_sales.yaml" in str(err.value)
+
+
+def test_a_chat_killed_before_the_buyer_answered_still_replays(tmp_path):
+    from shifu.engine import Engine
+
+    path = tmp_path / f"{SC}.jsonl"
+    eng = Engine(SC, seed=7, transcript_path=path)
+    eng.opening()
+    eng.respond("亲,您好,非常理解您的心情,我马上帮您查。您有没有接到快递员的电话?", latency_s=9)
+    eng.respond("我这就联系网点改派,今天18点前给您回复,您看可以吗?", latency_s=31)
+    eng.finish()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert check_transcript(path, SC).accepted  # any seed: the one on the session line is replayed
+    # killed after the trainee's second reply was written, before the buyer's answer and the end line
+    cut = [ln for ln in lines if json.loads(ln).get("type") != "end"][:-1]
+    path.write_text("\n".join(cut) + "\n", encoding="utf-8")
+    checked = check_transcript(path, SC)
+    assert checked.accepted and len(checked.replies) == 2 and checked.outcome == "ongoing"
