@@ -16,8 +16,8 @@ c.CourseDirectory.db_url = os.environ.get("SHIFU_GRADEBOOK_URL") or "sqlite:///"
 # A cell that runs longer than this is interrupted and scores 0; the batch goes on.
 c.Execute.timeout = 30
 
-# Reference transcripts beside a source notebook let `nbgrader validate` grade the reference role-play;
-# they must never reach trainees (release) nor overwrite a trainee's own transcript (autograde).
+# Reference transcripts live in course/reference/ (outside source/); "reference" stays ignored so an old
+# course that still keeps them beside a source notebook never releases them either.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "reference"]
 
 c.ClearSolutions.code_stub = {"python": "# 在这里写你的答案\nraise NotImplementedError()"}

@@ -97,12 +97,23 @@ def test_source_notebooks_are_committed_without_outputs():
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), nb_path
 
 
-def test_roleplay_transcript_prefers_the_trainees_own(tmp_path):
-    (tmp_path / "reference").mkdir()
-    (tmp_path / "reference" / "x.jsonl").write_text("{}\n")
-    assert roleplay_transcript("x", tmp_path).endswith("reference/x.jsonl")
-    (tmp_path / "x.jsonl").write_text("{}\n")
-    assert roleplay_transcript("x", tmp_path) == str(tmp_path / "x.jsonl")
+def test_roleplay_transcript_prefers_the_trainees_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    folder = tmp_path / "source" / "m09_x"
+    folder.mkdir(parents=True)
+    (tmp_path / "reference" / "m09_x").mkdir(parents=True)
+    (tmp_path / "reference" / "m09_x" / "x.jsonl").write_text("{}\n")
+    assert roleplay_transcript("x", folder).endswith("reference/m09_x/x.jsonl")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # a trainee's kernel is never pointed at a reference
+    assert roleplay_transcript("x", folder) == str(folder / "x.jsonl")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    (folder / "x.jsonl").write_text("{}\n")
+    assert roleplay_transcript("x", folder) == str(folder / "x.jsonl")
+
+
+def test_reference_transcripts_live_outside_the_source_folders():
+    assert not list(layout.source_dir().rglob("*.jsonl"))
+    assert {p.parent.name for p in layout.reference_dir().glob("*/*.jsonl")} >= {"m01_logistics", "m06_double11"}
 
 
 def test_roleplay_cell_does_not_open_a_chat_while_grading(monkeypatch, capsys):

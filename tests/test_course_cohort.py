@@ -15,7 +15,6 @@ from shifu import paths
 from shifu.course import layout
 from shifu.course.build import build_course
 from shifu.course.grade import autograde, read_scores
-from shifu.course.notebook import REFERENCE_DIR
 from shifu.course.simulate import strip_solution
 
 A = "m01_logistics"
@@ -54,7 +53,7 @@ def graded(tmp_path_factory):
     assert all(b.ok for b in build_course(course, [A], db_url=db))
 
     good = _reference_replies(course)
-    reference = (layout.source_dir(course) / A / REFERENCE_DIR / f"{SCENARIO}.jsonl").read_text(encoding="utf-8")
+    reference = (layout.reference_dir() / A / f"{SCENARIO}.jsonl").read_text(encoding="utf-8")
     _submission(course, "good", good, reference)
     _submission(course, "poor", {"q1_reply": 'q1_reply = "在查了,请耐心等待。"',
                                  "q2_reply": 'q2_reply = "这个不归我们管,是快递的问题,您自己去问快递吧。"'}, None)
@@ -80,8 +79,10 @@ def test_every_submission_is_graded(graded):
 def test_reference_work_earns_every_automatic_point(graded):
     _, scores, *_ = graded
     good = scores["good"]
-    auto = [(s, m) for k, (s, m) in good.cells.items() if not k.startswith("review__")]
+    # reply times are recorded on the trainee's own machine: formative, never points (issue 16)
+    auto = [(s, m) for k, (s, m) in good.cells.items() if not k.startswith("review__") and not k.endswith("__timeliness")]
     assert auto and all(s == m for s, m in auto), {k: v for k, v in good.cells.items() if v[0] != v[1]}
+    assert good.cells["roleplay_1__timeliness"][0] == 0
     assert good.cells["review__communication"][0] == 0  # the mentor's, never the autograder's
 
 

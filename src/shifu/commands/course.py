@@ -30,7 +30,7 @@ def author(
 
     for a in run(_course(course), assignments or None, force, transcripts):
         if transcripts:
-            typer.echo(f"replayed {len(a.transcripts)} reference transcript(s) beside {display_path(a.notebook)}")
+            typer.echo(f"replayed {len(a.transcripts)} reference transcript(s) of {display_path(a.notebook)} into course/reference")
         elif a.written:
             extra = f" + {len(a.transcripts)} reference transcript(s)" if a.transcripts else ""
             typer.echo(f"wrote {display_path(a.notebook)}{extra}")

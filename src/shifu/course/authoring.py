@@ -18,7 +18,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from ..errors import Problem, ShifuError
 from ..scenario import Scenario, load_scenario
 from . import layout
-from .notebook import REFERENCE_DIR, transcript_name
+from .notebook import transcript_name
 from .spec import Exercise, ModuleSpec, QuizItem, Roleplay, course_text, load_module, module_files
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
@@ -77,7 +77,9 @@ def _quiz_cells(item: QuizItem, text: dict[str, Any]) -> list:
     test = new_code_cell(
         "\n".join([text["cells"]["quiz_test"].format(points=_fmt_points(item.points)), HIDDEN_BEGIN,
                    f"assert {item.check}", HIDDEN_END]),
-        metadata={"nbgrader": _nbgrader(f"{item.id}__{item.competency.value}", grade=True, locked=True, points=item.points)})
+        metadata={"nbgrader": _nbgrader(f"{item.id}__{item.competency.value}", grade=True, locked=True, points=item.points),
+                  # what `shifu grade` checks in its own process against the answer's literal value (never run)
+                  "shifu": {"kind": "quiz_test", "answer_cell": item.id, "variable": item.variable, "check": item.check}})
     return [new_markdown_cell(item.question), answer, test]
 
 
@@ -96,14 +98,22 @@ def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any]) -
         cells.append(_hidden_test_cell(f"{var}__{criterion}", points, header, [
             "from shifu.nbgrader_helpers import reply_points",
             f"reply_points({var}, {json.dumps(ex.scenario)}, {json.dumps(buyer, ensure_ascii=False)}, "
-            f"{float(points)!r}, criterion={json.dumps(criterion)})"]))
+            f"{float(points)!r}, criterion={json.dumps(criterion)})"],
+            {"kind": "reply_test", "scenario": ex.scenario, "criterion": criterion, "buyer": buyer,
+             "answer_cell": var, "variable": var}))
     return cells
 
 
-def _hidden_test_cell(grade_id: str, points: float, header: str, hidden: list[str]) -> Any:
-    """A locked, graded test cell: a visible comment line, then the grading call hidden from the release."""
+def _hidden_test_cell(grade_id: str, points: float, header: str, hidden: list[str], shifu: dict[str, Any]) -> Any:
+    """A locked, graded test cell: a visible comment line, then a formative call hidden from the release.
+
+    `shifu` (kind reply_test / transcript_test, scenario, criterion, ...) is what `shifu grade` scores
+    in its own process, read from the source notebook; the hidden call only gives formative feedback
+    under `nbgrader validate` and never decides points (shifu.nbgrader_helpers).
+    """
     src = "\n".join([header, HIDDEN_BEGIN, *hidden, HIDDEN_END])
-    return new_code_cell(src, metadata={"nbgrader": _nbgrader(grade_id, grade=True, locked=True, points=points)})
+    return new_code_cell(src, metadata={"nbgrader": _nbgrader(grade_id, grade=True, locked=True, points=points),
+                                        "shifu": shifu})
 
 
 def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
@@ -127,7 +137,8 @@ def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
             "from shifu.course.notebook import roleplay_transcript",
             "from shifu.nbgrader_helpers import transcript_points",
             f"transcript_points(roleplay_transcript({json.dumps(rp.scenario)}), {json.dumps(rp.scenario)}, "
-            f"{float(points)!r}, criterion={json.dumps(criterion)})"]))
+            f"{float(points)!r}, criterion={json.dumps(criterion)})"],
+            {"kind": "transcript_test", "scenario": rp.scenario, "criterion": criterion, "transcript": transcript}))
     return cells
 
 
@@ -188,15 +199,19 @@ def _cell_id(cell: Any) -> str:
     return "c" + hashlib.sha1(cell["source"].encode()).hexdigest()[:12]
 
 
-def write_reference_transcripts(spec: ModuleSpec, scenarios: dict[str, Scenario], folder: Path) -> list[Path]:
-    """Play each graded role-play's reference script through the engine, so the source notebook validates."""
+def write_reference_transcripts(spec: ModuleSpec, scenarios: dict[str, Scenario], course: Path | None = None) -> list[Path]:
+    """Play each graded role-play's reference script through the engine, so the source notebook validates.
+
+    Written to course/reference/<assignment>/ (layout.reference_dir), outside the source folder that
+    nbgrader copies into releases.
+    """
     from .transcripts import play_script
 
     out = []
     for rp in spec.roleplays:
         if not rp.criteria:
             continue
-        path = folder / REFERENCE_DIR / transcript_name(rp.scenario)
+        path = layout.reference_dir(course) / spec.assignment / transcript_name(rp.scenario)
         play_script(scenarios[rp.scenario], [(t.reply, t.latency_s) for t in rp.script], path, trainee="reference", seed=0)
         out.append(path)
     return out
@@ -224,7 +239,7 @@ def author(course: Path | None = None, only: list[str] | None = None, force: boo
         folder = layout.source_dir(course) / spec.assignment
         target = folder / f"{spec.notebook_name}.ipynb"
         if transcripts_only:
-            results.append(Authored(target, False, tuple(write_reference_transcripts(spec, scenarios, folder))))
+            results.append(Authored(target, False, tuple(write_reference_transcripts(spec, scenarios, course))))
             continue
         if target.exists() and not force:
             results.append(Authored(target, False))
@@ -233,6 +248,6 @@ def author(course: Path | None = None, only: list[str] | None = None, force: boo
         nb = build_notebook(spec, scenarios, text)
         nbformat.validate(nb)
         target.write_text(nbformat.writes(nb), encoding="utf-8")
-        transcripts = write_reference_transcripts(spec, scenarios, folder)
+        transcripts = write_reference_transcripts(spec, scenarios, course)
         results.append(Authored(target, True, tuple(transcripts)))
     return results

@@ -1,12 +1,14 @@
 """`shifu course check`: prove the course is sound before trainees see it.
 
 1. every source notebook's reference answers pass `nbgrader validate` (full marks on every test);
-2. the release notebooks, built afresh in a scratch course, hide every hidden test and reference file;
+2. the release notebooks, built afresh in a scratch course, hide every solution, hidden test and reference
+   transcript (their lines are looked for in every released file);
 3. an untouched copy of each release notebook runs to the end under autograde (errors only in the
    answer and test cells, where an empty answer belongs) and scores zero.
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -128,6 +130,60 @@ def leaks(source_nb: Path, release_nb: Path) -> list[str]:
     return found
 
 
+_SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+_MARKERS = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
+MIN_SECRET_CHARS = 8  # shorter lines ("pass", "return 0") are too common to count as a leaked solution
+
+
+def secrets_of(course: Path, assignment: str) -> dict[str, str]:
+    """What trainees must never receive, for one assignment: text → what it is.
+
+    Lines of solution blocks and hidden tests that appear nowhere else in its source notebooks (at
+    least MIN_SECRET_CHARS long), and the trainee replies of its reference transcripts.
+    """
+    from ..transcript import read_transcript
+
+    source_folder = layout.source_dir(course) / assignment
+    found: dict[str, str] = {}
+    for path in sorted(source_folder.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        secret: dict[str, str] = {}
+        shown = []
+        for cell in nb.cells:
+            src = cell.source
+            for block in _SOLUTION.findall(src):
+                secret.update({ln.strip(): f"solution line of {path.name}" for ln in block.splitlines()})
+            for block in _HIDDEN.findall(src):
+                secret.update({ln.strip(): f"hidden test line of {path.name}" for ln in block.splitlines()})
+            shown.append(_SOLUTION.sub("", _HIDDEN.sub("", src)))
+        visible = "\n".join(shown)
+        found.update({ln: what for ln, what in secret.items() if len(ln) >= MIN_SECRET_CHARS and ln not in visible})
+    for path in sorted((layout.reference_dir(course) / assignment).glob("*.jsonl")):
+        t = read_transcript(path)
+        found.update({r.strip(): f"reply of reference transcript {path.name}" for r in t.replies if len(r.strip()) >= MIN_SECRET_CHARS})
+    return found
+
+
+def scan_for_secrets(folder: Path, secrets: dict[str, str]) -> list[str]:
+    """Every file under `folder` that holds a secret (or a solution / hidden-test marker), one line each."""
+    problems = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # binary data (a parquet file): not where a reply or test line could be read
+        if path.suffix == ".ipynb":  # JSON escapes newlines and quotes: compare the notebook's own text
+            with contextlib.suppress(Exception):
+                nb = nbformat.reads(text, as_version=4)
+                text = "\n".join(c.source + "\n" + json.dumps(c.get("outputs", []), ensure_ascii=False) for c in nb.cells) \
+                    + json.dumps(nb.metadata, ensure_ascii=False)
+        hits = [what for line, what in secrets.items() if line in text]
+        hits += [f"a {m} marker" for m in _MARKERS if m in text]
+        problems += [f"{rel}: {hit}" for hit in sorted(set(hits))]
+    return problems
+
+
 def check_release(course: Path, scratch: Path, assignments: list[str]) -> list[Finding]:
     findings = []
     for a in assignments:
@@ -139,8 +195,11 @@ def check_release(course: Path, scratch: Path, assignments: list[str]) -> list[F
                 problems.append(f"{src.name} has no release version")
                 continue
             problems += leaks(src, rel)
-        stray = [p.relative_to(rel_dir).as_posix() for p in rel_dir.rglob("*") if "reference" in p.relative_to(rel_dir).parts]
-        problems += [f"reference file reached the release: {s}" for s in stray]
+        stray = [p.relative_to(rel_dir).as_posix() for p in rel_dir.rglob("*")
+                 if "reference" in p.relative_to(rel_dir).parts or p.suffix == ".jsonl"]
+        problems += [f"reference or transcript file reached the release: {s}" for s in stray]
+        problems += [f"the release holds what trainees must not see: {p}"
+                     for p in scan_for_secrets(rel_dir, secrets_of(course, a))]
         if problems:
             findings += [Finding(a, "hidden", False, p) for p in problems]
         else:

@@ -23,6 +23,15 @@ def source_dir(course: Path | None = None) -> Path:
     return (course or paths.course_dir()) / "source"
 
 
+def reference_dir(course: Path | None = None) -> Path:
+    """Reference role-play transcripts, one folder per assignment: for mentors and `nbgrader validate` only.
+
+    Outside source/ on purpose: nbgrader copies a source folder into the release (and into every
+    autograded submission), so nothing it must never hand out may live there.
+    """
+    return (course or paths.course_dir()) / "reference"
+
+
 def release_dir(course: Path | None = None) -> Path:
     return (course or paths.course_dir()) / "release"
 

@@ -11,19 +11,29 @@ from typing import Any
 
 from .spec import course_text
 
-REFERENCE_DIR = "reference"  # beside a source notebook only; nbgrader never copies it (CourseDirectory.ignore)
+REFERENCE_DIR = "reference"  # course/reference/<assignment>/, beside course/source: never released (layout.reference_dir)
 
 
 def transcript_name(scenario_id: str) -> str:
     return f"{scenario_id}.jsonl"
 
 
+def reference_transcript(scenario_id: str, folder: str | os.PathLike[str] = ".") -> Path:
+    """Where the reference transcript of a source notebook in `folder` (course/source/<assignment>) lives:
+    course/reference/<assignment>/<scenario>.jsonl."""
+    here = Path(folder).resolve()
+    return here.parent.parent / REFERENCE_DIR / here.name / transcript_name(scenario_id)
+
+
 def roleplay_transcript(scenario_id: str, folder: str | os.PathLike[str] = ".") -> str:
-    """The transcript a test cell grades: the trainee's own, else the reference one beside a source notebook."""
+    """The transcript a test cell reads: the trainee's own; in a source folder without one (`nbgrader
+    validate`, a mentor trying the notebook), the reference transcript. The grader never calls this: it
+    reads the submission's own file only (shifu.grading.rescore)."""
     own = Path(folder) / transcript_name(scenario_id)
-    ref = Path(folder) / REFERENCE_DIR / transcript_name(scenario_id)
-    if not own.exists() and ref.exists():
-        return str(ref)
+    if not own.exists() and os.environ.get("NBGRADER_EXECUTION") != "autograde":
+        ref = reference_transcript(scenario_id, folder)
+        if ref.exists():
+            return str(ref)
     return str(own)
 
 

@@ -14,12 +14,15 @@ runs from one thread, one submission at a time.
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import sqlalchemy
 from nbconvert.exporters import Exporter, NotebookExporter
 from nbconvert.writers import FilesWriter
@@ -30,8 +33,10 @@ from nbgrader.converters.base import BaseConverter
 from nbgrader.nbgraderformat import SchemaTooNewError, SchemaTooOldError
 from nbgrader.preprocessors import Execute
 
-from ..errors import ShifuError
+from ..errors import Problem, ShifuError, display_path
 from .course import Course, redact
+from .copies import Copies
+from .rescore import CellSpec, rescore, specs_from_source
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Submission:
     folder: Path                      # submitted/<student>/<assignment>
     notebooks: list[Path]             # submitted notebook files, sorted like nbgrader sorts them
     jobs: list[NotebookJob] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the mentor: rejected transcripts, possible copies
 
 
 class SubmissionFailed(Exception):
@@ -82,6 +88,8 @@ class AutogradePipeline:
         self.after = NotebookExporter(parent=conv, config=conv.config)
         for pp in steps[at + 1:]:
             self.after.register_preprocessor(pp)
+        self._specs: dict[tuple[str, str], tuple[dict[str, CellSpec], NotebookNode | None]] = {}
+        self._copies: dict[str, Copies] = {}
 
     # -- finding submissions -------------------------------------------------------------------
 
@@ -118,6 +126,9 @@ class AutogradePipeline:
     def prepare(self, sub: Submission) -> None:
         """Gradebook rows, copied files and sanitized notebooks; leaves sub.jobs ready to execute."""
         conv = self.conv
+        for path in sub.notebooks:  # a broken source notebook is the course's problem: found before anything is graded
+            self.scoring(sub.assignment, path.stem)
+        sub.notes += self.copies(sub.assignment).notes(sub.student)
         self._select(sub)
         try:
             conv.run_pre_convert_hook()
@@ -146,8 +157,11 @@ class AutogradePipeline:
         return self.execute_class(parent=self.conv.exporter)
 
     def finish_notebook(self, sub: Submission, job: NotebookJob, executed: NotebookNode) -> None:
-        """The steps after Execute (SaveAutoGrades, AssignLatePenalties, ...) and the autograded file."""
+        """The grader's own points in Shifu's graded cells, then the steps after Execute (SaveAutoGrades,
+        AssignLatePenalties, ...) and the autograded file."""
         try:
+            specs, release = self.scoring(sub.assignment, job.notebook_id)
+            sub.notes += [f"{job.notebook_id}: {line}" for line in rescore(executed, specs, sub.folder, release)]
             with utils.setenv(NBGRADER_EXECUTION="autograde"):
                 output, resources = self.after.from_notebook_node(executed, resources=job.resources)
             self.conv.write_single_notebook(output, resources)
@@ -172,6 +186,52 @@ class AutogradePipeline:
             self.course.log.warning("Removing failed assignment: %s", dest)
             utils.rmtree(dest)
 
+    # -- what the grader scores itself ----------------------------------------------------------
+
+    def scoring(self, assignment: str, notebook_id: str) -> tuple[dict[str, CellSpec], NotebookNode | None]:
+        """The graded cells Shifu scores (read from the SOURCE notebook) and the release notebook, cached.
+
+        Raises ShifuError when the source notebook is unreadable: every submission would be wrong. A notebook
+        the source does not have scores nothing here (nbgrader reports it).
+        """
+        key = (assignment, notebook_id)
+        if key not in self._specs:
+            cd = self.course.coursedir
+            source = Path(cd.format_path(cd.source_directory, ".", assignment)) / f"{notebook_id}.ipynb"
+            release = Path(cd.format_path(cd.release_directory, ".", assignment)) / f"{notebook_id}.ipynb"
+            if not source.exists():  # a notebook the course does not have: nbgrader reports it, nothing to score
+                self._specs[key] = ({}, None)
+                return self._specs[key]
+            try:
+                src = nbformat.read(source, as_version=4)
+            except (OSError, ValueError) as exc:
+                raise ShifuError([Problem(display_path(source), "(file)", f"the source notebook cannot be read: {exc}",
+                                          "the grader scores replies and transcripts from the source notebook: "
+                                          "restore it (course/source/ASSIGNMENT/NOTEBOOK.ipynb)")]) from None
+            try:
+                rel = nbformat.read(release, as_version=4)
+            except (OSError, ValueError):
+                rel = None  # only used to recognise an untouched placeholder reply
+            specs = specs_from_source(src)
+            _check_content(specs)
+            self._specs[key] = (specs, rel)
+        return self._specs[key]
+
+    def copies(self, assignment: str) -> Copies:
+        """Identical replies and transcripts across the trainees of one assignment (flags for the mentor)."""
+        if assignment not in self._copies:
+            cd = self.course.coursedir
+            folders = {Path(p).parent.name: Path(p) for p in
+                       sorted(glob.glob(cd.format_path(cd.submitted_directory, "*", assignment)))}
+            specs = {}
+            for folder in folders.values():
+                for nb in folder.glob("*.ipynb"):
+                    if nb.stem not in specs:
+                        with contextlib.suppress(ShifuError):
+                            specs[nb.stem] = self.scoring(assignment, nb.stem)
+            self._copies[assignment] = Copies.find(folders, specs)
+        return self._copies[assignment]
+
     # -- helpers ----------------------------------------------------------------------------------
 
     def _select(self, sub: Submission) -> None:
@@ -195,6 +255,19 @@ class AutogradePipeline:
         if isinstance(exc, SystemExit):
             return SubmissionFailed("nbgrader refused the submission (see .nbgrader.log in the course folder)")
         return SubmissionFailed(describe_exception(exc))
+
+
+def _check_content(specs: dict[str, CellSpec]) -> None:
+    """Every scenario and rubric the grader will score with, and its feedback wording, load: a typo in any of
+    them is one named error before any grade is written, not a 0 in every trainee's feedback."""
+    from ..rubric import score_reply
+    from ..scenario import load_scenario
+    from .wording import grading_text
+
+    grading_text()
+    for scenario in sorted({s.scenario for s in specs.values() if s.scenario}):
+        load_scenario(scenario)
+        score_reply(scenario, "您好")  # loads the scenario's rubric and the feedback text it needs
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -228,6 +228,7 @@ async def _grade_runs(course: Course, pipeline: AutogradePipeline, pool: WarmPoo
         _add_grades(course, sub, result, executed)
         _write_feedback(feedback, result)
         result.seconds = time.monotonic() - began
+    result.reasons += sub.notes  # the grader's own scoring: rejected transcripts, possible copies (for the mentor)
     report(result)
     return result
 

@@ -1,0 +1,166 @@
+"""Points for one graded cell, from data only: a reply's text, a checked transcript.
+
+Used by the grader in its own process (shifu.grading.rescore) and, for formative feedback while a
+notebook is validated or worked on, by the helpers notebooks call (shifu.nbgrader_helpers). Both
+get the same number and the same reasons. Never raises on what a trainee wrote: a bad input is 0
+points with the reason, in the trainee's words (grader/feedback.yaml, grader/grading.yaml).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+from .. import paths
+from ..feedback_text import feedback_text
+from ..rubric import ScoreResult, score_reply, score_transcript
+from ..scenario import Scenario, load_scenario
+from .replay import Checked, check_transcript
+from .wording import grading_text
+
+
+@dataclass(frozen=True)
+class CellScore:
+    """points: between 0 and the cell's points, rounded to 0.01. lines: the reasons shown in feedback."""
+
+    points: float
+    lines: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=64)
+def _cached_scenario(scenario_id: str, path: str, mtime_ns: int) -> Scenario:
+    return load_scenario(scenario_id)
+
+
+def scenario(scenario_id: str) -> Scenario:
+    """A scenario loaded once per file version (a grading run scores hundreds of cells with a handful of them).
+
+    Raises ShifuError (from shifu.scenario) for an unknown or broken scenario.
+    """
+    path = paths.scenarios_dir() / f"{scenario_id}.yaml"
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return load_scenario(scenario_id)  # not a file of the library: let the loader say why
+    return _cached_scenario(scenario_id, str(path), mtime)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _cap(points: float) -> float | None:
+    try:
+        cap = float(points)
+    except (TypeError, ValueError):
+        return None
+    return cap if math.isfinite(cap) and cap > 0 else None
+
+
+def share(result: ScoreResult, criterion: str | None) -> tuple[float, list[str]]:
+    """Fraction of the rubric earned (whole rubric, or one criterion) and the lines explaining it."""
+    text = feedback_text().nbgrader
+    if criterion is None:
+        lines = [text.total.format(total=result.total, max=result.max)]
+        lines += [text.total_line.format(label=c.label, points=c.points, max=c.max, tip=c.tip)
+                  for c in result.criteria if c.applicable]
+        return (result.total / result.max if result.max > 0 else 0.0), lines
+    try:
+        c = result.criterion(criterion)
+    except KeyError:
+        return 0.0, [text.unknown_criterion.format(criterion=criterion)]
+    if not c.applicable or c.max <= 0:
+        return 0.0, [text.not_applicable.format(label=c.label, tip=c.tip)]
+    lines = [text.criterion.format(label=c.label, points=c.points, max=c.max)]
+    lines += [text.evidence_line.format(turn=e.turn, quote=e.quote) for e in c.evidence[:3]]
+    lines.append(text.tip_line.format(tip=c.tip))
+    return c.points / c.max, lines
+
+
+def _points(frac: float, cap: float) -> float:
+    return min(cap, max(0.0, round(frac * cap, 2)))
+
+
+def reply_cell(answer: str | None, scenario_id: str, buyer: str, points: float, criterion: str | None = None) -> CellScore:
+    """One written reply scored against one criterion (or the whole rubric), out of `points`."""
+    cap = _cap(points)
+    if cap is None:
+        return CellScore(0.0, [feedback_text().nbgrader.bad_points])
+    text = answer if isinstance(answer, str) else ("" if answer is None else str(answer))
+    if not text.strip():
+        return CellScore(0.0, [feedback_text().nbgrader.empty_reply])
+    try:
+        frac, lines = share(score_reply(scenario(scenario_id), text, buyer=buyer or ""), criterion)
+    except Exception as exc:  # a trainee's input must never break the grading run
+        return CellScore(0.0, [feedback_text().nbgrader.cannot_score.format(reason=_reason(exc))])
+    return CellScore(_points(frac, cap), lines)
+
+
+class TranscriptScores:
+    """One transcript file, checked once and scored once for every criterion cell that grades it."""
+
+    def __init__(self, path: str | Path, scenario_id: str):
+        self.path = Path(path)
+        self.scenario_id = scenario_id
+
+    @cached_property
+    def checked(self) -> Checked | None:
+        """None when the file is missing."""
+        if not self.path.is_file():
+            return None
+        return check_transcript(self.path, self.scenario_id, scenario(self.scenario_id))
+
+    @cached_property
+    def untimed(self) -> ScoreResult:
+        assert self.checked is not None and self.checked.untimed is not None
+        return score_transcript(self.checked.untimed, scenario=scenario(self.scenario_id))
+
+    @cached_property
+    def timed(self) -> ScoreResult:
+        assert self.checked is not None and self.checked.timed is not None
+        return score_transcript(self.checked.timed, scenario=scenario(self.scenario_id))
+
+    def cell(self, points: float, criterion: str | None = None, with_times: bool = False) -> CellScore:
+        """Points for one criterion of the replayed conversation; self-reported reply times never earn points.
+
+        with_times: score the recorded reply times too — formative only (`nbgrader validate`, a mentor's
+        session), so a reference script is seen to meet the benchmark; the grader never sets it.
+        """
+        cap = _cap(points)
+        if cap is None:
+            return CellScore(0.0, [feedback_text().nbgrader.bad_points])
+        words = grading_text().transcript
+        try:
+            checked = self.checked
+            if checked is None:
+                return CellScore(0.0, [words.missing.format(name=self.path.name)])
+            if not checked.accepted:
+                return CellScore(0.0, [checked.reason])
+            frac, lines = share(self.timed if with_times else self.untimed, criterion)
+            if criterion is not None and not with_times:
+                lines = self._formative_timing(criterion, lines, cap)
+        except Exception as exc:  # a broken scenario or rubric must show as a reason, not a traceback in feedback
+            return CellScore(0.0, [feedback_text().nbgrader.cannot_score.format(reason=_reason(exc))])
+        return CellScore(_points(frac, cap), lines + checked.notes)
+
+    def _formative_timing(self, criterion: str, lines: list[str], cap: float) -> list[str]:
+        """A criterion that only the reply times can score (响应时效): 0 points, the recorded figure as formative."""
+        try:
+            if self.untimed.criterion(criterion).applicable:
+                return lines  # scored without the times: nothing formative to add (the timed replay is not needed)
+            timed = self.timed.criterion(criterion)
+        except KeyError:
+            return lines
+        if not timed.applicable:
+            return lines
+        words = grading_text().transcript
+        formative = _points(timed.points / timed.max, cap) if timed.max > 0 else 0.0
+        return [words.timing_formative.format(label=timed.label, max=cap, points=formative)]
+
+
+def transcript_cell(path: str | Path, scenario_id: str, points: float, criterion: str | None = None,
+                    with_times: bool = False) -> CellScore:
+    """One criterion (or the whole rubric) of a saved role-play, out of `points` (with_times: formative, see cell)."""
+    return TranscriptScores(path, scenario_id).cell(points, criterion, with_times)
