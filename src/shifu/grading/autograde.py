@@ -33,6 +33,7 @@ from nbgrader.converters.base import BaseConverter
 from nbgrader.nbgraderformat import SchemaTooNewError, SchemaTooOldError
 from nbgrader.preprocessors import Execute
 
+from .. import clock
 from ..errors import Problem, ShifuError, display_path
 from .course import Course, redact
 from .copies import Copies
@@ -117,9 +118,12 @@ class AutogradePipeline:
     def should_grade(self, sub: Submission) -> bool:
         """nbgrader's init_destination: False when it was autograded before and nothing newer came in."""
         self._select(sub)
+        # +0800 / CST are rewritten to a form nbgrader reads as the same instant; unreadable ones get reason and fix
+        if (why := clock.timestamp_problem(Path(sub.folder))):
+            raise SubmissionFailed(why)
         try:
             return self.conv.init_destination(sub.assignment, sub.student)
-        except SystemExit:  # CourseDirectory.fail: an unreadable timestamp.txt
+        except (SystemExit, AttributeError):  # CourseDirectory.fail (nbgrader 0.9.6 calls a method that is missing)
             raise SubmissionFailed(f"timestamp.txt in {sub.folder} is not a date nbgrader can read — fix: "
                                    "write it as `2026-11-20 10:00:00.000000 UTC` or delete it") from None
 
