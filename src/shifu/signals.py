@@ -16,7 +16,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from .content import question_kinds
-from .phrases import CompiledPhrases, Matcher, normalize, phrases
+from .phrases import CompiledPhrases, Matcher, normalize, normalize_map, phrases
 from .scenario import Scenario
 from .vocab import Signal
 
@@ -68,10 +68,17 @@ class Signals:
 # Positive signals are set aside in gamed text; these are also what "keyword stuffing" is made of.
 _POSITIVE = ("greeting", "self_intro", "empathy", "apology", "time_commitment", "consensus_check",
              "summary", "follow_up", "retention_offer")
-_NEGATIVE = ("blame_shifting", "arguing", "forbidden_phrase", "privacy_breach", "off_platform_payment")
+_NEGATIVE = ("blame_shifting", "arguing", "forbidden_phrase", "privacy_breach", "off_platform_payment", "breach")
+# Positive signals that earn once per conversation: said again word for word, they are stock, not care.
+_ONCE = ("greeting", "self_intro", "empathy", "apology", "consensus_check", "follow_up", "summary")
 # Where a preceding negation ("不理解", "我们不会推卸…") cancels the hit.
 _NEGATABLE = {"empathy", "apology", "blame_shifting", "arguing", "time_commitment", "follow_up",
-              "off_platform_payment", "solution", "over_promise", "policy_correct", "policy_wrong", "summary"}
+              "off_platform_payment", "solution", "over_promise", "policy_correct", "policy_wrong", "summary",
+              "privacy_breach", "breach", "stalling"}
+# Sentences end here; a refusal after a hit ("私下转账这个真不行") is looked for up to the end of its sentence.
+_SENT_END = re.compile(r"[!?;。！？；\n]")
+# Clause separators for negation scope: a list joined by 、 stays one clause ("不会让您往银行卡、微信转钱").
+_SCOPE_SEP = re.compile(r"[,.!?;:。，！？；：\n]")
 
 # Spaces separate pieces in Chinese text ("抱歉 理解 改派"), not inside English sentences.
 _CLAUSE_SEP = re.compile(r"[,.!?;:。，！？；：、\n\r\t…]+|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])")
@@ -161,7 +168,7 @@ class _Reader:
 
     def __init__(self, reply: str, ctx: ReplyContext, ph: CompiledPhrases, cues: _ScenarioCues):
         self.raw = reply
-        self.text = normalize(reply)
+        self.text, self.where = normalize_map(reply)
         self.ctx = ctx
         self.ph = ph
         self.cues = cues
@@ -178,7 +185,7 @@ class _Reader:
 
     def _note_gaming(self, a: int, b: int, why: str) -> None:
         if not any(s.detail == why for s in self.gaming):
-            self.gaming.append(Span(Signal.stuffing, self.raw[a:b].strip()[:120], a, b, why))
+            self.gaming.append(Span(Signal.stuffing, self.quote(a, b).strip()[:120], a, b, why))
 
     def _visible(self, a: int, b: int, allow: tuple[str, ...] = ()) -> bool:
         return all(self.mask[i] is None or self.mask[i] in allow for i in range(a, b))
@@ -361,15 +368,34 @@ class _Reader:
         return round(max(0.0, min(1.0, value)), 3)
 
     # -- signals -------------------------------------------------------------------------
-    def negated(self, text: str, start: int) -> bool:
+    def quote(self, a: int, b: int) -> str:
+        """The original text behind normalised positions [a, b)."""
+        if a >= b or a >= len(self.where):
+            return ""
+        return self.raw[self.where[a]:self.where[min(b, len(self.where)) - 1] + 1]
+
+    def refused_after(self, text: str, end: int) -> bool:
+        """A refusal after the hit in the same sentence: "私下转账这个真不行", "加微信是不允许的"."""
+        m = _SENT_END.search(text, end)
+        stop = m.start() if m else len(text)
+        return bool(self.ph.after_negators.find(text[end:min(stop, end + 24)]))
+
+    def negated(self, text: str, start: int, kind: str = "", end: int | None = None) -> bool:
+        whole = kind in self.ph.book.negators.clause_scope
+        sep = _SCOPE_SEP if whole else _CLAUSE_SEP
         clause_start = start
-        while clause_start > 0 and not _CLAUSE_SEP.match(text[clause_start - 1]):
+        while clause_start > 0 and not sep.match(text[clause_start - 1]):
             clause_start -= 1
         prefix = text[clause_start:start]
         if any(prefix.rstrip().endswith(n) for n in self.ph.near_negators):
             return True
+        if end is not None and kind in self.ph.book.negators.after_scope and self.refused_after(text, end):
+            return True
         window = self.ph.book.negators.window
-        near = prefix[-window:] if _CJK.search(text[start:start + 2] or "x") else prefix[-window * 3:]
+        if whole:
+            near = prefix
+        else:
+            near = prefix[-window:] if _CJK.search(text[start:start + 2] or "x") else prefix[-window * 3:]
         for n in self.ph.clause_negators:
             if re.match(r"[a-z]", n):
                 if re.search(r"(?<![a-z])" + re.escape(n) + r"(?![a-z])", near):
@@ -384,7 +410,7 @@ class _Reader:
         for a, b, _ in matcher.find(text):
             if exclude and any(a < y and x < b for x, y in exclude):
                 continue
-            if kind in _NEGATABLE and self.negated(text, a):
+            if kind in _NEGATABLE and self.negated(text, a, kind, b):
                 continue
             if kind == "privacy_breach" and not self._private(text[a:b]):
                 continue
@@ -409,7 +435,9 @@ class _Reader:
             ca -= 1
         while cb < len(self.text) and not _CLAUSE_SEP.match(self.text[cb]) and cb - b < 40:
             cb += 1
-        return Span(signal, self.raw[ca:cb].strip(), a, b, detail)
+        ra = self.where[a] if a < len(self.where) else len(self.raw)
+        rb = self.where[b - 1] + 1 if 0 < b <= len(self.where) else ra
+        return Span(signal, self.quote(ca, cb).strip(), ra, rb, detail)
 
 
 def _longest_first(hits: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
@@ -441,7 +469,10 @@ def _cue_hits(r: "_Reader", text: str, table, label: str, signal: Signal) -> tup
 
 
 def read_reply(reply: str, ctx: ReplyContext) -> Signals:
-    """What the reply contains, in context. Deterministic; never raises on any string."""
+    """What the reply contains, in context, as the rules reader sees it (the offline default).
+
+    Deterministic; never raises on any string. Other readers (shifu.readers) produce the same Signals.
+    """
     reply = reply if isinstance(reply, str) else ("" if reply is None else str(reply))
     if not reply.strip():
         return Signals(substance=0.0, notes=("empty reply",))
@@ -452,31 +483,74 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     r.find_stuffing()
     r.find_padding()
     substance = r.substance()
+    stock_only = _stock_only(r)
+    if stock_only:
+        substance = 0.0
+        r.notes.append("stock phrases only")
 
     good = r.view()                 # positives: only genuine text
     fair = r.view(keep=(_INJECTION, _REPEATED, _KEYWORDS, _PADDING))  # negatives: all but the buyer's own words
     spans: list[Span] = []
     never_hits = [(a, b) for _, _, m in r.cues.never for a, b, _ in m.find(fair)]
+    promise_hits = _over_promise_hits(r, fair)
+    history = [_alnum(normalize(h)) for h in ctx.history]
     for name in _POSITIVE:
-        hit = r.first(good, r.ph.signals[name], name, exclude=never_hits)
-        if hit:
-            spans.append(r.span(Signal(name), *hit))
+        hit = r.first(good, r.ph.signals[name], name, exclude=never_hits + [(a, b) for a, b, _ in promise_hits])
+        if not hit:
+            continue
+        if name in ("greeting", "self_intro") and ctx.history:
+            continue  # "亲" greets once, at the start; every turn it is a habit, not a greeting
+        if name in _ONCE and _said_before(r, good, hit, history):
+            continue
+        spans.append(r.span(Signal(name), *hit))
     for name in _NEGATIVE:
         hit = r.first(fair, r.ph.signals[name], name)
         if hit:
             spans.append(r.span(Signal(name), *hit))
 
     resolutions, found = _cue_hits(r, good, r.cues.accepts, "solution", Signal.solution)
+    stall_cues = [(a, b) for a, b, _ in r.ph.signals["stalling"].find(good)]
+    # "在加急处理了" names a remedy word inside a stalling phrase: that is no remedy
+    found = [sp for sp in found if not _inside_stall(r, good, sp, stall_cues)]
+    resolutions = {sp.detail for sp in found}
     spans += found
     kinds = {rid: kind for rid, kind, _ in r.cues.never}
     offers, offer_spans = _cue_hits(r, fair, [(rid, m) for rid, _, m in r.cues.never], "over_promise", Signal.over_promise)
-    spans += [sp for sp in offer_spans if kinds[sp.detail] == "over_promise"]  # breaches are not over-promises
+    spans += [sp for sp in offer_spans if kinds[sp.detail] == "over_promise"]
+    spans += [Span(Signal.breach, sp.quote, sp.start, sp.end, sp.detail) for sp in offer_spans if kinds[sp.detail] == "breach"]
+    if not any(sp.signal is Signal.over_promise for sp in spans) and promise_hits:
+        a, b, why = promise_hits[0]
+        spans.append(r.span(Signal.over_promise, a, b, detail=why))
     ok, found = _cue_hits(r, good, r.cues.policy_ok, "policy_correct", Signal.policy_correct)
     spans += found
     bad, found = _cue_hits(r, fair, r.cues.policy_bad, "policy_wrong", Signal.policy_wrong)
     spans += found
 
-    probed = _probes(r, good, spans)
+    questions = _questions(r, good)
+    if questions:
+        qa, qb = questions[0]
+        spans.append(Span(Signal.question, r.quote(qa, qb).strip(), r.where[qa], r.where[qb - 1] + 1, "question"))
+    choice = _choice_of_plans(r, good, questions)
+    if choice and not any(sp.signal is Signal.consensus_check for sp in spans):
+        spans.append(r.span(Signal.consensus_check, *choice, detail="choice"))
+    probed = _probes(r, good, spans, questions)
+    actions = r.ph.actions.find(fair)
+    has = {sp.signal for sp in spans}
+    plan = bool(resolutions or actions or choice or has & {Signal.time_commitment, Signal.retention_offer,
+                                                           Signal.policy_correct, Signal.over_promise}
+                or _plan_in_history(r, ctx))
+    if not plan:  # "您看这样可以吗?" with nothing proposed asks for agreement to nothing
+        spans = [sp for sp in spans if sp.signal is not Signal.consensus_check]
+    stall = r.first(good, r.ph.signals["stalling"], "stalling")
+    concrete = bool(resolutions or actions or probed or has & {Signal.time_commitment, Signal.probe})
+    if stall and not concrete:
+        spans.append(r.span(Signal.stalling, *stall))
+        spans = [sp for sp in spans if sp.signal is not Signal.follow_up]  # "有消息通知您" with nothing done is waiting
+    if stock_only:
+        keep = {Signal.stalling, Signal.question, *(Signal(n) for n in _NEGATIVE), Signal.over_promise,
+                Signal.breach, Signal.policy_wrong}
+        spans = [sp for sp in spans if sp.signal in keep]
+        resolutions, ok, probed = set(), set(), set()
     spans.extend(r.gaming)
     spans.sort(key=lambda s: (s.start, s.signal.value))
     return Signals(
@@ -493,43 +567,181 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     )
 
 
-def _probes(r: _Reader, good: str, spans: list[Span]) -> set[str]:
-    """Questions that look for the cause: which hidden facts they target (one span per fact)."""
-    chars = list(good)
-    for x, y, _ in r.ph.signals["consensus_check"].find(good):  # "您看可以吗" asks for agreement, not for the cause
-        chars[x:y] = " " * (y - x)
-    asked = "".join(chars)
-    questions: list[tuple[int, int]] = []
-    marker_at = sorted(a for a, _, _ in r.ph.question.find(asked))
+def _inside_stall(r: _Reader, good: str, sp: Span, stall_cues: list[tuple[int, int]]) -> bool:
+    """Is this remedy cue part of a stalling phrase ("正在加急处理中")?"""
+    for a, b, _ in r.ph.signals["stalling"].find(good):
+        q = r.quote(a, b)
+        if q and q in sp.quote and len(sp.quote) <= len(q) + 6:
+            return True
+    return False
+
+
+def _said_before(r: _Reader, good: str, hit: tuple[int, int], history: list[str]) -> bool:
+    """The clause that carries this signal was already said in an earlier reply of the conversation."""
+    if not history:
+        return False
+    a, b = hit
+    while a > 0 and not _CLAUSE_SEP.match(good[a - 1]):
+        a -= 1
+    while b < len(good) and not _CLAUSE_SEP.match(good[b]):
+        b += 1
+    clause = _alnum(good[a:b])
+    hit_text = _alnum(good[hit[0]:hit[1]])
+    return any((clause and clause in h) or (len(hit_text) >= 4 and hit_text in h) for h in history)
+
+
+def _plan_in_history(r: _Reader, ctx: ReplyContext) -> bool:
+    for h in ctx.history[-3:]:
+        text = normalize(h)
+        if any(m.find(text) for _, m in r.cues.accepts) or r.ph.actions.find(text):
+            return True
+    return False
+
+
+def _stock_only(r: _Reader) -> bool:
+    """Nothing but stock service phrases (理解您的心情/非常抱歉/请耐心等待/您看可以吗…), greetings and particles."""
+    text = r.view()  # set-aside text (a grader-aimed line, repeats) is no content either
+    covered = [False] * len(text)
+    for a, b in _longest_first(r.ph.stock.find(text)):
+        for i in range(a, b):
+            covered[i] = True
+    rest = sum(1 for i, c in enumerate(text) if not covered[i] and c.isalnum() and c not in r.ph.fillers)
+    return rest <= r.ph.book.stock_only_max_rest
+
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+_AMOUNT = re.compile(r"([0-9]+(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百千万]+)\s*(元|块钱|块|rmb|yuan)")
+
+
+def _cn_number(s: str) -> float | None:
+    """Arabic or Chinese numerals ("一百", "五十", "两千五") as a number; None when not a number."""
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    total, section, digit = 0, 0, None
+    for c in s:
+        if c in _CN_DIGITS:
+            digit = _CN_DIGITS[c]
+        elif c in _CN_UNITS:
+            unit = _CN_UNITS[c]
+            if unit == 10000:
+                total = (total + section + (digit or 0)) * unit
+                section = 0
+            else:
+                section += (1 if digit is None else digit) * unit
+            digit = None
+        else:
+            return None
+    return float(total + section + (digit or 0))
+
+
+def _over_promise_hits(r: _Reader, text: str) -> list[tuple[int, int, str]]:
+    """Over-promises by structure: guarantees of what the shop does not control, waived returns,
+    compensation above the scenario's limit (numbers compared as numbers)."""
+    out: list[tuple[int, int, str]] = []
+    for a, b, _ in r.ph.over_promise.find(text):
+        if not r.negated(text, a, "over_promise", b):
+            out.append((a, b, "guarantee"))
+    limits = r.ctx.scenario.context.limits
+    if not limits.return_waiver_allowed:
+        for a, b, _ in r.ph.waived_return.find(text):
+            out.append((a, b, "waived_return"))
+    if limits.max_compensation_yuan is not None:
+        cap = limits.max_compensation_yuan
+        for a, b in _pieces(text, _CLAUSE_SEP):
+            clause = text[a:b]
+            if not r.ph.compensation_words.find(clause) or r.negated(text, a, "over_promise", b):
+                continue
+            refund = r.ph.refund_words.find(clause)
+            for m in _AMOUNT.finditer(clause):
+                value = _cn_number(m.group(1))
+                if value is None or value <= cap:
+                    continue
+                if refund and value >= r.ctx.scenario.context.amount_yuan * 0.99:
+                    continue  # refunding the order is not compensation
+                out.append((a + m.start(), a + m.end(), f"amount>{cap:g}"))
+            for x, y, _ in r.ph.multiples.find(clause):
+                if r.ctx.scenario.context.amount_yuan * 2 > cap:
+                    out.append((a + x, a + y, "multiple"))
+    out.sort()
+    return out
+
+
+def _questions(r: _Reader, good: str) -> list[tuple[int, int]]:
+    """Sentences that ask the buyer something, by grammar (end particle or ?, A-not-A, choice, wh-word,
+    a polite request "麻烦发下…/您说下…"); statements like "有什么问题随时找我" are not questions."""
+    out: list[tuple[int, int]] = []
+    q = r.ph
     for a, b in _pieces(good, _SENTENCE_SEP):
-        end = min(len(good), b + 1)  # the question mark that ended the sentence belongs to it
-        i = bisect_left(marker_at, a)
-        if i < len(marker_at) and marker_at[i] < end:
-            questions.append((a, end))
+        end = min(len(good), b + 1)
+        sentence = good[a:end]
+        if not sentence.strip():
+            continue
+        found = False
+        for ca, cb in _pieces(sentence, _CLAUSE_SEP):
+            clause = sentence[ca:cb]
+            if q.q_not.find(clause):
+                continue
+            tail = clause.rstrip(" ~~!.。~哦啊呀哈亲")
+            if q.q_patterns.find(clause) or (tail and tail[-1] in q.q_end and not tail.endswith(("没", "么")) ):
+                found = True
+                break
+            if tail and tail[-1] in ("么", "没") and q.q_interrogatives.find(clause) is not None and len(tail) > 2:
+                found = True
+                break
+            if q.q_interrogatives.find(clause) and (sentence.rstrip().endswith(("?", "？")) or b >= len(good.rstrip())):
+                found = True
+                break
+        if not found and sentence.rstrip().endswith("?"):
+            found = True
+        if found:
+            out.append((a, end))
+    return out
 
-    clause_asks = [(a, b) for a, b in _pieces(asked, _CLAUSE_SEP)
-                   if bisect_left(marker_at, a) < len(marker_at) and marker_at[bisect_left(marker_at, a)] <= b]
 
-    def inside(spans: list[tuple[int, int]], x: int, y: int) -> bool:
-        i = bisect_right(spans, (x, len(good) + 1)) - 1
-        return i >= 0 and spans[i][0] <= x and y <= spans[i][1]
+def _choice_of_plans(r: _Reader, good: str, questions: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """A choice between plans ("是先把退货开起来,还是等法务答复?"): a consensus check."""
+    for a, b in questions:
+        sentence = good[a:b]
+        i = sentence.find("还是")
+        if i < 0:
+            i = sentence.find(" or ")
+        if i < 0:
+            continue
+        if r.ph.plan_words.find(sentence[:i]) and r.ph.plan_words.find(sentence[i:]):
+            return a + i, a + i + 2
+    return None
 
-    def first_in_question(m: Matcher) -> tuple[int, int] | None:
-        hits = [(x, y) for x, y, _ in m.find(asked) if inside(questions, x, y)]
-        # quote the clause that asks ("请问是您自己签收的吗"), not a statement before it in the same sentence
-        return next((h for h in hits if inside(clause_asks, *h)), hits[0] if hits else None)
 
+def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int, int]]) -> set[str]:
+    """Questions that look for the cause: which hidden facts they target (one span per fact).
+    A question asking for agreement or a choice between plans is not a probe."""
     probed: set[str] = set()
     if not questions:
         return probed
+    agree = r.ph.signals["consensus_check"]
+    asks = [(a, b) for a, b in questions
+            if not agree.find(good[a:b]) and not _choice_of_plans(r, good, [(a, b)])]
+    if not asks:
+        return probed
+    asked = "".join(c if any(a <= i < b for a, b in asks) else " " for i, c in enumerate(good))
+
+    def first(m: Matcher) -> tuple[int, int] | None:
+        for x, y, _ in m.find(asked):
+            if not r.negated(asked, x, "probe", y):
+                return x, y
+        return None
+
     for fid, m in r.cues.facts:
-        hit = first_in_question(m)
+        hit = first(m)
         if hit:
             probed.add(fid)
             spans.append(r.span(Signal.probe, *hit, detail=fid))
     if not probed:
         for kid, m in r.cues.kinds:
-            hit = first_in_question(m)
+            hit = first(m)
             if hit:
                 spans.append(r.span(Signal.probe, *hit, detail=f"kind:{kid}"))
                 break
