@@ -546,6 +546,9 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     if stall and not concrete:
         spans.append(r.span(Signal.stalling, *stall))
         spans = [sp for sp in spans if sp.signal is not Signal.follow_up]  # "有消息通知您" with nothing done is waiting
+        if not (has & {Signal.empathy, Signal.solution, Signal.policy_correct, Signal.retention_offer}):
+            substance = 0.0  # asking the buyer to wait, and nothing else: no content to earn points with
+            r.notes.append("stalling only")
     if stock_only:
         keep = {Signal.stalling, Signal.question, *(Signal(n) for n in _NEGATIVE), Signal.over_promise,
                 Signal.breach, Signal.policy_wrong}
