@@ -192,13 +192,44 @@ def _is_cjk(c: str) -> bool:
 
 # Between two Chinese characters these join a word the writer split ("赔您十 倍", "加.微.信"); clause
 # punctuation (,。、!?) is kept: it separates pieces of meaning.
-_JOINERS = frozenset(" \t\u3000\u00a0·•*_-~|/\\.'\"`^")
+_JOINERS = frozenset("·•*_-~|/\\.'\"`^")
+_SPACES = frozenset(" \t\u3000\u00a0")
+
+
+def _drop_between_cjk(chars: list[str], marks: frozenset[str]) -> list[bool]:
+    keep = [True] * len(chars)
+    i = 0
+    while i < len(chars):
+        if chars[i] in marks and i > 0 and _is_cjk(chars[i - 1]):
+            j = i
+            while j < len(chars) and chars[j] in marks:
+                j += 1
+            if j < len(chars) and _is_cjk(chars[j]) and j - i <= 2:
+                for k in range(i, j):
+                    keep[k] = False
+            i = j
+        else:
+            i += 1
+    return keep
+
+
+def compact_map(text: str) -> tuple[str, list[int]]:
+    """`text` (already normal) without spaces between Chinese characters, and where each character came from.
+
+    Negative signals are looked for in this form ("赔您十 倍" is still a promise of tenfold); positive
+    ones are not, because spaces also separate the words of a keyword list ("抱歉 理解 改派").
+    """
+    chars = list(text)
+    keep = _drop_between_cjk(chars, _SPACES)
+    if all(keep):
+        return text, list(range(len(text)))
+    return "".join(c for c, k in zip(chars, keep) if k), [i for i, k in enumerate(keep) if k]
 
 
 def normalize_map(text: str) -> tuple[str, list[int]]:
     """(normal form, position in `text` of each of its characters).
 
-    The normal form drops invisible characters and spaces or odd marks between Chinese characters,
+    The normal form drops invisible characters and odd marks between Chinese characters ("加.微.信"),
     so it can be shorter than `text`; the map turns a hit's positions back into a quote of the original.
     """
     chars: list[str] = []
@@ -208,19 +239,7 @@ def normalize_map(text: str) -> tuple[str, list[int]]:
         if n:
             chars.append(n)
             where.append(i)
-    keep = [True] * len(chars)
-    i = 0
-    while i < len(chars):
-        if chars[i] in _JOINERS and i > 0 and _is_cjk(chars[i - 1]):
-            j = i
-            while j < len(chars) and chars[j] in _JOINERS and chars[j] != "\n":
-                j += 1
-            if j < len(chars) and _is_cjk(chars[j]) and j - i <= 2:
-                for k in range(i, j):
-                    keep[k] = False
-            i = j
-        else:
-            i += 1
+    keep = _drop_between_cjk(chars, _JOINERS)
     if all(keep):
         return "".join(chars), where
     return "".join(c for c, k in zip(chars, keep) if k), [w for w, k in zip(where, keep) if k]

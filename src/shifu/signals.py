@@ -16,7 +16,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from .content import question_kinds
-from .phrases import CompiledPhrases, Matcher, normalize, normalize_map, phrases
+from .phrases import CompiledPhrases, Matcher, compact_map, normalize, normalize_map, phrases
 from .scenario import Scenario
 from .vocab import Signal
 
@@ -176,6 +176,7 @@ class _Reader:
         self.mask: list[str | None] = [None] * len(self.text)  # why a position is set aside
         self.gaming: list[Span] = []
         self.notes: list[str] = []
+        self.pmap: list[int] = []  # compact form of the negatives' view -> normal text positions
 
     # -- masks ---------------------------------------------------------------------------
     def _set_aside(self, a: int, b: int, why: str) -> None:
@@ -424,7 +425,10 @@ class _Reader:
         buyer = re.sub(r"\D", "", normalize(self.ctx.buyer_message or ""))
         return digits not in buyer and digits not in self.cues.protected_digits
 
-    def span(self, signal: Signal, a: int, b: int, detail: str = "") -> Span:
+    def span(self, signal: Signal, a: int, b: int, detail: str = "", compact: bool = False) -> Span:
+        """Evidence for a hit at [a, b) of the normal text (of its compact form when `compact`)."""
+        if compact:
+            a, b = self.pmap[a], self.pmap[max(a, b - 1)] + 1
         # quote the whole clause the hit sits in, so evidence reads as the trainee wrote it
         while a < b - 1 and _CLAUSE_SEP.match(self.text[a]):
             a += 1
@@ -456,7 +460,8 @@ def _covered(hits: list[tuple[int, int, str]]) -> int:
     return len(pos)
 
 
-def _cue_hits(r: "_Reader", text: str, table, label: str, signal: Signal) -> tuple[set[str], list[Span]]:
+def _cue_hits(r: "_Reader", text: str, table, label: str, signal: Signal,
+              compact: bool = False) -> tuple[set[str], list[Span]]:
     """Which of a scenario's cue lists (resolutions, policies) the text shows, with the evidence."""
     ids: set[str] = set()
     spans: list[Span] = []
@@ -464,7 +469,7 @@ def _cue_hits(r: "_Reader", text: str, table, label: str, signal: Signal) -> tup
         hit = r.first(text, matcher, label)
         if hit:
             ids.add(cue_id)
-            spans.append(r.span(signal, *hit, detail=cue_id))
+            spans.append(r.span(signal, *hit, detail=cue_id, compact=compact))
     return ids, spans
 
 
@@ -489,13 +494,17 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
         r.notes.append("stock phrases only")
 
     good = r.view()                 # positives: only genuine text
-    fair = r.view(keep=(_INJECTION, _REPEATED, _KEYWORDS, _PADDING))  # negatives: all but the buyer's own words
+    # negatives: all but the buyer's own words, with spaces between Chinese characters closed ("赔您十 倍")
+    fair, fmap = compact_map(r.view(keep=(_INJECTION, _REPEATED, _KEYWORDS, _PADDING)))
+    fmap.append(len(good))
+    r.pmap = fmap
     spans: list[Span] = []
-    never_hits = [(a, b) for _, _, m in r.cues.never for a, b, _ in m.find(fair)]
+    never_hits = [(fmap[a], fmap[b - 1] + 1) for _, _, m in r.cues.never for a, b, _ in m.find(fair)]
     promise_hits = _over_promise_hits(r, fair)
+    promise_good = [(fmap[a], fmap[b - 1] + 1) for a, b, _ in promise_hits]
     history = [_alnum(normalize(h)) for h in ctx.history]
     for name in _POSITIVE:
-        hit = r.first(good, r.ph.signals[name], name, exclude=never_hits + [(a, b) for a, b, _ in promise_hits])
+        hit = r.first(good, r.ph.signals[name], name, exclude=never_hits + promise_good)
         if not hit:
             continue
         if name in ("greeting", "self_intro") and ctx.history:
@@ -506,7 +515,7 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     for name in _NEGATIVE:
         hit = r.first(fair, r.ph.signals[name], name)
         if hit:
-            spans.append(r.span(Signal(name), *hit))
+            spans.append(r.span(Signal(name), *hit, compact=True))
 
     resolutions, found = _cue_hits(r, good, r.cues.accepts, "solution", Signal.solution)
     stall_cues = [(a, b) for a, b, _ in r.ph.signals["stalling"].find(good)]
@@ -515,17 +524,22 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     resolutions = {sp.detail for sp in found}
     spans += found
     kinds = {rid: kind for rid, kind, _ in r.cues.never}
-    offers, offer_spans = _cue_hits(r, fair, [(rid, m) for rid, _, m in r.cues.never], "over_promise", Signal.over_promise)
+    offers, offer_spans = _cue_hits(r, fair, [(rid, m) for rid, _, m in r.cues.never], "over_promise", Signal.over_promise,
+                                    compact=True)
     spans += [sp for sp in offer_spans if kinds[sp.detail] == "over_promise"]
     spans += [Span(Signal.breach, sp.quote, sp.start, sp.end, sp.detail) for sp in offer_spans if kinds[sp.detail] == "breach"]
     if not any(sp.signal is Signal.over_promise for sp in spans) and promise_hits:
         a, b, why = promise_hits[0]
-        spans.append(r.span(Signal.over_promise, a, b, detail=why))
+        spans.append(r.span(Signal.over_promise, a, b, detail=why, compact=True))
     ok, found = _cue_hits(r, good, r.cues.policy_ok, "policy_correct", Signal.policy_correct)
     spans += found
-    bad, found = _cue_hits(r, fair, r.cues.policy_bad, "policy_wrong", Signal.policy_wrong)
+    bad, found = _cue_hits(r, fair, r.cues.policy_bad, "policy_wrong", Signal.policy_wrong, compact=True)
     spans += found
 
+    wrong = {Signal.blame_shifting, Signal.arguing, Signal.breach, Signal.privacy_breach, Signal.off_platform_payment}
+    if any(sp.signal in wrong for sp in spans):
+        # "您说得对,我们确实违反了广告法…" agrees in order to give in: a mentor credits no empathy here
+        spans = [sp for sp in spans if sp.signal is not Signal.empathy]
     questions = _questions(r, good)
     if questions:
         qa, qb = questions[0]
@@ -605,7 +619,10 @@ def _stock_only(r: _Reader) -> bool:
     """Nothing but stock service phrases (理解您的心情/非常抱歉/请耐心等待/您看可以吗…), greetings and particles."""
     text = r.view()  # set-aside text (a grader-aimed line, repeats) is no content either
     covered = [False] * len(text)
-    for a, b in _longest_first(r.ph.stock.find(text)):
+    name = normalize(r.ctx.scenario.persona.name)
+    hits = r.ph.stock.find(text) + [(m.start(), m.end(), name) for m in re.finditer(re.escape(name), text)] if name else \
+        r.ph.stock.find(text)
+    for a, b in _longest_first(hits):
         for i in range(a, b):
             covered[i] = True
     rest = sum(1 for i, c in enumerate(text) if not covered[i] and c.isalnum() and c not in r.ph.fillers)
