@@ -143,6 +143,7 @@ class PhraseBook(_Strict):
     questions: Questions
     plan_words: list[str] = Field(min_length=1)
     actions: Actions
+    remedies: Actions
     stock_phrases: list[str] = Field(min_length=1)
     stock_only_max_rest: int = Field(ge=0, le=20)
     over_promise: OverPromise
@@ -333,6 +334,7 @@ class CompiledPhrases:
     q_end: frozenset[str]
     plan_words: Matcher
     actions: Matcher
+    remedies: Matcher
     stock: Matcher
     over_promise: Matcher
     waived_return: Matcher
@@ -367,6 +369,7 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         q_end=frozenset(normalize(p) for p in book.questions.end_particles),
         plan_words=Matcher.build(book.plan_words),
         actions=Matcher.build([], book.actions.patterns),
+        remedies=Matcher.build([], book.remedies.patterns),
         stock=Matcher.build(book.stock_phrases),
         over_promise=Matcher.build([], book.over_promise.patterns),
         waived_return=Matcher.build([], book.over_promise.waived_return),

@@ -522,6 +522,10 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     # "在加急处理了" names a remedy word inside a stalling phrase: that is no remedy
     found = [sp for sp in found if not _inside_stall(r, good, sp, stall_cues)]
     resolutions = {sp.detail for sp in found}
+    if not found:  # a concrete remedy in words the scenario's cues do not know: a solution without an id
+        hit = r.first(good, r.ph.remedies, "solution", exclude=never_hits + promise_good)
+        if hit:
+            found = [r.span(Signal.solution, *hit, detail="remedy")]
     spans += found
     kinds = {rid: kind for rid, kind, _ in r.cues.never}
     offers, offer_spans = _cue_hits(r, fair, [(rid, m) for rid, _, m in r.cues.never], "over_promise", Signal.over_promise,
@@ -553,8 +557,9 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     plan = bool(resolutions or actions or choice or has & {Signal.time_commitment, Signal.retention_offer,
                                                            Signal.policy_correct, Signal.over_promise}
                 or _plan_in_history(r, ctx))
+    plan = plan or bool(has & {Signal.breach, Signal.off_platform_payment})  # a wrong offer is still an offer
     if not plan:  # "您看这样可以吗?" with nothing proposed asks for agreement to nothing
-        spans = [sp for sp in spans if sp.signal is not Signal.consensus_check]
+        spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or _proposes(r, good, sp)]
     stall = r.first(good, r.ph.signals["stalling"], "stalling")
     concrete = bool(resolutions or actions or probed or has & {Signal.time_commitment, Signal.probe})
     if stall and not concrete:
@@ -582,6 +587,13 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
         notes=tuple(r.notes) + tuple(f"set aside: {s.detail}" for s in r.gaming),
         offer_spans=tuple(offer_spans),
     )
+
+
+def _proposes(r: _Reader, good: str, sp: Span) -> bool:
+    """The consensus question carries its own proposal ("要不要我们把发票单独发您邮箱?")."""
+    a = good.find(normalize(sp.quote)) if sp.quote else -1
+    sentence = normalize(sp.quote)
+    return bool(r.ph.plan_words.find(sentence)) and a >= 0
 
 
 def _inside_stall(r: _Reader, good: str, sp: Span, stall_cues: list[tuple[int, int]]) -> bool:
@@ -730,7 +742,7 @@ def _choice_of_plans(r: _Reader, good: str, questions: list[tuple[int, int]]) ->
             i = sentence.find(" or ")
         if i < 0:
             continue
-        if r.ph.plan_words.find(sentence[:i]) and r.ph.plan_words.find(sentence[i:]):
+        if r.ph.plan_words.find(sentence[:i]) and r.ph.plan_words.find(sentence[i + 2:]):
             return a + i, a + i + 2
     return None
 
