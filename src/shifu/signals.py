@@ -561,7 +561,7 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     if not plan:  # "您看这样可以吗?" with nothing proposed asks for agreement to nothing
         spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or _proposes(r, good, sp)]
     stall = r.first(good, r.ph.signals["stalling"], "stalling")
-    concrete = bool(resolutions or actions or probed or has & {Signal.time_commitment, Signal.probe})
+    concrete = bool(resolutions or actions or probed or choice or has & {Signal.time_commitment, Signal.probe})
     if stall and not concrete:
         spans.append(r.span(Signal.stalling, *stall))
         spans = [sp for sp in spans if sp.signal is not Signal.follow_up]  # "有消息通知您" with nothing done is waiting
