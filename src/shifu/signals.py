@@ -643,7 +643,9 @@ def _stock_only(r: _Reader) -> bool:
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
-_AMOUNT = re.compile(r"([0-9]+(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百千万]+)\s*(元|块钱|块|rmb|yuan)")
+# an amount: a number with its unit ("一百元", "50块"), or right after a verb of paying ("赔200", "补您30")
+_AMOUNT = re.compile(r"([0-9]+(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百千万]+)\s*(?:元|块钱|块|rmb|yuan)"
+                     r"|(?:赔|补|转|返)(?:您|你|给您|给你)?([0-9]+(?:\.[0-9]+)?)(?![0-9.]*\s*(?:倍|折|%|个|盒|罐|天|小时|点|号))")
 
 
 def _cn_number(s: str) -> float | None:
@@ -688,7 +690,7 @@ def _over_promise_hits(r: _Reader, text: str) -> list[tuple[int, int, str]]:
                 continue
             refund = r.ph.refund_words.find(clause)
             for m in _AMOUNT.finditer(clause):
-                value = _cn_number(m.group(1))
+                value = _cn_number(m.group(1) or m.group(2))
                 if value is None or value <= cap:
                     continue
                 if refund and value >= r.ctx.scenario.context.amount_yuan * 0.99:
