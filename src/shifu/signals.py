@@ -744,7 +744,7 @@ def _choice_of_plans(r: _Reader, good: str, questions: list[tuple[int, int]]) ->
             i = sentence.find(" or ")
         if i < 0:
             continue
-        if r.ph.plan_words.find(sentence[:i]) and r.ph.plan_words.find(sentence[i + 2:]):
+        if r.ph.plan_words.find(sentence[:i]) or r.ph.plan_words.find(sentence[i + 2:]):
             return a + i, a + i + 2
     return None
 
@@ -756,8 +756,10 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
     if not questions:
         return probed
     agree = r.ph.signals["consensus_check"]
+    # asking for agreement, offering a choice of plans or offering to act ("方便的话我现在就发给您?") is no probe
     asks = [(a, b) for a, b in questions
-            if not agree.find(good[a:b]) and not _choice_of_plans(r, good, [(a, b)])]
+            if not agree.find(good[a:b]) and not _choice_of_plans(r, good, [(a, b)])
+            and not r.ph.actions.find(good[a:b])]
     if not asks:
         return probed
     asked = "".join(c if any(a <= i < b for a, b in asks) else " " for i, c in enumerate(good))
@@ -779,4 +781,13 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
             if hit:
                 spans.append(r.span(Signal.probe, *hit, detail=f"kind:{kid}"))
                 break
+        else:
+            # a question about the buyer's own situation ("您家车是哪款?", "孩子现在怎么样?") looks for facts too
+            for a, b in asks:
+                if _ADDRESSED.search(good, a, b) and not r.ph.q_not.find(good[a:b]):
+                    spans.append(r.span(Signal.probe, a, b, detail="question"))
+                    break
     return probed
+
+
+_ADDRESSED = re.compile(r"您|你|孩子|宝宝|\byou\b|\byour\b|\bshe\b|\bhe\b")
