@@ -69,14 +69,20 @@ def predicted(sig: Signals, scenario: Scenario) -> dict[str, bool]:
 
 # Per-criterion agreement: what the labels say a criterion should do, and what "did it" means in points.
 # (criterion id, label test → expected "earns", share of the criterion's points that counts as earning)
-# For clean-record criteria (compliance, policy accuracy) "earns" means keeping at least half the points.
+# For clean-record criteria (compliance, policy accuracy) "earns" means keeping at least half the points;
+# a reply that only stalls earns nothing anywhere (issue 14). Stock-only replies are left out here: they
+# are measured by the stock-only share (at most 10% of any criterion).
 CRITERIA: dict[str, tuple[Callable[[dict[str, bool]], bool], float]] = {
     "de_escalation": (lambda lb: lb["empathy"] and not lb["blame"], 0.4),
     "need_tracing": (lambda lb: lb["probe"], 0.15),
     "consensus_solution": (lambda lb: lb["solution"] or lb["consensus_check"], 0.3),
-    "compliance": (lambda lb: not lb["breach"], 0.5),
-    "policy_accuracy": (lambda lb: not lb["over_promise"], 0.5),
+    "compliance": (lambda lb: not lb["breach"] and not _only_stalls(lb), 0.5),
+    "policy_accuracy": (lambda lb: not lb["over_promise"] and not _only_stalls(lb), 0.5),
 }
+
+
+def _only_stalls(lb: dict[str, bool]) -> bool:
+    return lb["stalling"] and not any(lb[k] for k in ("empathy", "probe", "solution", "time_commitment"))
 
 
 # -- the labelled set ---------------------------------------------------------------------------
@@ -274,7 +280,7 @@ def evaluate_replies(cases: Iterable[ReplyCase], reader: Reader, reader_is_defau
         elif not reader_is_default:
             kwargs = {"history": case.history}  # an older rubric reads with its own reader
         result = score_reply(sc, case.reply, buyer=case.buyer, **kwargs)
-        for cid, (rule, earns_at) in CRITERIA.items():
+        for cid, (rule, earns_at) in (() if case.stock_only else CRITERIA.items()):
             try:
                 c = result.criterion(cid)
             except KeyError:

@@ -70,7 +70,7 @@ _POSITIVE = ("greeting", "self_intro", "empathy", "apology", "time_commitment", 
              "summary", "follow_up", "retention_offer")
 _NEGATIVE = ("blame_shifting", "arguing", "forbidden_phrase", "privacy_breach", "off_platform_payment", "breach")
 # Positive signals that earn once per conversation: said again word for word, they are stock, not care.
-_ONCE = ("greeting", "self_intro", "empathy", "apology", "consensus_check", "follow_up", "summary")
+_ONCE = ("greeting", "self_intro", "empathy", "apology", "follow_up", "summary")  # a consensus check counts again with a new plan
 # Where a preceding negation ("不理解", "我们不会推卸…") cancels the hit.
 _NEGATABLE = {"empathy", "apology", "blame_shifting", "arguing", "time_commitment", "follow_up",
               "off_platform_payment", "solution", "over_promise", "policy_correct", "policy_wrong", "summary",
@@ -558,6 +558,8 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
                                                            Signal.policy_correct, Signal.over_promise}
                 or _plan_in_history(r, ctx))
     plan = plan or bool(has & {Signal.breach, Signal.off_platform_payment})  # a wrong offer is still an offer
+    # "麻烦您把截图发我一下好吗?" asks for something, not for agreement to a plan
+    spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or not _REQUEST.search(normalize(sp.quote))]
     if not plan:  # "您看这样可以吗?" with nothing proposed asks for agreement to nothing
         spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or _proposes(r, good, sp)]
     stall = r.first(good, r.ph.signals["stalling"], "stalling")
@@ -756,28 +758,33 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
     if not questions:
         return probed
     agree = r.ph.signals["consensus_check"]
-    # asking for agreement, offering a choice of plans or offering to act ("方便的话我现在就发给您?") is no probe
-    asks = [(a, b) for a, b in questions
-            if not agree.find(good[a:b]) and not _choice_of_plans(r, good, [(a, b)])
-            and not r.ph.actions.find(good[a:b])]
-    if not asks:
+    # a question that only asks for agreement ("您看这样可以吗?") is no probe, unless it also asks for something
+    fact_asks = [(a, b) for a, b in questions if not agree.find(good[a:b]) or _REQUEST.search(good, a, b)]
+    # for the generic kinds, a choice of plans or an offer to act ("方便的话我现在就发给您?") is no probe either
+    asks = [(a, b) for a, b in fact_asks
+            if not _choice_of_plans(r, good, [(a, b)]) and not r.ph.actions.find(good[a:b])]
+    if not fact_asks:
         return probed
-    asked = "".join(c if any(a <= i < b for a, b in asks) else " " for i, c in enumerate(good))
 
-    def first(m: Matcher) -> tuple[int, int] | None:
-        for x, y, _ in m.find(asked):
-            if not r.negated(asked, x, "probe", y):
+    def masked(keep: list[tuple[int, int]]) -> str:
+        return "".join(c if any(a <= i < b for a, b in keep) else " " for i, c in enumerate(good))
+
+    asked_facts, asked = masked(fact_asks), masked(asks)
+
+    def first(m: Matcher, text: str) -> tuple[int, int] | None:
+        for x, y, _ in m.find(text):
+            if not r.negated(text, x, "probe", y):
                 return x, y
         return None
 
     for fid, m in r.cues.facts:
-        hit = first(m)
+        hit = first(m, asked_facts)
         if hit:
             probed.add(fid)
             spans.append(r.span(Signal.probe, *hit, detail=fid))
-    if not probed:
+    if not probed and asks:
         for kid, m in r.cues.kinds:
-            hit = first(m)
+            hit = first(m, asked)
             if hit:
                 spans.append(r.span(Signal.probe, *hit, detail=f"kind:{kid}"))
                 break
@@ -790,4 +797,5 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
     return probed
 
 
+_REQUEST = re.compile(r"麻烦|劳烦|请您|请你|发我|告诉我|please (send|tell|share)")
 _ADDRESSED = re.compile(r"您|你|孩子|宝宝|\byou\b|\byour\b|\bshe\b|\bhe\b")
