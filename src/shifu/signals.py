@@ -772,10 +772,9 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
     asked_facts, asked = masked(fact_asks), masked(asks)
 
     def first(m: Matcher, text: str) -> tuple[int, int] | None:
-        for x, y, _ in m.find(text):
-            if not r.negated(text, x, "probe", y):
-                return x, y
-        return None
+        # no negation here: "有没有/是不是" is how Chinese asks, not a denial
+        hits = m.find(text)
+        return (hits[0][0], hits[0][1]) if hits else None
 
     for fid, m in r.cues.facts:
         hit = first(m, asked_facts)
