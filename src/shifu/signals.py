@@ -540,7 +540,7 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     bad, found = _cue_hits(r, fair, r.cues.policy_bad, "policy_wrong", Signal.policy_wrong, compact=True)
     spans += found
 
-    wrong = {Signal.blame_shifting, Signal.arguing, Signal.breach, Signal.privacy_breach, Signal.off_platform_payment}
+    wrong = {Signal.arguing, Signal.breach, Signal.privacy_breach, Signal.off_platform_payment}
     if any(sp.signal in wrong for sp in spans):
         # "您说得对,我们确实违反了广告法…" agrees in order to give in: a mentor credits no empathy here
         spans = [sp for sp in spans if sp.signal is not Signal.empathy]
