@@ -144,6 +144,8 @@ class PhraseBook(_Strict):
     plan_words: list[str] = Field(min_length=1)
     actions: Actions
     remedies: Actions
+    feelings: list[str] = Field(default_factory=list)
+    soothing_negators: list[str] = Field(default_factory=list)
     stock_phrases: list[str] = Field(min_length=1)
     stock_only_max_rest: int = Field(ge=0, le=20)
     over_promise: OverPromise
@@ -335,6 +337,7 @@ class CompiledPhrases:
     plan_words: Matcher
     actions: Matcher
     remedies: Matcher
+    feelings: Matcher
     stock: Matcher
     over_promise: Matcher
     waived_return: Matcher
@@ -370,6 +373,7 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         plan_words=Matcher.build(book.plan_words),
         actions=Matcher.build([], book.actions.patterns),
         remedies=Matcher.build([], book.remedies.patterns),
+        feelings=Matcher.build(book.feelings),
         stock=Matcher.build(book.stock_phrases),
         over_promise=Matcher.build([], book.over_promise.patterns),
         waived_return=Matcher.build([], book.over_promise.waived_return),

@@ -512,6 +512,10 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
         if name in _ONCE and _said_before(r, good, hit, history):
             continue
         spans.append(r.span(Signal(name), *hit))
+    if not any(sp.signal is Signal.empathy for sp in spans):
+        hit = _feeling(r, good)
+        if hit and not _said_before(r, good, hit, history):
+            spans.append(r.span(Signal.empathy, *hit, detail="feeling"))
     for name in _NEGATIVE:
         hit = r.first(fair, r.ph.signals[name], name)
         if hit:
@@ -589,6 +593,33 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
         notes=tuple(r.notes) + tuple(f"set aside: {s.detail}" for s in r.gaming),
         offer_spans=tuple(offer_spans),
     )
+
+
+def _feeling(r: _Reader, good: str) -> tuple[int, int] | None:
+    """A clause that names the buyer's feeling or trouble in the trainee's own words ("蹲了一晚上没用上,确实气人").
+    Not a stock phrase ("理解您的心情"), not a request to stop feeling ("您别着急"), not in a question."""
+    stock = [(a, b) for a, b, _ in r.ph.stock.find(good)]
+    for a, b, _ in r.ph.feelings.find(good):
+        if any(x <= a and b <= y for x, y in stock):
+            continue
+        before = good[max(0, a - 3):a]
+        if any(n in before for n in r.ph.book.soothing_negators) or r.negated(good, a, "empathy", b):
+            continue
+        m = _SENT_END.search(good, b)
+        if m and good[m.start()] in "?？":
+            continue
+        if good.startswith(("不了", "不到", "不上"), b):
+            continue  # "耽误不了" promises, it does not acknowledge
+        ca = a
+        while ca > 0 and not _CLAUSE_SEP.match(good[ca - 1]):
+            ca -= 1
+        subject = good[ca:a]
+        if re.search(r"不理解|不明白|为什么|为啥|至于|没必要|何必|有什么好", subject):
+            continue  # questioning the feeling ("我不理解您为什么这么生气") dismisses it
+        if re.search(r"我们|我(?!的)", subject) and not re.search(r"您|你|阿姨|姐|哥|孩子|宝宝|买家", subject):
+            continue  # the agent's own feeling ("我们也很无奈") is not the buyer's
+        return a, b
+    return None
 
 
 def _proposes(r: _Reader, good: str, sp: Span) -> bool:
