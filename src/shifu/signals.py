@@ -798,7 +798,10 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
         return probed
 
     def masked(keep: list[tuple[int, int]]) -> str:
-        return "".join(c if any(a <= i < b for a, b in keep) else " " for i, c in enumerate(good))
+        chars = [" "] * len(good)
+        for a, b in keep:
+            chars[a:b] = good[a:b]
+        return "".join(chars)
 
     asked_facts, asked = masked(fact_asks), masked(asks)
 
