@@ -108,6 +108,7 @@ class OverPromise(_Strict):
     compensation_words: list[str] = Field(default_factory=list)
     refund_words: list[str] = Field(default_factory=list)
     multiples: list[str] = Field(default_factory=list)
+    reported_speech: list[str] = Field(default_factory=list)
 
     @field_validator("patterns", "waived_return", "multiples")
     @classmethod

@@ -392,6 +392,9 @@ class _Reader:
             return True
         if end is not None and kind in self.ph.book.negators.after_scope and self.refused_after(text, end):
             return True
+        if kind == "empathy":
+            # "三天没有更新,确实让人着急": a negation in the situation it names does not deny the feeling
+            return bool(re.search(r"(不|没|别)(理解|明白|懂)|无法理解", prefix[-6:]))
         window = self.ph.book.negators.window
         if whole:
             near = prefix
@@ -717,18 +720,25 @@ def _over_promise_hits(r: _Reader, text: str) -> list[tuple[int, int, str]]:
             out.append((a, b, "waived_return"))
     if limits.max_compensation_yuan is not None:
         cap = limits.max_compensation_yuan
+        paying = {a for sa, sb in _pieces(text, _SENTENCE_SEP) if r.ph.compensation_words.find(text[sa:sb])
+                  for a in range(sa, sb)}  # sentences that speak of compensation ("按规定应该退一赔十,给您申请12900元")
+        reported = r.ph.book.over_promise.reported_speech
         for a, b in _pieces(text, _CLAUSE_SEP):
             clause = text[a:b]
-            if not r.ph.compensation_words.find(clause) or r.negated(text, a, "over_promise", b):
+            if r.negated(text, a, "over_promise", b) or any(w in clause for w in reported):
                 continue
             refund = r.ph.refund_words.find(clause)
             for m in _AMOUNT.finditer(clause):
                 value = _cn_number(m.group(1) or m.group(2))
                 if value is None or value <= cap:
                     continue
+                if m.group(2) is None and a not in paying:
+                    continue  # an amount is compensation when a verb of paying leads it or the sentence says so
                 if refund and value >= r.ctx.scenario.context.amount_yuan * 0.99:
                     continue  # refunding the order is not compensation
                 out.append((a + m.start(), a + m.end(), f"amount>{cap:g}"))
+            if a not in paying:
+                continue
             for x, y, _ in r.ph.multiples.find(clause):
                 if r.ctx.scenario.context.amount_yuan * 2 > cap:
                     out.append((a + x, a + y, "multiple"))
