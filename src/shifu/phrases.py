@@ -136,6 +136,10 @@ class Gaming(_Strict):
     repeat_reply_factor: float = Field(ge=0, le=1)
     min_function_word_share: float = Field(ge=0, le=1)
     function_word_min_tokens: int = Field(ge=1)
+    list_min_pieces: int = Field(default=5, ge=2)
+    list_max_mean_chars: float = Field(default=7, gt=0)
+    list_max_function_share: float = Field(default=0.34, ge=0, le=1)
+    list_function_chars: str = ""
 
 
 class PhraseBook(_Strict):

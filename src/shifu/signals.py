@@ -299,6 +299,23 @@ class _Reader:
             self._set_aside(a, b, _KEYWORDS)
             self._note_gaming(a, b, _KEYWORDS)
         self._find_english_keyword_lists()
+        self._find_spaced_lists()
+
+    def _find_spaced_lists(self) -> None:
+        """Short Chinese pieces separated by spaces, with hardly a particle or pronoun among them: a list of
+        keywords ("顺丰加急 补发 新礼盒 周五前送到 您看可以吗"), not casual chat ("姐 我刚打给网点了 包在驿站躺着呢")."""
+        g = self.g
+        for a, b in _pieces(self.text, _SENTENCE_SEP):
+            if self.text[b:b + 1] in ("?", "？"):
+                continue  # a list that ends by asking the buyer something is talk ("…今天4点前拍当天顺丰发 开不开?")
+            parts = [p for p in re.split(r"[\s,，、]+", self.text[a:b]) if p and _CJK.search(p)]
+            if len(parts) < g.list_min_pieces or not re.search(r"[\u4e00-\u9fff]\s+[\u4e00-\u9fff0-9]", self.text[a:b]):
+                continue
+            mean = sum(_content_len(p) for p in parts) / len(parts)
+            with_function = sum(1 for p in parts if any(c in g.list_function_chars for c in p)) / len(parts)
+            if mean <= g.list_max_mean_chars and with_function <= g.list_max_function_share:
+                self._set_aside(a, b, _KEYWORDS)
+                self._note_gaming(a, b, _KEYWORDS)
 
     def _find_english_keyword_lists(self) -> None:
         """English prose is held together by small words (I, the, to, you); a list of keywords is not."""
