@@ -150,6 +150,7 @@ class PhraseBook(_Strict):
     actions: Actions
     remedies: Actions
     feelings: list[str] = Field(default_factory=list)
+    stock_empathy: list[str] = Field(default_factory=list)
     soothing_negators: list[str] = Field(default_factory=list)
     stock_phrases: list[str] = Field(min_length=1)
     stock_only_max_rest: int = Field(ge=0, le=20)
@@ -326,6 +327,7 @@ class Matcher:
 class CompiledPhrases:
     book: PhraseBook
     signals: dict[str, Matcher]
+    signal_words: dict[str, Matcher]  # the plain words of each signal, without its patterns
     question: Matcher
     injection: Matcher
     service: Matcher
@@ -343,6 +345,7 @@ class CompiledPhrases:
     actions: Matcher
     remedies: Matcher
     feelings: Matcher
+    stock_empathy: Matcher
     stock: Matcher
     over_promise: Matcher
     waived_return: Matcher
@@ -359,9 +362,11 @@ def parse_phrases(path: Path) -> PhraseBook:
 def compile_phrases(book: PhraseBook) -> CompiledPhrases:
     sig = {name: Matcher.build(getattr(book.signals, name).words, getattr(book.signals, name).patterns)
            for name in SignalCues.model_fields}
+    words_only = {name: Matcher.build(getattr(book.signals, name).words) for name in SignalCues.model_fields}
     return CompiledPhrases(
         book=book,
         signals=sig,
+        signal_words=words_only,
         question=Matcher.build(book.question_markers.words, book.question_markers.patterns),
         injection=Matcher.build(book.injection.words, book.injection.patterns),
         service=Matcher.build(book.service_words),
@@ -379,6 +384,7 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         actions=Matcher.build([], book.actions.patterns),
         remedies=Matcher.build([], book.remedies.patterns),
         feelings=Matcher.build(book.feelings),
+        stock_empathy=Matcher.build(book.stock_empathy),
         stock=Matcher.build(book.stock_phrases),
         over_promise=Matcher.build([], book.over_promise.patterns),
         waived_return=Matcher.build([], book.over_promise.waived_return),

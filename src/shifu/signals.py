@@ -259,7 +259,9 @@ class _Reader:
         """Every positive cue (phrase lists and the scenario's offers/policies), tagged by kind."""
         out = []
         for name in _POSITIVE:
-            out.extend((a, b, name) for a, b, _ in self.ph.signals[name].find(text))
+            # empathy patterns match a whole clause that names a situation: that clause is content, not a keyword
+            m = self.ph.signal_words[name] if name == "empathy" else self.ph.signals[name]
+            out.extend((a, b, name) for a, b, _ in m.find(text))
         for rid, m in self.cues.accepts:
             out.extend((a, b, "solution") for a, b, _ in m.find(text))
         for pid, m in self.cues.policy_ok:
@@ -533,7 +535,7 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
             continue
         spans.append(r.span(Signal(name), *hit))
     if not any(sp.signal is Signal.empathy for sp in spans):
-        hit = _feeling(r, good)
+        hit = _feeling(r, good) or _grounded_stock_empathy(r, good)
         if hit and not _said_before(r, good, hit, history):
             spans.append(r.span(Signal.empathy, *hit, detail="feeling"))
     for name in _NEGATIVE:
@@ -613,6 +615,42 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
         notes=tuple(r.notes) + tuple(f"set aside: {s.detail}" for s in r.gaming),
         offer_spans=tuple(offer_spans),
     )
+
+
+_FIRST_PERSON = re.compile(r"我|咱")
+
+
+def _grounded_stock_empathy(r: _Reader, good: str) -> tuple[int, int] | None:
+    """"非常理解您的心情" right next to the buyer's situation in the same sentence ("收到有瑕疵的杯子、盒子还压坏了,
+    非常理解您的心情"; "非常理解您的心情,券没用上给您添麻烦了"). Alone, or next to what the agent does, it is stock."""
+    stock = [(a, b) for a, b, _ in r.ph.stock.find(good)]
+
+    def situation(a: int, b: int, need_you: bool) -> bool:
+        piece = good[a:b]
+        if _FIRST_PERSON.search(piece) or "?" in piece or "？" in piece:
+            return False
+        covered = sum(min(b, y) - max(a, x) for x, y in stock if x < b and a < y)
+        if _content_len(piece) - covered < 4:
+            return False
+        return not need_you or bool(re.search(r"您|你", piece))
+
+    for a, b, _ in r.ph.stock_empathy.find(good):
+        if r.negated(good, a, "empathy", b):
+            continue
+        clauses = _pieces(good, _CLAUSE_SEP)
+        i = next((k for k, (x, y) in enumerate(clauses) if x <= a < y), None)
+        if i is None:
+            continue
+        j = i - 1
+        while j >= 0 and not _SENTENCE_SEP.search(good, clauses[j][1], clauses[j + 1][0]) and \
+                all(any(x <= k < y for x, y in stock) for k in range(*clauses[j]) if good[k].isalnum()):
+            j -= 1  # skip stock clauses before it ("真的非常抱歉,给您添麻烦了")
+        if j >= 0 and not _SENTENCE_SEP.search(good, clauses[j][1], clauses[i][0]) and situation(*clauses[j], False):
+            return a, b
+        if i + 1 < len(clauses) and not _SENTENCE_SEP.search(good, clauses[i][1], clauses[i + 1][0]) \
+                and situation(*clauses[i + 1], True):
+            return a, b
+    return None
 
 
 def _feeling(r: _Reader, good: str) -> tuple[int, int] | None:
