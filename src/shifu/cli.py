@@ -10,6 +10,7 @@ from .errors import ShifuError
 from .commands import data as data_cmd
 from .commands import course as course_cmd
 from .commands import demo as demo_cmd
+from .commands import eval as eval_cmd
 from .commands import grade as grade_cmd
 from .commands import lab as lab_cmd
 from .commands import llm as llm_cmd
@@ -38,6 +39,7 @@ app.command("review")(review_cmd.review)
 app.command("calibrate")(calibrate_cmd.calibrate)
 app.command("grade")(grade_cmd.grade)
 app.command("score")(score_cmd.score)
+app.command("eval")(eval_cmd.eval_cmd)
 # more verbs register here
 
 

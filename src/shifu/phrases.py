@@ -64,12 +64,56 @@ class SignalCues(_Strict):
     summary: CueSet
     follow_up: CueSet
     retention_offer: CueSet
+    stalling: CueSet
+    breach: CueSet
 
 
 class Negators(_Strict):
     window: int = Field(ge=1, le=40)
     near: list[str] = Field(min_length=1)
     clause: list[str] = Field(default_factory=list)
+    after: list[str] = Field(default_factory=list, description="refusals after the hit, in the same sentence")
+    clause_scope: list[str] = Field(default_factory=list, description="signals negated anywhere earlier in their clause")
+    after_scope: list[str] = Field(default_factory=list, description="signals also negated by a refusal after them")
+
+
+class Questions(_Strict):
+    """The grammar of a question: end particles, A-not-A / choice / polite-imperative patterns, wh-words."""
+
+    end_particles: list[str] = Field(min_length=1)
+    patterns: list[str] = Field(default_factory=list)
+    interrogatives: list[str] = Field(default_factory=list)
+    not_questions: list[str] = Field(default_factory=list)
+
+    @field_validator("patterns", "not_questions")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        return _check_patterns(v)
+
+
+class Actions(_Strict):
+    patterns: list[str] = Field(min_length=1)
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        return _check_patterns(v)
+
+
+class OverPromise(_Strict):
+    """Over-promises by structure; amounts are compared with a scenario's context.limits."""
+
+    patterns: list[str] = Field(default_factory=list)
+    waived_return: list[str] = Field(default_factory=list)
+    compensation_words: list[str] = Field(default_factory=list)
+    refund_words: list[str] = Field(default_factory=list)
+    multiples: list[str] = Field(default_factory=list)
+    reported_speech: list[str] = Field(default_factory=list)
+
+    @field_validator("patterns", "waived_return", "multiples")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        return _check_patterns(v)
 
 
 class Gaming(_Strict):
@@ -92,11 +136,25 @@ class Gaming(_Strict):
     repeat_reply_factor: float = Field(ge=0, le=1)
     min_function_word_share: float = Field(ge=0, le=1)
     function_word_min_tokens: int = Field(ge=1)
+    list_min_pieces: int = Field(default=5, ge=2)
+    list_max_mean_chars: float = Field(default=7, gt=0)
+    list_max_function_share: float = Field(default=0.34, ge=0, le=1)
+    list_function_chars: str = ""
 
 
 class PhraseBook(_Strict):
     signals: SignalCues
     question_markers: CueSet
+    questions: Questions
+    plan_words: list[str] = Field(min_length=1)
+    actions: Actions
+    remedies: Actions
+    feelings: list[str] = Field(default_factory=list)
+    stock_empathy: list[str] = Field(default_factory=list)
+    soothing_negators: list[str] = Field(default_factory=list)
+    stock_phrases: list[str] = Field(min_length=1)
+    stock_only_max_rest: int = Field(ge=0, le=20)
+    over_promise: OverPromise
     injection: CueSet
     negators: Negators
     service_words: list[str] = Field(min_length=1)
@@ -106,16 +164,99 @@ class PhraseBook(_Strict):
     gaming: Gaming
 
 
+_T2S = None
+
+
+def _t2s(c: str) -> str:
+    """Traditional → simplified, one character at a time (seed 004 and some trainees write 繁體)."""
+    global _T2S
+    if _T2S is None:
+        try:
+            import opencc
+
+            _T2S = opencc.OpenCC("t2s").convert
+        except Exception:  # the conversion is a help, not a requirement: without it text stays as written
+            _T2S = lambda x: x  # noqa: E731
+    out = _T2S(c)
+    return out if len(out) == 1 else c
+
+
 @lru_cache(maxsize=1 << 16)
 def norm_char(c: str) -> str:
-    """One character, normalised the same way for cues and replies (full-width → half-width, lower case)."""
+    """One character, normalised the same way for cues and replies (full-width → half-width, lower case,
+    traditional → simplified); "" for an invisible character (zero-width space, joiners, BOM, soft hyphen)."""
+    if unicodedata.category(c) == "Cf":
+        return ""
     n = unicodedata.normalize("NFKC", c).lower()
-    return n if len(n) == 1 else c.lower()
+    if len(n) != 1:
+        return c.lower()
+    if "\u3400" <= n <= "\u9fff":
+        return _t2s(n)
+    return n
+
+
+def _is_cjk(c: str) -> bool:
+    return "\u3400" <= c <= "\u9fff"
+
+
+# Between two Chinese characters these join a word the writer split ("赔您十 倍", "加.微.信"); clause
+# punctuation (,。、!?) is kept: it separates pieces of meaning.
+_JOINERS = frozenset("·•*_-~|/\\.'\"`^")
+_SPACES = frozenset(" \t\u3000\u00a0")
+
+
+def _drop_between_cjk(chars: list[str], marks: frozenset[str]) -> list[bool]:
+    keep = [True] * len(chars)
+    i = 0
+    while i < len(chars):
+        if chars[i] in marks and i > 0 and _is_cjk(chars[i - 1]):
+            j = i
+            while j < len(chars) and chars[j] in marks:
+                j += 1
+            if j < len(chars) and _is_cjk(chars[j]) and j - i <= 2:
+                for k in range(i, j):
+                    keep[k] = False
+            i = j
+        else:
+            i += 1
+    return keep
+
+
+def compact_map(text: str) -> tuple[str, list[int]]:
+    """`text` (already normal) without spaces between Chinese characters, and where each character came from.
+
+    Negative signals are looked for in this form ("赔您十 倍" is still a promise of tenfold); positive
+    ones are not, because spaces also separate the words of a keyword list ("抱歉 理解 改派").
+    """
+    chars = list(text)
+    keep = _drop_between_cjk(chars, _SPACES)
+    if all(keep):
+        return text, list(range(len(text)))
+    return "".join(c for c, k in zip(chars, keep) if k), [i for i, k in enumerate(keep) if k]
+
+
+def normalize_map(text: str) -> tuple[str, list[int]]:
+    """(normal form, position in `text` of each of its characters).
+
+    The normal form drops invisible characters and odd marks between Chinese characters ("加.微.信"),
+    so it can be shorter than `text`; the map turns a hit's positions back into a quote of the original.
+    """
+    chars: list[str] = []
+    where: list[int] = []
+    for i, c in enumerate(text):
+        n = norm_char(c)
+        if n:
+            chars.append(n)
+            where.append(i)
+    keep = _drop_between_cjk(chars, _JOINERS)
+    if all(keep):
+        return "".join(chars), where
+    return "".join(c for c, k in zip(chars, keep) if k), [w for w, k in zip(where, keep) if k]
 
 
 def normalize(text: str) -> str:
-    """Same length as `text`, so positions found in the normal form quote the original."""
-    return "".join(norm_char(c) for c in text)
+    """The normal form of `text` (see normalize_map); cue words and replies are compared in this form."""
+    return normalize_map(text)[0]
 
 
 _END = ""
@@ -186,6 +327,7 @@ class Matcher:
 class CompiledPhrases:
     book: PhraseBook
     signals: dict[str, Matcher]
+    signal_words: dict[str, Matcher]  # the plain words of each signal, without its patterns
     question: Matcher
     injection: Matcher
     service: Matcher
@@ -193,7 +335,23 @@ class CompiledPhrases:
     function_words: frozenset[str]
     near_negators: tuple[str, ...]
     clause_negators: tuple[str, ...]
+    after_negators: Matcher
     fillers: frozenset[str]
+    q_patterns: Matcher
+    q_interrogatives: Matcher
+    q_not: Matcher
+    q_end: frozenset[str]
+    plan_words: Matcher
+    actions: Matcher
+    remedies: Matcher
+    feelings: Matcher
+    stock_empathy: Matcher
+    stock: Matcher
+    over_promise: Matcher
+    waived_return: Matcher
+    compensation_words: Matcher
+    refund_words: Matcher
+    multiples: Matcher
 
 
 def parse_phrases(path: Path) -> PhraseBook:
@@ -204,9 +362,11 @@ def parse_phrases(path: Path) -> PhraseBook:
 def compile_phrases(book: PhraseBook) -> CompiledPhrases:
     sig = {name: Matcher.build(getattr(book.signals, name).words, getattr(book.signals, name).patterns)
            for name in SignalCues.model_fields}
+    words_only = {name: Matcher.build(getattr(book.signals, name).words) for name in SignalCues.model_fields}
     return CompiledPhrases(
         book=book,
         signals=sig,
+        signal_words=words_only,
         question=Matcher.build(book.question_markers.words, book.question_markers.patterns),
         injection=Matcher.build(book.injection.words, book.injection.patterns),
         service=Matcher.build(book.service_words),
@@ -214,7 +374,23 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         function_words=frozenset(normalize(w) for w in book.english_function_words),
         near_negators=tuple(normalize(n) for n in book.negators.near),
         clause_negators=tuple(normalize(n) for n in book.negators.clause),
+        after_negators=Matcher.build(book.negators.after),
         fillers=frozenset(normalize(book.fillers)),
+        q_patterns=Matcher.build([], book.questions.patterns),
+        q_interrogatives=Matcher.build(book.questions.interrogatives),
+        q_not=Matcher.build([], book.questions.not_questions),
+        q_end=frozenset(normalize(p) for p in book.questions.end_particles),
+        plan_words=Matcher.build(book.plan_words),
+        actions=Matcher.build([], book.actions.patterns),
+        remedies=Matcher.build([], book.remedies.patterns),
+        feelings=Matcher.build(book.feelings),
+        stock_empathy=Matcher.build(book.stock_empathy),
+        stock=Matcher.build(book.stock_phrases),
+        over_promise=Matcher.build([], book.over_promise.patterns),
+        waived_return=Matcher.build([], book.over_promise.waived_return),
+        compensation_words=Matcher.build(book.over_promise.compensation_words),
+        refund_words=Matcher.build(book.over_promise.refund_words),
+        multiples=Matcher.build([], book.over_promise.multiples),
     )
 
 

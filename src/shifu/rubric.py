@@ -14,7 +14,8 @@ from typing import Any
 from .feedback_text import feedback_text
 from .rubric_schema import TRANSCRIPT_ONLY, Criterion, Item, Rubric, load_rubric
 from .scenario import Scenario, load_scenario
-from .signals import ReplyContext, Signals, read_reply
+from .signals import ReplyContext, Signals
+from .readers import Reader, active
 from .transcript import Transcript, read_transcript
 from .vocab import Signal
 
@@ -255,16 +256,19 @@ def _score(sc: Scenario, conv: _Conversation) -> ScoreResult:
 
 
 def score_reply(scenario: Scenario | str, reply: str, buyer: str = "", latency_s: float | None = None,
-                history: tuple[str, ...] = ()) -> ScoreResult:
-    """One reply to one buyer message. Without latency_s, timeliness is left out of the maximum."""
+                history: tuple[str, ...] = (), reader: Reader | None = None) -> ScoreResult:
+    """One reply to one buyer message. Without latency_s, timeliness is left out of the maximum.
+    `reader` reads the reply (default: shifu.readers.active(), the rules reader unless configured)."""
     sc = _scenario(scenario)
     text = reply if isinstance(reply, str) else ("" if reply is None else str(reply))
-    sig = read_reply(text, ReplyContext(sc, buyer_message=buyer or "", history=tuple(history), latency_s=latency_s))
+    sig = (reader or active())(text, ReplyContext(sc, buyer_message=buyer or "", history=tuple(history), latency_s=latency_s))
     return _score(sc, _Conversation((_Turn(1, text, sig, latency_s),), transcript=False))
 
 
-def score_transcript(source: str | Path | Transcript, scenario: Scenario | str | None = None) -> ScoreResult:
+def score_transcript(source: str | Path | Transcript, scenario: Scenario | str | None = None,
+                     reader: Reader | None = None) -> ScoreResult:
     """A whole role-play: every trainee turn read in context, facts uncovered, consensus reached, outcome."""
+    read = reader or active()
     tr = source if isinstance(source, Transcript) else read_transcript(source)
     sc = _scenario(scenario if scenario is not None else tr.scenario)
     turns: list[_Turn] = []
@@ -279,7 +283,7 @@ def score_transcript(source: str | Path | Transcript, scenario: Scenario | str |
             continue
         ctx = ReplyContext(sc, buyer_message=buyer, history=tuple(history), revealed=frozenset(revealed),
                            latency_s=rec.latency_s)
-        turns.append(_Turn(rec.turn, rec.text, read_reply(rec.text, ctx), rec.latency_s))
+        turns.append(_Turn(rec.turn, rec.text, read(rec.text, ctx), rec.latency_s))
         history.append(rec.text)
         revealed.update(rec.revealed)
     if tr.end is not None:

@@ -50,6 +50,13 @@ class Policy(Strict):
     wrong_cues: list[NonEmpty] = Field(default_factory=list)
 
 
+class Limits(Strict):
+    """What the agent may give in this scenario, so the reader can compare amounts as numbers (issue 14)."""
+
+    max_compensation_yuan: float | None = Field(default=None, ge=0, description="largest compensation an agent may offer (yuan); None: no limit known")
+    return_waiver_allowed: bool = Field(default=False, description="may the agent refund or replace without the goods coming back")
+
+
 class OrderContext(Strict):
     shop: NonEmpty
     product: NonEmpty
@@ -60,6 +67,7 @@ class OrderContext(Strict):
     placed: str = ""
     notes: list[NonEmpty] = Field(default_factory=list)
     policies: list[Policy] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
 
 
 class HiddenFact(Strict):

@@ -16,7 +16,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from .content import question_kinds
-from .phrases import CompiledPhrases, Matcher, normalize, phrases
+from .phrases import CompiledPhrases, Matcher, compact_map, normalize, normalize_map, phrases
 from .scenario import Scenario
 from .vocab import Signal
 
@@ -68,10 +68,17 @@ class Signals:
 # Positive signals are set aside in gamed text; these are also what "keyword stuffing" is made of.
 _POSITIVE = ("greeting", "self_intro", "empathy", "apology", "time_commitment", "consensus_check",
              "summary", "follow_up", "retention_offer")
-_NEGATIVE = ("blame_shifting", "arguing", "forbidden_phrase", "privacy_breach", "off_platform_payment")
+_NEGATIVE = ("blame_shifting", "arguing", "forbidden_phrase", "privacy_breach", "off_platform_payment", "breach")
+# Positive signals that earn once per conversation: said again word for word, they are stock, not care.
+_ONCE = ("greeting", "self_intro", "empathy", "apology", "follow_up", "summary")  # a consensus check counts again with a new plan
 # Where a preceding negation ("不理解", "我们不会推卸…") cancels the hit.
 _NEGATABLE = {"empathy", "apology", "blame_shifting", "arguing", "time_commitment", "follow_up",
-              "off_platform_payment", "solution", "over_promise", "policy_correct", "policy_wrong", "summary"}
+              "off_platform_payment", "solution", "over_promise", "policy_correct", "policy_wrong", "summary",
+              "privacy_breach", "breach", "stalling"}
+# Sentences end here; a refusal after a hit ("私下转账这个真不行") is looked for up to the end of its sentence.
+_SENT_END = re.compile(r"[!?;。！？；\n]")
+# Clause separators for negation scope: a list joined by 、 stays one clause ("不会让您往银行卡、微信转钱").
+_SCOPE_SEP = re.compile(r"[,.!?;:。，！？；：\n]")
 
 # Spaces separate pieces in Chinese text ("抱歉 理解 改派"), not inside English sentences.
 _CLAUSE_SEP = re.compile(r"[,.!?;:。，！？；：、\n\r\t…]+|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])")
@@ -161,7 +168,7 @@ class _Reader:
 
     def __init__(self, reply: str, ctx: ReplyContext, ph: CompiledPhrases, cues: _ScenarioCues):
         self.raw = reply
-        self.text = normalize(reply)
+        self.text, self.where = normalize_map(reply)
         self.ctx = ctx
         self.ph = ph
         self.cues = cues
@@ -169,6 +176,7 @@ class _Reader:
         self.mask: list[str | None] = [None] * len(self.text)  # why a position is set aside
         self.gaming: list[Span] = []
         self.notes: list[str] = []
+        self.pmap: list[int] = []  # compact form of the negatives' view -> normal text positions
 
     # -- masks ---------------------------------------------------------------------------
     def _set_aside(self, a: int, b: int, why: str) -> None:
@@ -178,7 +186,7 @@ class _Reader:
 
     def _note_gaming(self, a: int, b: int, why: str) -> None:
         if not any(s.detail == why for s in self.gaming):
-            self.gaming.append(Span(Signal.stuffing, self.raw[a:b].strip()[:120], a, b, why))
+            self.gaming.append(Span(Signal.stuffing, self.quote(a, b).strip()[:120], a, b, why))
 
     def _visible(self, a: int, b: int, allow: tuple[str, ...] = ()) -> bool:
         return all(self.mask[i] is None or self.mask[i] in allow for i in range(a, b))
@@ -251,7 +259,9 @@ class _Reader:
         """Every positive cue (phrase lists and the scenario's offers/policies), tagged by kind."""
         out = []
         for name in _POSITIVE:
-            out.extend((a, b, name) for a, b, _ in self.ph.signals[name].find(text))
+            # empathy patterns match a whole clause that names a situation: that clause is content, not a keyword
+            m = self.ph.signal_words[name] if name == "empathy" else self.ph.signals[name]
+            out.extend((a, b, name) for a, b, _ in m.find(text))
         for rid, m in self.cues.accepts:
             out.extend((a, b, "solution") for a, b, _ in m.find(text))
         for pid, m in self.cues.policy_ok:
@@ -291,6 +301,23 @@ class _Reader:
             self._set_aside(a, b, _KEYWORDS)
             self._note_gaming(a, b, _KEYWORDS)
         self._find_english_keyword_lists()
+        self._find_spaced_lists()
+
+    def _find_spaced_lists(self) -> None:
+        """Short Chinese pieces separated by spaces, with hardly a particle or pronoun among them: a list of
+        keywords ("顺丰加急 补发 新礼盒 周五前送到 您看可以吗"), not casual chat ("姐 我刚打给网点了 包在驿站躺着呢")."""
+        g = self.g
+        for a, b in _pieces(self.text, _SENTENCE_SEP):
+            if self.text[b:b + 1] in ("?", "？"):
+                continue  # a list that ends by asking the buyer something is talk ("…今天4点前拍当天顺丰发 开不开?")
+            parts = [p for p in re.split(r"[\s,，、]+", self.text[a:b]) if p and _CJK.search(p)]
+            if len(parts) < g.list_min_pieces or not re.search(r"[\u4e00-\u9fff]\s+[\u4e00-\u9fff0-9]", self.text[a:b]):
+                continue
+            mean = sum(_content_len(p) for p in parts) / len(parts)
+            with_function = sum(1 for p in parts if any(c in g.list_function_chars for c in p)) / len(parts)
+            if mean <= g.list_max_mean_chars and with_function <= g.list_max_function_share:
+                self._set_aside(a, b, _KEYWORDS)
+                self._note_gaming(a, b, _KEYWORDS)
 
     def _find_english_keyword_lists(self) -> None:
         """English prose is held together by small words (I, the, to, you); a list of keywords is not."""
@@ -361,15 +388,37 @@ class _Reader:
         return round(max(0.0, min(1.0, value)), 3)
 
     # -- signals -------------------------------------------------------------------------
-    def negated(self, text: str, start: int) -> bool:
+    def quote(self, a: int, b: int) -> str:
+        """The original text behind normalised positions [a, b)."""
+        if a >= b or a >= len(self.where):
+            return ""
+        return self.raw[self.where[a]:self.where[min(b, len(self.where)) - 1] + 1]
+
+    def refused_after(self, text: str, end: int) -> bool:
+        """A refusal after the hit in the same sentence: "私下转账这个真不行", "加微信是不允许的"."""
+        m = _SENT_END.search(text, end)
+        stop = m.start() if m else len(text)
+        return bool(self.ph.after_negators.find(text[end:min(stop, end + 24)]))
+
+    def negated(self, text: str, start: int, kind: str = "", end: int | None = None) -> bool:
+        whole = kind in self.ph.book.negators.clause_scope
+        sep = _SCOPE_SEP if whole else _CLAUSE_SEP
         clause_start = start
-        while clause_start > 0 and not _CLAUSE_SEP.match(text[clause_start - 1]):
+        while clause_start > 0 and not sep.match(text[clause_start - 1]):
             clause_start -= 1
         prefix = text[clause_start:start]
         if any(prefix.rstrip().endswith(n) for n in self.ph.near_negators):
             return True
+        if end is not None and kind in self.ph.book.negators.after_scope and self.refused_after(text, end):
+            return True
+        if kind == "empathy":
+            # "三天没有更新,确实让人着急": a negation in the situation it names does not deny the feeling
+            return bool(re.search(r"(不|没|别)(理解|明白|懂)|无法理解", prefix[-6:]))
         window = self.ph.book.negators.window
-        near = prefix[-window:] if _CJK.search(text[start:start + 2] or "x") else prefix[-window * 3:]
+        if whole:
+            near = prefix
+        else:
+            near = prefix[-window:] if _CJK.search(text[start:start + 2] or "x") else prefix[-window * 3:]
         for n in self.ph.clause_negators:
             if re.match(r"[a-z]", n):
                 if re.search(r"(?<![a-z])" + re.escape(n) + r"(?![a-z])", near):
@@ -384,7 +433,7 @@ class _Reader:
         for a, b, _ in matcher.find(text):
             if exclude and any(a < y and x < b for x, y in exclude):
                 continue
-            if kind in _NEGATABLE and self.negated(text, a):
+            if kind in _NEGATABLE and self.negated(text, a, kind, b):
                 continue
             if kind == "privacy_breach" and not self._private(text[a:b]):
                 continue
@@ -398,7 +447,10 @@ class _Reader:
         buyer = re.sub(r"\D", "", normalize(self.ctx.buyer_message or ""))
         return digits not in buyer and digits not in self.cues.protected_digits
 
-    def span(self, signal: Signal, a: int, b: int, detail: str = "") -> Span:
+    def span(self, signal: Signal, a: int, b: int, detail: str = "", compact: bool = False) -> Span:
+        """Evidence for a hit at [a, b) of the normal text (of its compact form when `compact`)."""
+        if compact:
+            a, b = self.pmap[a], self.pmap[max(a, b - 1)] + 1
         # quote the whole clause the hit sits in, so evidence reads as the trainee wrote it
         while a < b - 1 and _CLAUSE_SEP.match(self.text[a]):
             a += 1
@@ -409,7 +461,9 @@ class _Reader:
             ca -= 1
         while cb < len(self.text) and not _CLAUSE_SEP.match(self.text[cb]) and cb - b < 40:
             cb += 1
-        return Span(signal, self.raw[ca:cb].strip(), a, b, detail)
+        ra = self.where[a] if a < len(self.where) else len(self.raw)
+        rb = self.where[b - 1] + 1 if 0 < b <= len(self.where) else ra
+        return Span(signal, self.quote(ca, cb).strip(), ra, rb, detail)
 
 
 def _longest_first(hits: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
@@ -428,7 +482,8 @@ def _covered(hits: list[tuple[int, int, str]]) -> int:
     return len(pos)
 
 
-def _cue_hits(r: "_Reader", text: str, table, label: str, signal: Signal) -> tuple[set[str], list[Span]]:
+def _cue_hits(r: "_Reader", text: str, table, label: str, signal: Signal,
+              compact: bool = False) -> tuple[set[str], list[Span]]:
     """Which of a scenario's cue lists (resolutions, policies) the text shows, with the evidence."""
     ids: set[str] = set()
     spans: list[Span] = []
@@ -436,12 +491,15 @@ def _cue_hits(r: "_Reader", text: str, table, label: str, signal: Signal) -> tup
         hit = r.first(text, matcher, label)
         if hit:
             ids.add(cue_id)
-            spans.append(r.span(signal, *hit, detail=cue_id))
+            spans.append(r.span(signal, *hit, detail=cue_id, compact=compact))
     return ids, spans
 
 
 def read_reply(reply: str, ctx: ReplyContext) -> Signals:
-    """What the reply contains, in context. Deterministic; never raises on any string."""
+    """What the reply contains, in context, as the rules reader sees it (the offline default).
+
+    Deterministic; never raises on any string. Other readers (shifu.readers) produce the same Signals.
+    """
     reply = reply if isinstance(reply, str) else ("" if reply is None else str(reply))
     if not reply.strip():
         return Signals(substance=0.0, notes=("empty reply",))
@@ -452,31 +510,97 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     r.find_stuffing()
     r.find_padding()
     substance = r.substance()
+    stock_only = _stock_only(r)
+    if stock_only:
+        substance = 0.0
+        r.notes.append("stock phrases only")
 
     good = r.view()                 # positives: only genuine text
-    fair = r.view(keep=(_INJECTION, _REPEATED, _KEYWORDS, _PADDING))  # negatives: all but the buyer's own words
+    # negatives: all but the buyer's own words, with spaces between Chinese characters closed ("赔您十 倍")
+    fair, fmap = compact_map(r.view(keep=(_INJECTION, _REPEATED, _KEYWORDS, _PADDING)))
+    fmap.append(len(good))
+    r.pmap = fmap
     spans: list[Span] = []
-    never_hits = [(a, b) for _, _, m in r.cues.never for a, b, _ in m.find(fair)]
+    never_hits = [(fmap[a], fmap[b - 1] + 1) for _, _, m in r.cues.never for a, b, _ in m.find(fair)]
+    promise_hits = _over_promise_hits(r, fair)
+    promise_good = [(fmap[a], fmap[b - 1] + 1) for a, b, _ in promise_hits]
+    history = [_alnum(normalize(h)) for h in ctx.history]
     for name in _POSITIVE:
-        hit = r.first(good, r.ph.signals[name], name, exclude=never_hits)
-        if hit:
-            spans.append(r.span(Signal(name), *hit))
+        hit = r.first(good, r.ph.signals[name], name, exclude=never_hits + promise_good)
+        if not hit:
+            continue
+        if name in ("greeting", "self_intro") and ctx.history:
+            continue  # "亲" greets once, at the start; every turn it is a habit, not a greeting
+        if name in _ONCE and _said_before(r, good, hit, history):
+            continue
+        spans.append(r.span(Signal(name), *hit))
+    if not any(sp.signal is Signal.empathy for sp in spans):
+        hit = _feeling(r, good) or _grounded_stock_empathy(r, good)
+        if hit and not _said_before(r, good, hit, history):
+            spans.append(r.span(Signal.empathy, *hit, detail="feeling"))
     for name in _NEGATIVE:
         hit = r.first(fair, r.ph.signals[name], name)
         if hit:
-            spans.append(r.span(Signal(name), *hit))
+            spans.append(r.span(Signal(name), *hit, compact=True))
 
     resolutions, found = _cue_hits(r, good, r.cues.accepts, "solution", Signal.solution)
+    stall_cues = [(a, b) for a, b, _ in r.ph.signals["stalling"].find(good)]
+    # "在加急处理了" names a remedy word inside a stalling phrase: that is no remedy
+    found = [sp for sp in found if not _inside_stall(r, good, sp, stall_cues)]
+    resolutions = {sp.detail for sp in found}
+    if not found:  # a concrete remedy in words the scenario's cues do not know: a solution without an id
+        hit = r.first(good, r.ph.remedies, "solution", exclude=never_hits + promise_good)
+        if hit:
+            found = [r.span(Signal.solution, *hit, detail="remedy")]
     spans += found
     kinds = {rid: kind for rid, kind, _ in r.cues.never}
-    offers, offer_spans = _cue_hits(r, fair, [(rid, m) for rid, _, m in r.cues.never], "over_promise", Signal.over_promise)
-    spans += [sp for sp in offer_spans if kinds[sp.detail] == "over_promise"]  # breaches are not over-promises
+    offers, offer_spans = _cue_hits(r, fair, [(rid, m) for rid, _, m in r.cues.never], "over_promise", Signal.over_promise,
+                                    compact=True)
+    spans += [sp for sp in offer_spans if kinds[sp.detail] == "over_promise"]
+    spans += [Span(Signal.breach, sp.quote, sp.start, sp.end, sp.detail) for sp in offer_spans if kinds[sp.detail] == "breach"]
+    if not any(sp.signal is Signal.over_promise for sp in spans) and promise_hits:
+        a, b, why = promise_hits[0]
+        spans.append(r.span(Signal.over_promise, a, b, detail=why, compact=True))
     ok, found = _cue_hits(r, good, r.cues.policy_ok, "policy_correct", Signal.policy_correct)
     spans += found
-    bad, found = _cue_hits(r, fair, r.cues.policy_bad, "policy_wrong", Signal.policy_wrong)
+    bad, found = _cue_hits(r, fair, r.cues.policy_bad, "policy_wrong", Signal.policy_wrong, compact=True)
     spans += found
 
-    probed = _probes(r, good, spans)
+    wrong = {Signal.arguing, Signal.breach, Signal.privacy_breach, Signal.off_platform_payment}
+    if any(sp.signal in wrong for sp in spans):
+        # "您说得对,我们确实违反了广告法…" agrees in order to give in: a mentor credits no empathy here
+        spans = [sp for sp in spans if sp.signal is not Signal.empathy]
+    questions = _questions(r, good)
+    if questions:
+        qa, qb = questions[0]
+        spans.append(Span(Signal.question, r.quote(qa, qb).strip(), r.where[qa], r.where[qb - 1] + 1, "question"))
+    choice = _choice_of_plans(r, good, questions)
+    if choice and not any(sp.signal is Signal.consensus_check for sp in spans):
+        spans.append(r.span(Signal.consensus_check, *choice, detail="choice"))
+    probed = _probes(r, good, spans, questions)
+    actions = r.ph.actions.find(fair)
+    has = {sp.signal for sp in spans}
+    plan = bool(resolutions or actions or choice or has & {Signal.time_commitment, Signal.retention_offer,
+                                                           Signal.policy_correct, Signal.over_promise}
+                or _plan_in_history(r, ctx))
+    plan = plan or bool(has & {Signal.breach, Signal.off_platform_payment})  # a wrong offer is still an offer
+    # "麻烦您把截图发我一下好吗?" asks for something, not for agreement to a plan
+    spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or not _REQUEST.search(normalize(sp.quote))]
+    if not plan:  # "您看这样可以吗?" with nothing proposed asks for agreement to nothing
+        spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or _proposes(r, good, sp)]
+    stall = r.first(good, r.ph.signals["stalling"], "stalling")
+    concrete = bool(resolutions or actions or probed or choice or has & {Signal.time_commitment, Signal.probe})
+    if stall and not concrete:
+        spans.append(r.span(Signal.stalling, *stall))
+        spans = [sp for sp in spans if sp.signal is not Signal.follow_up]  # "有消息通知您" with nothing done is waiting
+        if not (has & {Signal.empathy, Signal.solution, Signal.policy_correct, Signal.retention_offer}):
+            substance = 0.0  # asking the buyer to wait, and nothing else: no content to earn points with
+            r.notes.append("stalling only")
+    if stock_only:
+        keep = {Signal.stalling, Signal.question, *(Signal(n) for n in _NEGATIVE), Signal.over_promise,
+                Signal.breach, Signal.policy_wrong}
+        spans = [sp for sp in spans if sp.signal in keep]
+        resolutions, ok, probed = set(), set(), set()
     spans.extend(r.gaming)
     spans.sort(key=lambda s: (s.start, s.signal.value))
     return Signals(
@@ -493,44 +617,283 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     )
 
 
-def _probes(r: _Reader, good: str, spans: list[Span]) -> set[str]:
-    """Questions that look for the cause: which hidden facts they target (one span per fact)."""
-    chars = list(good)
-    for x, y, _ in r.ph.signals["consensus_check"].find(good):  # "您看可以吗" asks for agreement, not for the cause
-        chars[x:y] = " " * (y - x)
-    asked = "".join(chars)
-    questions: list[tuple[int, int]] = []
-    marker_at = sorted(a for a, _, _ in r.ph.question.find(asked))
+_FIRST_PERSON = re.compile(r"我|咱")
+
+
+def _grounded_stock_empathy(r: _Reader, good: str) -> tuple[int, int] | None:
+    """"非常理解您的心情" right next to the buyer's situation in the same sentence ("收到有瑕疵的杯子、盒子还压坏了,
+    非常理解您的心情"; "非常理解您的心情,券没用上给您添麻烦了"). Alone, or next to what the agent does, it is stock."""
+    stock = [(a, b) for a, b, _ in r.ph.stock.find(good)]
+
+    def situation(a: int, b: int, need_you: bool) -> bool:
+        piece = good[a:b]
+        if _FIRST_PERSON.search(piece) or "?" in piece or "？" in piece:
+            return False
+        covered = sum(min(b, y) - max(a, x) for x, y in stock if x < b and a < y)
+        if _content_len(piece) - covered < 4:
+            return False
+        return not need_you or bool(re.search(r"您|你", piece))
+
+    for a, b, _ in r.ph.stock_empathy.find(good):
+        if r.negated(good, a, "empathy", b):
+            continue
+        clauses = _pieces(good, _CLAUSE_SEP)
+        i = next((k for k, (x, y) in enumerate(clauses) if x <= a < y), None)
+        if i is None:
+            continue
+        j = i - 1
+        while j >= 0 and not _SENTENCE_SEP.search(good, clauses[j][1], clauses[j + 1][0]) and \
+                all(any(x <= k < y for x, y in stock) for k in range(*clauses[j]) if good[k].isalnum()):
+            j -= 1  # skip stock clauses before it ("真的非常抱歉,给您添麻烦了")
+        if j >= 0 and not _SENTENCE_SEP.search(good, clauses[j][1], clauses[i][0]) and situation(*clauses[j], False):
+            return a, b
+        if i + 1 < len(clauses) and not _SENTENCE_SEP.search(good, clauses[i][1], clauses[i + 1][0]) \
+                and situation(*clauses[i + 1], True):
+            return a, b
+    return None
+
+
+def _feeling(r: _Reader, good: str) -> tuple[int, int] | None:
+    """A clause that names the buyer's feeling or trouble in the trainee's own words ("蹲了一晚上没用上,确实气人").
+    Not a stock phrase ("理解您的心情"), not a request to stop feeling ("您别着急"), not in a question."""
+    stock = [(a, b) for a, b, _ in r.ph.stock.find(good)]
+    for a, b, _ in r.ph.feelings.find(good):
+        if any(x <= a and b <= y for x, y in stock):
+            continue
+        before = good[max(0, a - 3):a]
+        if any(n in before for n in r.ph.book.soothing_negators) or r.negated(good, a, "empathy", b):
+            continue
+        m = _SENT_END.search(good, b)
+        if m and good[m.start()] in "?？":
+            continue
+        if good.startswith(("不了", "不到", "不上"), b):
+            continue  # "耽误不了" promises, it does not acknowledge
+        ca = a
+        while ca > 0 and not _CLAUSE_SEP.match(good[ca - 1]):
+            ca -= 1
+        subject = good[ca:a]
+        if re.search(r"不理解|不明白|为什么|为啥|至于|没必要|何必|有什么好", subject):
+            continue  # questioning the feeling ("我不理解您为什么这么生气") dismisses it
+        if re.search(r"我们|我(?!的)", subject) and not re.search(r"您|你|阿姨|姐|哥|孩子|宝宝|买家", subject):
+            continue  # the agent's own feeling ("我们也很无奈") is not the buyer's
+        return a, b
+    return None
+
+
+def _proposes(r: _Reader, good: str, sp: Span) -> bool:
+    """The consensus question carries its own proposal ("要不要我们把发票单独发您邮箱?")."""
+    a = good.find(normalize(sp.quote)) if sp.quote else -1
+    sentence = normalize(sp.quote)
+    return bool(r.ph.plan_words.find(sentence)) and a >= 0
+
+
+def _inside_stall(r: _Reader, good: str, sp: Span, stall_cues: list[tuple[int, int]]) -> bool:
+    """Is this remedy cue part of a stalling phrase ("正在加急处理中")?"""
+    for a, b, _ in r.ph.signals["stalling"].find(good):
+        q = r.quote(a, b)
+        if q and q in sp.quote and len(sp.quote) <= len(q) + 6:
+            return True
+    return False
+
+
+def _said_before(r: _Reader, good: str, hit: tuple[int, int], history: list[str]) -> bool:
+    """The clause that carries this signal was already said in an earlier reply of the conversation."""
+    if not history:
+        return False
+    a, b = hit
+    while a > 0 and not _CLAUSE_SEP.match(good[a - 1]):
+        a -= 1
+    while b < len(good) and not _CLAUSE_SEP.match(good[b]):
+        b += 1
+    clause = _alnum(good[a:b])
+    hit_text = _alnum(good[hit[0]:hit[1]])
+    return any((clause and clause in h) or (len(hit_text) >= 4 and hit_text in h) for h in history)
+
+
+def _plan_in_history(r: _Reader, ctx: ReplyContext) -> bool:
+    for h in ctx.history[-3:]:
+        text = normalize(h)
+        if any(m.find(text) for _, m in r.cues.accepts) or r.ph.actions.find(text):
+            return True
+    return False
+
+
+def _stock_only(r: _Reader) -> bool:
+    """Nothing but stock service phrases (理解您的心情/非常抱歉/请耐心等待/您看可以吗…), greetings and particles."""
+    text = r.view()  # set-aside text (a grader-aimed line, repeats) is no content either
+    covered = [False] * len(text)
+    name = normalize(r.ctx.scenario.persona.name)
+    hits = r.ph.stock.find(text) + [(m.start(), m.end(), name) for m in re.finditer(re.escape(name), text)] if name else \
+        r.ph.stock.find(text)
+    for a, b in _longest_first(hits):
+        for i in range(a, b):
+            covered[i] = True
+    rest = sum(1 for i, c in enumerate(text) if not covered[i] and c.isalnum() and c not in r.ph.fillers)
+    return rest <= r.ph.book.stock_only_max_rest
+
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+# an amount: a number with its unit ("一百元", "50块"), or right after a verb of paying ("赔200", "补您30")
+_AMOUNT = re.compile(r"([0-9]+(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百千万]+)\s*(?:元|块钱|块|rmb|yuan)"
+                     r"|(?:赔|补|转|返)(?:您|你|给您|给你)?([0-9]+(?:\.[0-9]+)?)(?![0-9.]*\s*(?:倍|折|%|个|盒|罐|天|小时|点|号))")
+
+
+def _cn_number(s: str) -> float | None:
+    """Arabic or Chinese numerals ("一百", "五十", "两千五") as a number; None when not a number."""
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    total, section, digit = 0, 0, None
+    for c in s:
+        if c in _CN_DIGITS:
+            digit = _CN_DIGITS[c]
+        elif c in _CN_UNITS:
+            unit = _CN_UNITS[c]
+            if unit == 10000:
+                total = (total + section + (digit or 0)) * unit
+                section = 0
+            else:
+                section += (1 if digit is None else digit) * unit
+            digit = None
+        else:
+            return None
+    return float(total + section + (digit or 0))
+
+
+def _over_promise_hits(r: _Reader, text: str) -> list[tuple[int, int, str]]:
+    """Over-promises by structure: guarantees of what the shop does not control, waived returns,
+    compensation above the scenario's limit (numbers compared as numbers)."""
+    out: list[tuple[int, int, str]] = []
+    for a, b, _ in r.ph.over_promise.find(text):
+        if not r.negated(text, a, "over_promise", b):
+            out.append((a, b, "guarantee"))
+    limits = r.ctx.scenario.context.limits
+    if not limits.return_waiver_allowed:
+        for a, b, _ in r.ph.waived_return.find(text):
+            out.append((a, b, "waived_return"))
+    if limits.max_compensation_yuan is not None:
+        cap = limits.max_compensation_yuan
+        paying = {a for sa, sb in _pieces(text, _SENTENCE_SEP) if r.ph.compensation_words.find(text[sa:sb])
+                  for a in range(sa, sb)}  # sentences that speak of compensation ("按规定应该退一赔十,给您申请12900元")
+        reported = r.ph.book.over_promise.reported_speech
+        for a, b in _pieces(text, _CLAUSE_SEP):
+            clause = text[a:b]
+            if r.negated(text, a, "over_promise", b) or any(w in clause for w in reported):
+                continue
+            refund = r.ph.refund_words.find(clause)
+            for m in _AMOUNT.finditer(clause):
+                value = _cn_number(m.group(1) or m.group(2))
+                if value is None or value <= cap:
+                    continue
+                if m.group(2) is None and a not in paying:
+                    continue  # an amount is compensation when a verb of paying leads it or the sentence says so
+                if refund and value >= r.ctx.scenario.context.amount_yuan * 0.99:
+                    continue  # refunding the order is not compensation
+                out.append((a + m.start(), a + m.end(), f"amount>{cap:g}"))
+            if a not in paying:
+                continue
+            for x, y, _ in r.ph.multiples.find(clause):
+                if r.ctx.scenario.context.amount_yuan * 2 > cap:
+                    out.append((a + x, a + y, "multiple"))
+    out.sort()
+    return out
+
+
+def _questions(r: _Reader, good: str) -> list[tuple[int, int]]:
+    """Sentences that ask the buyer something, by grammar (end particle or ?, A-not-A, choice, wh-word,
+    a polite request "麻烦发下…/您说下…"); statements like "有什么问题随时找我" are not questions."""
+    out: list[tuple[int, int]] = []
+    q = r.ph
     for a, b in _pieces(good, _SENTENCE_SEP):
-        end = min(len(good), b + 1)  # the question mark that ended the sentence belongs to it
-        i = bisect_left(marker_at, a)
-        if i < len(marker_at) and marker_at[i] < end:
-            questions.append((a, end))
+        end = min(len(good), b + 1)
+        sentence = good[a:end]
+        if not sentence.strip():
+            continue
+        found = False
+        for ca, cb in _pieces(sentence, _CLAUSE_SEP):
+            clause = sentence[ca:cb]
+            if q.q_not.find(clause):
+                continue
+            tail = clause.rstrip(" ~~!.。~哦啊呀哈亲")
+            if q.q_patterns.find(clause) or (tail and tail[-1] in q.q_end and not tail.endswith(("没", "么")) ):
+                found = True
+                break
+            if tail and tail[-1] in ("么", "没") and q.q_interrogatives.find(clause) is not None and len(tail) > 2:
+                found = True
+                break
+            if q.q_interrogatives.find(clause) and (sentence.rstrip().endswith(("?", "？")) or b >= len(good.rstrip())):
+                found = True
+                break
+        if not found and sentence.rstrip().endswith("?"):
+            found = True
+        if found:
+            out.append((a, end))
+    return out
 
-    clause_asks = [(a, b) for a, b in _pieces(asked, _CLAUSE_SEP)
-                   if bisect_left(marker_at, a) < len(marker_at) and marker_at[bisect_left(marker_at, a)] <= b]
 
-    def inside(spans: list[tuple[int, int]], x: int, y: int) -> bool:
-        i = bisect_right(spans, (x, len(good) + 1)) - 1
-        return i >= 0 and spans[i][0] <= x and y <= spans[i][1]
+def _choice_of_plans(r: _Reader, good: str, questions: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """A choice between plans ("是先把退货开起来,还是等法务答复?"): a consensus check."""
+    for a, b in questions:
+        sentence = good[a:b]
+        i = sentence.find("还是")
+        if i < 0:
+            i = sentence.find(" or ")
+        if i < 0:
+            continue
+        if r.ph.plan_words.find(sentence[:i]) or r.ph.plan_words.find(sentence[i + 2:]):
+            return a + i, a + i + 2
+    return None
 
-    def first_in_question(m: Matcher) -> tuple[int, int] | None:
-        hits = [(x, y) for x, y, _ in m.find(asked) if inside(questions, x, y)]
-        # quote the clause that asks ("请问是您自己签收的吗"), not a statement before it in the same sentence
-        return next((h for h in hits if inside(clause_asks, *h)), hits[0] if hits else None)
 
+def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int, int]]) -> set[str]:
+    """Questions that look for the cause: which hidden facts they target (one span per fact).
+    A question asking for agreement or a choice between plans is not a probe."""
     probed: set[str] = set()
     if not questions:
         return probed
+    agree = r.ph.signals["consensus_check"]
+    # a question that only asks for agreement ("您看这样可以吗?") is no probe, unless it also asks for something
+    fact_asks = [(a, b) for a, b in questions if not agree.find(good[a:b]) or _REQUEST.search(good, a, b)]
+    # for the generic kinds, a choice of plans or an offer to act ("方便的话我现在就发给您?") is no probe either
+    asks = [(a, b) for a, b in fact_asks
+            if not _choice_of_plans(r, good, [(a, b)]) and not r.ph.actions.find(good[a:b])]
+    if not fact_asks:
+        return probed
+
+    def masked(keep: list[tuple[int, int]]) -> str:
+        chars = [" "] * len(good)
+        for a, b in keep:
+            chars[a:b] = good[a:b]
+        return "".join(chars)
+
+    asked_facts, asked = masked(fact_asks), masked(asks)
+
+    def first(m: Matcher, text: str) -> tuple[int, int] | None:
+        # no negation here: "有没有/是不是" is how Chinese asks, not a denial
+        hits = m.find(text)
+        return (hits[0][0], hits[0][1]) if hits else None
+
     for fid, m in r.cues.facts:
-        hit = first_in_question(m)
+        hit = first(m, asked_facts)
         if hit:
             probed.add(fid)
             spans.append(r.span(Signal.probe, *hit, detail=fid))
-    if not probed:
+    if not probed and asks:
         for kid, m in r.cues.kinds:
-            hit = first_in_question(m)
+            hit = first(m, asked)
             if hit:
                 spans.append(r.span(Signal.probe, *hit, detail=f"kind:{kid}"))
                 break
+        else:
+            # a question about the buyer's own situation ("您家车是哪款?", "孩子现在怎么样?") looks for facts too
+            for a, b in asks:
+                if _ADDRESSED.search(good, a, b) and not r.ph.q_not.find(good[a:b]):
+                    spans.append(r.span(Signal.probe, a, b, detail="question"))
+                    break
     return probed
+
+
+_REQUEST = re.compile(r"麻烦|劳烦|请您|请你|发我|告诉我|please (send|tell|share)")
+_ADDRESSED = re.compile(r"您|你|孩子|宝宝|\byou\b|\byour\b|\bshe\b|\bhe\b")
