@@ -175,34 +175,68 @@ def _env(**extra: str) -> dict:
     return env
 
 
-def _shifu_grade(course: Path, env: dict | None = None, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "shifu"), "grade", "--course", str(course), "--no-progress"],
+def _shifu_grade(course: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "shifu"), "grade", "--course", str(course), "--no-progress", *args],
                             env=env or _env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, **kwargs)
+                            start_new_session=True)
 
 
-def test_a_killed_run_is_graded_again_by_the_next(tmp_path: Path) -> None:
+def test_a_killed_regrade_is_graded_again_by_the_next(tmp_path: Path) -> None:
     course = gc.build_course(tmp_path / "course", cell_timeout=120)
     slow = gc.answered(course, gc.GOOD)
     slow.cells.insert(2, new_code_cell("import time\ntime.sleep(8)\n"))
     gc.submit(course, "slow", slow)
-    proc = _shifu_grade(course)
+    assert grade_course(course, progress=False)[0].score == 3
+
+    # a --force regrade killed while the notebook runs (kill -9, as the OOM killer would)
+    proc = _shifu_grade(course, "--force")
     marker = course / ".shifu" / "grading" / gc.ASSIGNMENT / "slow"
     autograded = course / "autograded" / "slow" / gc.ASSIGNMENT
     deadline = time.monotonic() + 300
     while not (marker.exists() and autograded.exists()) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    time.sleep(1)   # the copied, not yet executed notebooks are in autograded/
     assert proc.poll() is None, proc.communicate()
-    os.killpg(proc.pid, signal.SIGKILL)   # as the OOM killer would
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert marker.exists() and autograded.exists()   # it died half-way
+    killed_at = time.time()
+    assert marker.exists()   # it died half-way
 
     notes: list[str] = []
-    results = grade_course(course, progress=False, notes=notes)
+    results = grade_course(course, progress=False, notes=notes)   # no --force: nbgrader alone would skip it
     r = results[0]
     assert (r.student, r.status, r.score) == ("slow", GRADED, 3), r.reason
-    assert not marker.exists()
-    assert any("no longer running" in n and str(proc.pid) in n for n in notes)
+    assert "graded before" not in r.reason and not marker.exists()
+    # feedback rebuilt from notebooks that ran, not from the copies the killed run left
+    executed = nbformat.read(autograded / f"{gc.NOTEBOOK}.ipynb", as_version=4)
+    assert gc.cell(executed, "partial_test__analysis").outputs
+    html = course / "feedback" / "slow" / gc.ASSIGNMENT / f"{gc.NOTEBOOK}.html"
+    assert html.stat().st_mtime > killed_at and "Score: 3" in html.read_text(encoding="utf-8").replace(".0 ", " ")
+    assert any("no longer running" in n and f"pid {proc.pid}" in n for n in notes), notes
+
+
+def test_infrastructure_failures_are_retried_then_reported_as_such(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from shifu.grading import execute
+
+    course = gc.build_course(tmp_path / "course")
+    gc.submit(course, "good", gc.answered(course, gc.GOOD))
+    real_run = execute.KernelRun.run
+    failures = {"left": 1}
+
+    async def flaky_run(self, notebook_timeout=None):  # the machine loses one notebook's output
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise execute.InfrastructureError("the output of cell 3 was lost (no message in 60 s)")
+        return await real_run(self, notebook_timeout)
+    monkeypatch.setattr(execute.KernelRun, "run", flaky_run)
+    r = grade_course(course, progress=False)[0]
+    assert (r.status, r.score) == (GRADED, 3), r.reason       # retried once with a fresh kernel
+
+    failures["left"] = 10
+    r = grade_course(course, progress=False, force=True)[0]
+    assert r.status == FAILED
+    assert "infrastructure, not the trainee's work" in r.reason and "run `shifu grade` again" in r.reason
 
 
 def test_a_second_run_exits_naming_the_holder(tmp_path: Path) -> None:
