@@ -88,8 +88,12 @@ def grade_course(course_dir: Path, assignment: str | None = None, workers: int |
             for r in results:
                 display.advance(r)
             writer = FeedbackWriter(course) if feedback else None
-            results += _run_loop(_grade_all(course, plan, workers, notebook_timeout or None, writer, display.advance,
-                                            box, journal))
+            try:
+                results += _run_loop(_grade_all(course, plan, workers, notebook_timeout or None, writer,
+                                                display.advance, box, journal))
+            finally:
+                if writer is not None:
+                    writer.finish()
     return sorted(results, key=lambda r: (r.assignment, r.student))
 
 
