@@ -102,7 +102,7 @@ class Sandbox:
         if self.mode == USER:
             return ["/usr/bin/env", "-i", "-C", workdir, *[f"{k}={v}" for k, v in env.items()],
                     shutil.which("setpriv") or "setpriv", f"--reuid={FALLBACK_USER}", f"--regid={_nogroup()}",
-                    "--clear-groups", "--inh-caps=-all", *limited]
+                    "--clear-groups", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", *limited]
         args = [_bwrap(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                 "--clearenv", "--tmpfs", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
                 "--dir", HOME]
@@ -199,14 +199,28 @@ def bwrap_works() -> tuple[bool, str]:
     return True, ""
 
 
+@functools.lru_cache(maxsize=1)
 def _user_fallback_works() -> bool:
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+    """Root can run kernels as FALLBACK_USER, and that user can run this Python (not the case when it
+    lives in root's home, e.g. a pyenv under /root)."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
         return False
     try:
         pwd.getpwnam(FALLBACK_USER)
     except KeyError:
         return False
-    return True
+    import tempfile
+
+    box = Sandbox(USER, SandboxLimits())
+    with tempfile.TemporaryDirectory(prefix="shifu-probe-") as work:
+        box.prepare_workdir(work)
+        cmd = box.wrap([sys.executable, "-c", "import ipykernel"], work, work, work)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=120, cwd="/")
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return proc.returncode == 0
 
 
 def project_content() -> tuple[Path, ...]:
@@ -236,8 +250,9 @@ def choose(unsafe: bool = False, limits: SandboxLimits | None = None) -> Sandbox
         return Sandbox(USER, limits, project_content(), package_path())
     raise SandboxUnavailable([Problem("bwrap", "sandbox", f"cannot sandbox trainee notebooks: {why}",
                                       "install bubblewrap (`apt-get install bubblewrap`) and allow unprivileged user "
-                                      "namespaces (sysctl kernel.unprivileged_userns_clone=1), or run as root for the "
-                                      "separate-user fallback; `shifu grade --no-sandbox` grades without any isolation "
+                                      "namespaces (sysctl kernel.unprivileged_userns_clone=1), or run as root with a "
+                                      f"Python the user {FALLBACK_USER!r} can run, for the separate-user fallback; "
+                                      "`shifu grade --no-sandbox` grades without any isolation "
                                       "(unsafe: trainee code then runs as you)")])
 
 
