@@ -123,7 +123,7 @@ def _plan(course: Course, assignment: str | None, force: bool,
         wanted = sorted(known | submitted)
     pipeline = AutogradePipeline(course, force=force)
     plan: list[tuple[AutogradePipeline, Submission]] = []
-    unknown: list[SubmissionResult] = _unreadable_folders(course, wanted)
+    unknown: list[SubmissionResult] = _unreadable_folders(course, wanted, every=assignment is None)
     for a in wanted:
         subs = pipeline.submissions(a)
         for s in subs:
@@ -138,7 +138,7 @@ def _plan(course: Course, assignment: str | None, force: bool,
     return plan, unknown
 
 
-def _unreadable_folders(course: Course, wanted: list[str]) -> list[SubmissionResult]:
+def _unreadable_folders(course: Course, wanted: list[str], every: bool) -> list[SubmissionResult]:
     """Folders under submitted/ that nbgrader passes over without a word: hidden (dot) names, and
     assignment folders with no notebook. Each is reported, so every folder is graded or named."""
     cd = course.coursedir
@@ -153,7 +153,12 @@ def _unreadable_folders(course: Course, wanted: list[str]) -> list[SubmissionRes
                 f"not graded: folder submitted/{student} starts with '.', which nbgrader skips — fix: rename it "
                 "to the trainee's id (or remove it if it is not a submission)"]))
             continue
-        for folder in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+        folders = sorted(p for p in student_dir.iterdir() if p.is_dir())
+        if not any(not f.name.startswith(".") for f in folders) and every:
+            out.append(SubmissionResult(student, "-", status=FAILED, reasons=[
+                f"not graded: submitted/{student} holds no assignment folder — fix: files go in "
+                f"submitted/{student}/<assignment>/"]))
+        for folder in folders:
             name = folder.name
             if name.startswith("."):
                 if name != ".ipynb_checkpoints":
