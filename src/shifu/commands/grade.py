@@ -34,6 +34,9 @@ def grade(
     Each notebook runs in a sandbox (bubblewrap): a private copy of its own folder, no network, no
     secrets, memory/CPU/process limits. One run per course at a time; an interrupted run is resumed."""
     root = course or paths.course_dir()
+    if no_sandbox:
+        typer.echo("warning: --no-sandbox: trainee notebooks run as you, with your files, network and "
+                   "environment; grade this way only notebooks you trust", err=True)
     began = time.monotonic()
     from ..grading import grade_course
 
