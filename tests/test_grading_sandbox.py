@@ -58,6 +58,8 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict:
         course, "import subprocess\n"
         f"child = subprocess.Popen(['sleep', '{ORPHAN_SECONDS}'], start_new_session=True)\nprint('child', child.pid)\n"))
     gc.submit(course, "hog", _attack(course, "block = bytearray(4 * 1024 ** 3)\n"))
+    gc.submit(course, "forkbomb", _attack(
+        course, "import subprocess\nkids = [subprocess.Popen(['sleep', '60']) for _ in range(600)]\n"))
     crash = gc.answered(course, gc.GOOD)
     partial = gc.cell(crash, "partial_test__analysis")
     crash.cells.insert(crash.cells.index(partial) + 1, new_code_cell("import os\nos._exit(3)\n"))
@@ -87,6 +89,7 @@ def _answer_outputs(course: Path, student: str) -> str:
     ("rewriter", "OperationalError"),     # nor is the gradebook
     ("overwriter", "FileNotFoundError"),  # nor another trainee's folder
     ("hog", "MemoryError"),               # a 4 GiB allocation passes the address-space limit
+    ("forkbomb", "BlockingIOError"),      # 600 processes pass the process limit (256)
 ])
 def test_attack_fails_and_the_honest_score_stands(attacked: dict, student: str, error: str) -> None:
     r = attacked["results"][student]

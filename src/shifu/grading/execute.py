@@ -27,7 +27,7 @@ from nbclient.util import ensure_async, run_hook
 from nbformat import NotebookNode
 
 from .limits import IOPUB_TIMEOUT, STARTUP_TIMEOUT
-from .sandbox import HOME, Sandbox
+from .sandbox import HOME, Sandbox, remove_group
 
 NOTEBOOK_TIMEOUT_ENAME = "NotebookTimeoutError"
 KERNEL_DIED_ENAME = "KernelDiedError"
@@ -64,6 +64,7 @@ class KernelRun:
         self.sandbox = sandbox
         self.kernel_dir: str | None = None   # this kernel's connection file and sockets (bound into its box)
         self.workdir: str | None = None      # the private copy of the submission folder
+        self.pids_group: Any = None          # the cgroup counting the box's processes, where there is one
         self.started = False
         # a late output message on a loaded machine is not the trainee's fault: wait longer than nbclient's 4 s
         self.ep.iopub_timeout = max(int(self.ep.iopub_timeout or 0), IOPUB_TIMEOUT)
@@ -142,6 +143,8 @@ class KernelRun:
                         symlinks=False, ignore_dangling_symlinks=True)
         self.sandbox.prepare_workdir(self.workdir)
         self.sandbox.prepare_workdir(self.kernel_dir)
+        self.pids_group = self.sandbox.pids_group(os.path.basename(self.socket_dir) + "-" +
+                                                  os.path.basename(self.kernel_dir))
 
     def _confine(self, km: Any) -> None:
         """Start KM's kernel through the sandbox, and interrupt it by message (a signal would hit bwrap)."""
@@ -153,7 +156,7 @@ class KernelRun:
 
         def format_kernel_cmd(extra_arguments: list[str] | None = None) -> list[str]:
             sandbox.prepare_workdir(kernel_dir)  # the connection file was just written
-            return sandbox.wrap(plain(extra_arguments=extra_arguments), kernel_dir, workdir, inside)
+            return sandbox.wrap(plain(extra_arguments=extra_arguments), kernel_dir, workdir, inside, self.pids_group)
         km.format_kernel_cmd = format_kernel_cmd
         km.kernel_spec.interrupt_mode = "message"
 
@@ -161,7 +164,8 @@ class KernelRun:
         for folder in (self.kernel_dir, self.workdir):
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
-        self.kernel_dir = self.workdir = None
+        remove_group(self.pids_group)
+        self.kernel_dir = self.workdir = self.pids_group = None
 
     async def _start_client(self) -> None:
         """NotebookClient.async_start_new_kernel_client, plus the shared zmq context."""

@@ -42,7 +42,7 @@ from .pool import WarmPool
 from .preflight import check_content
 from .reasons import execution_details, points_details, shape_problems
 from .results import FAILED, GRADED, SKIPPED, SubmissionResult
-from .sandbox import Sandbox, choose
+from .sandbox import Sandbox, choose, remove_groups
 
 # one notebook may run this long in all; each cell is limited by the course's Execute.timeout too
 from .limits import DEFAULT_NOTEBOOK_TIMEOUT
@@ -243,6 +243,7 @@ async def _grade_all(course: Course, plan: list[tuple[AutogradePipeline, Submiss
         kernel_log.close()
         context.destroy(linger=0)
         shutil.rmtree(sockets, ignore_errors=True)
+        remove_groups(os.path.basename(sockets))
     return results
 
 

@@ -19,7 +19,10 @@ namespaces):
   (start_new_session included) dies with the kernel.
 - environment: emptied (--clearenv), then an allowlist (PATH, HOME in the box, LANG, PYTHONPATH of
   bound folders, thread counts); no KEY/TOKEN/SECRET/PASSWORD ever reaches the box.
-- rlimits through util-linux `prlimit`: address space, CPU seconds, processes, file size.
+- rlimits through util-linux `prlimit`: address space, CPU seconds, processes, file size. The
+  kernel does not apply RLIMIT_NPROC to processes of the host's root user, so when root grades,
+  each kernel also gets a `pids` cgroup of its own (v1 or v2, where one can be made) with the
+  same process limit.
 
 Fallback without bwrap (or with user namespaces disabled): when running as root, the kernel runs
 as an unprivileged user (`nobody`, via setpriv) with the same environment, rlimits and private
@@ -28,12 +31,14 @@ unless the mentor passes --no-sandbox, which runs kernels as plain processes (un
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import pwd
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,15 +94,42 @@ class Sandbox:
             env["SHIFU_HOME"] = project
         return env
 
-    def wrap(self, cmd: list[str], kernel_dir: str, workdir: str, inside: str) -> list[str]:
+    def wrap(self, cmd: list[str], kernel_dir: str, workdir: str, inside: str,
+             pids_group: Path | None = None) -> list[str]:
         """CMD (the kernel command) as run in the box.
 
         kernel_dir: the kernel's own folder (connection file, sockets), bound at its own path.
         workdir: the private copy of the submission, seen inside as INSIDE (the working directory).
+        pids_group: a cgroup (from `pids_group`) the whole box is moved into before it starts.
         """
         limited = self._prlimit() + ["--", *cmd]
         if self.mode == NONE:
             return cmd
+        if pids_group is not None:
+            # join the cgroup first, then become the box: everything it starts is counted there
+            return ["/bin/sh", "-c", 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', "sh", str(pids_group),
+                    *self._wrap(limited, kernel_dir, workdir, inside)]
+        return self._wrap(limited, kernel_dir, workdir, inside)
+
+    def pids_group(self, name: str) -> Path | None:
+        """A fresh cgroup limiting the number of processes to limits.processes; None where none can be made
+        (not root, no pids controller) — then only RLIMIT_NPROC applies."""
+        if self.mode == NONE or not self.limits.processes or os.geteuid() != 0:
+            return None
+        for parent in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+            if not (parent / "cgroup.procs").exists() or not os.access(parent, os.W_OK):
+                continue
+            group = parent / "shifu-grading" / name
+            try:
+                group.mkdir(parents=True, exist_ok=True)
+                (group / "pids.max").write_text(str(self.limits.processes))
+                return group
+            except OSError:
+                with contextlib.suppress(OSError):
+                    group.rmdir()
+        return None
+
+    def _wrap(self, limited: list[str], kernel_dir: str, workdir: str, inside: str) -> list[str]:
         env = self.environment(inside if self.mode == BWRAP else workdir)
         if self.mode == USER:
             return ["/usr/bin/env", "-i", "-C", workdir, *[f"{k}={v}" for k, v in env.items()],
@@ -254,6 +286,30 @@ def choose(unsafe: bool = False, limits: SandboxLimits | None = None) -> Sandbox
                                       f"Python the user {FALLBACK_USER!r} can run, for the separate-user fallback; "
                                       "`shifu grade --no-sandbox` grades without any isolation "
                                       "(unsafe: trainee code then runs as you)")])
+
+
+def remove_group(group: Path | None, tries: int = 5) -> None:
+    """Remove a kernel's pids cgroup once its processes are gone (they die with the box); one still
+    busy after TRIES is left for `remove_groups` at the end of the run."""
+    if group is None:
+        return
+    for _ in range(tries):
+        try:
+            group.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
+
+def remove_groups(prefix: str) -> None:
+    """Remove the pids cgroups of a run (named PREFIX-*) that are still there, waiting up to 2 s each."""
+    for parent in (Path("/sys/fs/cgroup/pids/shifu-grading"), Path("/sys/fs/cgroup/shifu-grading")):
+        if parent.is_dir():
+            for group in parent.glob(f"{prefix}-*"):
+                remove_group(group, tries=100)
 
 
 __all__ = ["Sandbox", "SandboxUnavailable", "choose", "bwrap_works", "BWRAP", "USER", "NONE", "HOME"]
