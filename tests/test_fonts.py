@@ -59,3 +59,27 @@ def test_feedback_pages_get_the_glyphs_once(tmp_path):
     assert once.count("@font-face") == 1 and "<h1>售后物流</h1>" in once
     embed_cjk_font(page)
     assert page.read_text(encoding="utf-8") == once
+
+
+def test_pages_share_one_subset_up_to_a_glyph_cap(tmp_path):
+    import base64
+    import io
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    from shifu.fonts import embed_shared_cjk_font
+
+    texts = {"a": "售后物流", "b": "物流退款", "c": "亲爱的买家您好"}
+    pages = []
+    for name, body in texts.items():
+        page = tmp_path / f"{name}.html"
+        page.write_text(f"<html><head></head><body>{body}</body></html>", encoding="utf-8")
+        pages.append(page)
+    embed_shared_cjk_font(pages, max_glyphs=6)   # a+b share 6 glyphs; c starts a subset of its own
+    faces = [re.search(r"@font-face\{[^}]*\}", p.read_text(encoding="utf-8")).group(0) for p in pages]
+    assert faces[0] == faces[1] != faces[2]
+    for page, face in zip(pages, faces):
+        data = re.search(r"base64,([A-Za-z0-9+/=]+)", face).group(1)
+        cmap = TTFont(io.BytesIO(base64.b64decode(data))).getBestCmap()
+        assert all(ord(ch) in cmap for ch in texts[page.stem])

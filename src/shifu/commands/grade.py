@@ -26,14 +26,22 @@ def grade(
     feedback: bool = typer.Option(True, "--feedback/--no-feedback", help="write feedback HTML for every trainee"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
     as_json: bool = typer.Option(False, "--json", help="print the results as JSON instead of a table"),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="UNSAFE: run trainee notebooks without the "
+                                    "bubblewrap sandbox, as you, with your files, network and environment (API keys)"),
 ) -> None:
-    """Autograde every submission (course/submitted/<trainee>/<assignment>/) and write feedback HTML."""
+    """Autograde every submission (course/submitted/<trainee>/<assignment>/) and write feedback HTML.
+
+    Each notebook runs in a sandbox (bubblewrap): a private copy of its own folder, no network, no
+    secrets, memory/CPU/process limits. One run per course at a time; an interrupted run is resumed."""
     root = course or paths.course_dir()
+    if no_sandbox:
+        typer.echo("warning: --no-sandbox: trainee notebooks run as you, with your files, network and "
+                   "environment; grade this way only notebooks you trust", err=True)
     began = time.monotonic()
     from ..grading import grade_course
 
     results = grade_course(root, assignment=assignment, workers=workers, timeout=timeout, db_url=db,
-                           progress=progress, force=force, feedback=feedback)
+                           progress=progress, force=force, feedback=feedback, sandbox=not no_sandbox)
     took = time.monotonic() - began
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))

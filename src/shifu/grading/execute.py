@@ -7,21 +7,36 @@ process. The steps mirror ExecutePreprocessor.preprocess: fresh kernel per noteb
 into metadata.language_info, every cell with store_history=True, widget state at the end.
 
 The kernel is started ahead of need (`start`), then the cells run (`run`), then it is shut down.
+Every kernel runs in a sandbox (see sandbox.py): its own folder for the connection file and IPC
+sockets, a private copy of the submission folder without notebooks as its working directory.
+A kernel that dies in a cell names that cell; the cells before it keep their outputs (and points).
 """
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
+import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from nbclient.client import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_hook
 from nbformat import NotebookNode
 
+from .limits import IOPUB_TIMEOUT, STARTUP_TIMEOUT
+from .sandbox import HOME, Sandbox, remove_group
+
 NOTEBOOK_TIMEOUT_ENAME = "NotebookTimeoutError"
+KERNEL_DIED_ENAME = "KernelDiedError"
+NOT_RUN_ENAME = "NotRunError"          # a cell after the one whose kernel died
+NOT_RUN_ENAMES = {NOTEBOOK_TIMEOUT_ENAME, NOT_RUN_ENAME}
+
+
+class InfrastructureError(Exception):
+    """The machine, not the notebook, failed: the kernel did not start or its output got lost."""
 
 
 @dataclass
@@ -30,6 +45,7 @@ class Outcome:
 
     timed_out_cells: list[int] = field(default_factory=list)   # cell indices interrupted by the cell timeout
     notebook_timed_out: bool = False
+    died_at: int | None = None        # index of the cell during which the kernel died
     seconds: float = 0.0
 
 
@@ -37,7 +53,7 @@ class KernelRun:
     """One notebook, one fresh kernel, one nbgrader Execute preprocessor instance."""
 
     def __init__(self, preprocessor: Any, nb: NotebookNode, resources: dict, kernel_log: IO[str] | None = None,
-                 context: Any = None, socket_dir: str | None = None):
+                 context: Any = None, socket_dir: str | None = None, sandbox: Sandbox | None = None):
         self.ep = preprocessor
         self.nb = nb
         self.resources = resources
@@ -45,7 +61,14 @@ class KernelRun:
         self.context = context  # one zmq context for all kernels: a context per kernel blocks ~0.1 s on close
         # Unix sockets in a private folder: kernels started together over TCP can race for the same free port
         self.socket_dir = socket_dir if os.name == "posix" else None
+        self.sandbox = sandbox
+        self.kernel_dir: str | None = None   # this kernel's connection file and sockets (bound into its box)
+        self.workdir: str | None = None      # the private copy of the submission folder
+        self.pids_group: Any = None          # the cgroup counting the box's processes, where there is one
         self.started = False
+        # a late output message on a loaded machine is not the trainee's fault: wait longer than nbclient's 4 s
+        self.ep.iopub_timeout = max(int(self.ep.iopub_timeout or 0), IOPUB_TIMEOUT)
+        self.ep.startup_timeout = max(int(self.ep.startup_timeout or 0), STARTUP_TIMEOUT)
 
     async def start(self, attempts: int = 2) -> None:
         """Start the kernel and wait until it answers: the slow part, done before the notebook's turn.
@@ -56,18 +79,26 @@ class KernelRun:
             try:
                 await self._start_once()
                 return
-            except Exception:
+            except asyncio.CancelledError:
+                await self.shutdown(now=True)
+                raise
+            except Exception as exc:
                 await self.shutdown(now=True)
                 if attempt == attempts - 1:
-                    raise
+                    raise InfrastructureError(f"the kernel did not start ({type(exc).__name__}: "
+                                              f"{str(exc).strip()[:120]})") from exc
 
     async def _start_once(self) -> None:
         ep = self.ep
         NotebookClient.__init__(ep, self.nb)          # as ExecutePreprocessor.preprocess does
         ep.reset_execution_trackers()
         ep._check_assign_resources(self.resources)
+        self._make_folders()
         ep.km = self._kernel_manager()
-        env = dict(os.environ, NBGRADER_EXECUTION="autograde")  # what nbgrader's autograde sets
+        if self.sandbox is not None:
+            env = self.sandbox.environment(self.workdir or "")
+        else:
+            env = dict(os.environ, NBGRADER_EXECUTION="autograde")  # what nbgrader's autograde sets
         kwargs: dict[str, Any] = {"env": env}
         if self.kernel_log is not None:
             kwargs["stdout"] = self.kernel_log
@@ -88,10 +119,53 @@ class KernelRun:
             kwargs["kernel_name"] = ep.kernel_name
         if self.context is not None:
             kwargs["context"] = self.context
-        if self.socket_dir is not None:
+        if self.kernel_dir is not None:
             kwargs["transport"] = "ipc"
-            kwargs["ip"] = os.path.join(self.socket_dir, uuid.uuid4().hex[:12])
-        return ep.kernel_manager_class(**kwargs)
+            kwargs["ip"] = os.path.join(self.kernel_dir, "k")
+            kwargs["connection_file"] = os.path.join(self.kernel_dir, "kernel.json")
+        km = ep.kernel_manager_class(**kwargs)
+        if self.sandbox is not None and self.kernel_dir is not None:
+            self._confine(km)
+        return km
+
+    def _make_folders(self) -> None:
+        """The kernel's own socket folder, and a private copy of the submission folder without notebooks."""
+        if self.socket_dir is None:
+            return
+        self._remove_folders()
+        self.kernel_dir = tempfile.mkdtemp(prefix="", dir=self.socket_dir)
+        if self.sandbox is None:
+            return
+        self.workdir = self.kernel_dir + "-w"
+        source = self.resources.get("metadata", {}).get("path") or os.getcwd()
+        # the autograded notebook holds the hidden tests: no notebook goes into the box
+        shutil.copytree(source, self.workdir, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"),
+                        symlinks=False, ignore_dangling_symlinks=True)
+        self.sandbox.prepare_workdir(self.workdir)
+        self.sandbox.prepare_workdir(self.kernel_dir)
+        self.pids_group = self.sandbox.pids_group(os.path.basename(self.socket_dir) + "-" +
+                                                  os.path.basename(self.kernel_dir))
+
+    def _confine(self, km: Any) -> None:
+        """Start KM's kernel through the sandbox, and interrupt it by message (a signal would hit bwrap)."""
+        sandbox, kernel_dir, workdir = self.sandbox, self.kernel_dir, self.workdir
+        assert sandbox is not None and kernel_dir is not None and workdir is not None
+        inside = os.path.join(HOME, os.path.basename(os.path.normpath(
+            self.resources.get("metadata", {}).get("path") or "work")))
+        plain = km.format_kernel_cmd
+
+        def format_kernel_cmd(extra_arguments: list[str] | None = None) -> list[str]:
+            sandbox.prepare_workdir(kernel_dir)  # the connection file was just written
+            return sandbox.wrap(plain(extra_arguments=extra_arguments), kernel_dir, workdir, inside, self.pids_group)
+        km.format_kernel_cmd = format_kernel_cmd
+        km.kernel_spec.interrupt_mode = "message"
+
+    def _remove_folders(self) -> None:
+        for folder in (self.kernel_dir, self.workdir):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
+        remove_group(self.pids_group)
+        self.kernel_dir = self.workdir = self.pids_group = None
 
     async def _start_client(self) -> None:
         """NotebookClient.async_start_new_kernel_client, plus the shared zmq context."""
@@ -128,14 +202,25 @@ class KernelRun:
                 outcome.notebook_timed_out = True
                 _mark_not_run(ep.nb.cells[index:], notebook_timeout)
                 break
-            await ep.async_execute_cell(cell, index, store_history=True)
+            try:
+                await ep.async_execute_cell(cell, index, store_history=True)
+            except DeadKernelError:
+                outcome.died_at = index
+                _mark_died(ep.nb.cells, index)
+                break
+            except CellTimeoutError as exc:
+                if "IOPub" in str(exc):  # the reply came, its output did not: lost in a busy machine
+                    raise InfrastructureError(f"the output of cell {index + 1} was lost "
+                                              f"(no message in {ep.iopub_timeout} s)") from exc
+                raise
             timeout_ename = (ep.error_on_timeout or {}).get("ename", "CellTimeoutError")
             if cell.cell_type == "code" and any(o.get("output_type") == "error" and o.get("ename") == timeout_ename
                                                 for o in cell.get("outputs", [])):
                 outcome.timed_out_cells.append(index)
                 if deadline is not None and time.monotonic() >= deadline:
                     outcome.notebook_timed_out = True
-        ep.set_widgets_metadata()
+        if outcome.died_at is None:
+            ep.set_widgets_metadata()
         outcome.seconds = time.monotonic() - begin
         return outcome
 
@@ -143,6 +228,7 @@ class KernelRun:
         """Stop the kernel; right away when it may be stuck (a timed-out cell), politely otherwise."""
         ep = self.ep
         if ep.km is None:
+            self._remove_folders()
             return
         polite = ep.shutdown_kernel
         if now:
@@ -153,6 +239,7 @@ class KernelRun:
             pass
         finally:
             ep.shutdown_kernel = polite
+            self._remove_folders()
 
 
 def _mark_not_run(cells: list[NotebookNode], limit: float | None) -> None:
@@ -166,4 +253,26 @@ def _mark_not_run(cells: list[NotebookNode], limit: float | None) -> None:
             traceback=[f"{NOTEBOOK_TIMEOUT_ENAME}: not run: the notebook used up its {limit:g} s"])]
 
 
-__all__ = ["KernelRun", "Outcome", "DeadKernelError", "NOTEBOOK_TIMEOUT_ENAME"]
+def _mark_died(cells: list[NotebookNode], index: int) -> None:
+    """The kernel died in cells[index]: that cell gets the error, later cells are marked not run.
+
+    Earlier cells keep their outputs, so their points count (nbgrader itself would zero them all)."""
+    label = _label(cells[index], index)
+    died = f"the kernel died while {label} ran (os._exit, a crash, or out of memory)"
+    cells[index].outputs = list(cells[index].get("outputs", [])) + [NotebookNode(
+        output_type="error", ename=KERNEL_DIED_ENAME, evalue=died, traceback=[f"{KERNEL_DIED_ENAME}: {died}"])]
+    for cell in cells[index + 1:]:
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        why = f"not run: the kernel died in {label}"
+        cell.outputs = [NotebookNode(output_type="error", ename=NOT_RUN_ENAME, evalue=why,
+                                     traceback=[f"{NOT_RUN_ENAME}: {why}"])]
+
+
+def _label(cell: NotebookNode, index: int) -> str:
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell {grade_id!r}" if grade_id else f"cell {index + 1}"
+
+
+__all__ = ["KernelRun", "Outcome", "DeadKernelError", "InfrastructureError", "NOTEBOOK_TIMEOUT_ENAME",
+           "KERNEL_DIED_ENAME", "NOT_RUN_ENAME", "NOT_RUN_ENAMES"]

@@ -3,7 +3,8 @@
 The converter is set up once (its HTML templates load once) and run for one submission at a
 time, as soon as that submission is graded, so feedback is written while other notebooks still
 execute. It always re-renders (nbgrader's --force), so grades changed by hand since the last run
-show. A submission nbgrader cannot render gets no HTML and the others still get theirs.
+show. A submission nbgrader cannot render gets no HTML and the others still get theirs. The CJK
+glyphs go in at the end (`finish`), one font subset shared by all pages of the run.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from nbconvert.writers import FilesWriter
 from nbgrader.converters import GenerateFeedback, NbGraderException
 
-from ..fonts import embed_cjk_font
+from ..fonts import embed_shared_cjk_font
 from nbgrader.coursedir import CourseDirectory
 
 from .course import Course
@@ -35,6 +36,7 @@ class FeedbackWriter:
         for pp in conv.preprocessors:
             conv.exporter.register_preprocessor(pp)
         self.conv = conv
+        self.written: list[Path] = []   # pages still waiting for their CJK glyphs
 
     def folder(self, assignment: str, student: str) -> Path:
         cd = self.coursedir
@@ -50,6 +52,11 @@ class FeedbackWriter:
         except NbGraderException:
             return []  # logged by nbgrader in .nbgrader.log
         pages = sorted(self.folder(assignment, student).glob("*.html"))
-        for page in pages:  # Chinese must read on a machine without a CJK font, too
-            embed_cjk_font(page)
+        self.written += pages
         return pages
+
+    def finish(self) -> None:
+        """Embed the CJK glyphs in every page written: Chinese must read on a machine without a CJK font, too."""
+        pages, self.written = [p for p in self.written if p.exists()], []
+        if pages:
+            embed_shared_cjk_font(pages)

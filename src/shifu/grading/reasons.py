@@ -14,7 +14,7 @@ from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 
-from .execute import NOTEBOOK_TIMEOUT_ENAME, Outcome
+from .execute import KERNEL_DIED_ENAME, NOT_RUN_ENAMES, Outcome
 from .gradebook import SubmissionGrades
 
 MAX_DETAILS = 4
@@ -113,17 +113,19 @@ def execution_details(nb: NotebookNode, outcome: Outcome, cell_timeout: float | 
             if out.get("output_type") != "error":
                 continue
             ename = out.get("ename", "")
-            if ename == NOTEBOOK_TIMEOUT_ENAME:
+            if ename in NOT_RUN_ENAMES:
                 continue
-            if index in outcome.timed_out_cells:
+            if ename == KERNEL_DIED_ENAME:
+                details.append(f"{out.get('evalue', '')}; later cells not run, earlier cells keep their points")
+            elif index in outcome.timed_out_cells:
                 limit = f" after {cell_timeout:g} s" if cell_timeout and not outcome.notebook_timed_out else ""
                 details.append(f"{label} timed out{limit}")
             else:
                 evalue = " ".join(str(out.get("evalue", "")).split())
                 details.append(f"{label} raised {ename}" + (f": {evalue[:80]}" if evalue else ""))
             break
-        if details and not utils.is_grade(cell):
-            break  # the first failing answer cell explains the failing tests after it
+        if details and (not utils.is_grade(cell) or outcome.died_at == index):
+            break  # the first failing answer cell (or the kernel's death) explains the failing tests after it
     if outcome.notebook_timed_out:
         details.append(f"notebook stopped at its {notebook_timeout:g} s limit; later cells not run")
     return details[:MAX_DETAILS]
@@ -163,7 +165,9 @@ def _why(nb: NotebookNode | None, grade_id: str) -> str:
             return "no answer" if utils.is_solution(cell) else ""
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                return "not run" if out.get("ename") == NOTEBOOK_TIMEOUT_ENAME else out.get("ename", "error")
+                if out.get("ename") == KERNEL_DIED_ENAME:
+                    return "the kernel died"
+                return "not run" if out.get("ename") in NOT_RUN_ENAMES else out.get("ename", "error")
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 return "wrote to stderr"
             if out.get("output_type") == "execute_result":

@@ -4,14 +4,20 @@ One event loop, one thread. Kernels start ahead of need and notebooks execute co
 step that reads or writes the gradebook (nbgrader's preprocessors) runs between awaits, so one
 submission at a time touches the database. A submission that fails is reported with a reason and
 the others carry on.
+
+Before anything is written: the sandbox is chosen (sandbox.py), the grading content is checked
+(preflight.py) and the course lock is taken (lock.py). Each submission is journaled (journal.py)
+from its first write until its grades and feedback are written, so an interrupted run is resumed.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import glob
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -26,13 +32,17 @@ import zmq.asyncio
 from ..errors import Problem, ShifuError, display_path
 from .autograde import AutogradePipeline, Submission, SubmissionFailed, describe_exception
 from .course import Course, open_course, redact, working_directory
-from .execute import DeadKernelError, KernelRun
+from .execute import DeadKernelError, InfrastructureError, KernelRun
 from .feedback import FeedbackWriter
 from .gradebook import assignment_ids, assignment_max_score, notebook_ids, shared_engines, submission_grades
-from .limits import default_workers
+from .journal import Journal
+from .limits import INFRASTRUCTURE_RETRIES, SandboxLimits, default_workers
+from .lock import STATE_DIR, course_lock
 from .pool import WarmPool
+from .preflight import check_content
 from .reasons import execution_details, points_details, shape_problems
 from .results import FAILED, GRADED, SKIPPED, SubmissionResult
+from .sandbox import Sandbox, choose, remove_groups
 
 # one notebook may run this long in all; each cell is limited by the course's Execute.timeout too
 from .limits import DEFAULT_NOTEBOOK_TIMEOUT
@@ -42,14 +52,22 @@ Report = Callable[[SubmissionResult], None]
 
 def grade_course(course_dir: Path, assignment: str | None = None, workers: int | None = None,
                  timeout: int | None = None, db_url: str | None = None, progress: bool = True,
-                 force: bool = False, feedback: bool = True) -> list[SubmissionResult]:
+                 force: bool = False, feedback: bool = True, sandbox: bool = True,
+                 limits: SandboxLimits | None = None, notes: list[str] | None = None) -> list[SubmissionResult]:
     """Autograde every submission in COURSE_DIR (or of ASSIGNMENT), then write feedback HTML.
 
     workers: notebooks executing at once (default: cores + 1). timeout: seconds one notebook may
     run in all (default 600; 0 for none). db_url: the gradebook, overriding the course config.
-    force: grade again submissions graded before. Returns one result per submission, by
-    assignment, then student.
+    force: grade again submissions graded before. sandbox: False runs trainee code unconfined
+    (--no-sandbox, unsafe). limits: rlimits of each kernel. notes: receives lines for the mentor
+    (a lock taken over); printed to stderr when not given. Returns one result per submission,
+    by assignment, then student.
+
+    Raises ShifuError (nothing graded) for: no usable sandbox, broken grading content, a course
+    another run is grading, a bad course, gradebook or option.
     """
+    box = choose(unsafe=not sandbox, limits=limits)
+    check_content()
     course = open_course(Path(course_dir), db_url)
     workers = workers or default_workers()
     if workers < 1:
@@ -57,21 +75,35 @@ def grade_course(course_dir: Path, assignment: str | None = None, workers: int |
     notebook_timeout = DEFAULT_NOTEBOOK_TIMEOUT if timeout is None else timeout
     if notebook_timeout < 0:
         raise ShifuError([Problem("", "--timeout", f"must be 0 (no limit) or more seconds, got {timeout}", "")])
-    with working_directory(course.root), _quiet_warnings(), shared_engines(), _display(progress) as display:
-        plan, results = _plan(course, assignment, force)
-        total = len(plan) + len(results)
-        display.start("grading", total)
-        for r in results:
-            display.advance(r)
-        writer = FeedbackWriter(course) if feedback else None
-        results += _run_loop(_grade_all(course, plan, workers, notebook_timeout or None, writer, display.advance))
+    said: list[str] = [] if notes is None else notes
+    with course_lock(course.root, said), working_directory(course.root), _quiet_warnings(), shared_engines():
+        if notes is None:
+            for line in said:
+                print(f"note: {line}", file=sys.stderr)
+        with _display(progress) as display:
+            journal = Journal(course.root)
+            plan, results = _plan(course, assignment, force, journal)
+            total = len(plan) + len(results)
+            display.start("grading", total)
+            for r in results:
+                display.advance(r)
+            writer = FeedbackWriter(course) if feedback else None
+            try:
+                results += _run_loop(_grade_all(course, plan, workers, notebook_timeout or None, writer,
+                                                display.advance, box, journal))
+            finally:
+                if writer is not None:
+                    writer.finish()
     return sorted(results, key=lambda r: (r.assignment, r.student))
 
 
 # -- planning -------------------------------------------------------------------------------------
 
-def _plan(course: Course, assignment: str | None, force: bool) -> tuple[list[tuple[AutogradePipeline, Submission]], list[SubmissionResult]]:
-    """The submissions to grade, and results for those there is nothing to run for (unknown assignment)."""
+def _plan(course: Course, assignment: str | None, force: bool,
+          journal: Journal) -> tuple[list[tuple[AutogradePipeline, Submission]], list[SubmissionResult]]:
+    """The submissions to grade, and results for those there is nothing to run for (unknown
+    assignment, a folder nbgrader would pass over). Submissions an earlier run left half-graded
+    lose what that run wrote, so they are graded again."""
     cd = course.coursedir
     _check_gradebook_exists(course)
     try:
@@ -91,9 +123,12 @@ def _plan(course: Course, assignment: str | None, force: bool) -> tuple[list[tup
         wanted = sorted(known | submitted)
     pipeline = AutogradePipeline(course, force=force)
     plan: list[tuple[AutogradePipeline, Submission]] = []
-    unknown: list[SubmissionResult] = []
+    unknown: list[SubmissionResult] = _unreadable_folders(course, wanted, every=assignment is None)
     for a in wanted:
         subs = pipeline.submissions(a)
+        for s in subs:
+            if journal.interrupted(s.assignment, s.student):
+                pipeline.fail(s)  # its autograded folder is from a run that never finished
         if a not in known:
             unknown += [SubmissionResult(s.student, a, status=FAILED, reasons=[
                 f"assignment {a!r} is not in the gradebook — fix: `nbgrader generate_assignment {a}` in the course folder"])
@@ -101,6 +136,41 @@ def _plan(course: Course, assignment: str | None, force: bool) -> tuple[list[tup
             continue
         plan += [(pipeline, s) for s in subs]
     return plan, unknown
+
+
+def _unreadable_folders(course: Course, wanted: list[str], every: bool) -> list[SubmissionResult]:
+    """Folders under submitted/ that nbgrader passes over without a word: hidden (dot) names, and
+    assignment folders with no notebook. Each is reported, so every folder is graded or named."""
+    cd = course.coursedir
+    top = Path(cd.format_path(cd.submitted_directory, ".", ".")).resolve()
+    out: list[SubmissionResult] = []
+    if not top.is_dir():
+        return out
+    for student_dir in sorted(p for p in top.iterdir() if p.is_dir()):
+        student = student_dir.name
+        if student.startswith("."):
+            out.append(SubmissionResult(student, "-", status=FAILED, reasons=[
+                f"not graded: folder submitted/{student} starts with '.', which nbgrader skips — fix: rename it "
+                "to the trainee's id (or remove it if it is not a submission)"]))
+            continue
+        folders = sorted(p for p in student_dir.iterdir() if p.is_dir())
+        if not any(not f.name.startswith(".") for f in folders) and every:
+            out.append(SubmissionResult(student, "-", status=FAILED, reasons=[
+                f"not graded: submitted/{student} holds no assignment folder — fix: files go in "
+                f"submitted/{student}/<assignment>/"]))
+        for folder in folders:
+            name = folder.name
+            if name.startswith("."):
+                if name != ".ipynb_checkpoints":
+                    out.append(SubmissionResult(student, name, status=FAILED, reasons=[
+                        f"not graded: folder submitted/{student}/{name} starts with '.', which nbgrader skips — "
+                        "fix: rename it to the assignment's name"]))
+                continue
+            if name in wanted and not any(folder.glob("*.ipynb")):
+                out.append(SubmissionResult(student, name, status=FAILED, reasons=[
+                    f"not graded: submitted/{student}/{name} holds no notebook — fix: ask the trainee to submit "
+                    "the .ipynb file again"]))
+    return out
 
 
 def _check_gradebook_exists(course: Course) -> None:
@@ -123,7 +193,7 @@ def _check_gradebook_exists(course: Course) -> None:
 
 async def _grade_all(course: Course, plan: list[tuple[AutogradePipeline, Submission]], workers: int,
                      notebook_timeout: float | None, feedback: FeedbackWriter | None,
-                     report: Report) -> list[SubmissionResult]:
+                     report: Report, box: Sandbox, journal: Journal) -> list[SubmissionResult]:
     pool = WarmPool(workers)
     tasks: list[asyncio.Task] = []
     results: list[SubmissionResult] = []
@@ -142,22 +212,27 @@ async def _grade_all(course: Course, plan: list[tuple[AutogradePipeline, Submiss
                     report(result)
                     continue
                 result.reasons += _shape(course, sub)
+                journal.begin(sub.assignment, sub.student)
                 pipeline.prepare(sub)
             except SubmissionFailed as exc:
                 _finish_failed(course, sub, result, str(exc), began)
+                journal.done(sub.assignment, sub.student)  # nothing of it left behind: a later run grades it afresh
                 results.append(result)
                 report(result)
                 continue
             runs = []
             try:
                 for job in sub.jobs:
-                    run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets)
-                    runs.append((job, run, await pool.warm(run)))
+                    pristine = copy.deepcopy(job.nb)  # what a retry starts from
+                    run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets, box)
+                    runs.append((job, run, await pool.warm(run), pristine))
             except (asyncio.CancelledError, KeyboardInterrupt):  # cancelled (Ctrl-C): a half-done submission must not look graded next time
                 pipeline.fail(sub)
                 raise
+            job_env = (kernel_log, context, sockets, box)
             tasks.append(asyncio.ensure_future(
-                _grade_one(course, pipeline, pool, sub, runs, result, began, notebook_timeout, feedback, report)))
+                _grade_one(course, pipeline, pool, sub, runs, result, began, notebook_timeout, feedback, report,
+                           journal, job_env)))
             await asyncio.sleep(0)  # let started notebooks take their turns while the next ones are prepared
         results += await asyncio.gather(*tasks)
     finally:
@@ -168,14 +243,19 @@ async def _grade_all(course: Course, plan: list[tuple[AutogradePipeline, Submiss
         kernel_log.close()
         context.destroy(linger=0)
         shutil.rmtree(sockets, ignore_errors=True)
+        remove_groups(os.path.basename(sockets))
     return results
 
 
 async def _grade_one(course: Course, pipeline: AutogradePipeline, pool: WarmPool, sub: Submission, runs: list,
                      result: SubmissionResult, began: float, notebook_timeout: float | None,
-                     feedback: FeedbackWriter | None, report: Report) -> SubmissionResult:
+                     feedback: FeedbackWriter | None, report: Report, journal: Journal,
+                     job_env: tuple) -> SubmissionResult:
     try:
-        return await _grade_runs(course, pipeline, pool, sub, runs, result, began, notebook_timeout, feedback, report)
+        done = await _grade_runs(course, pipeline, pool, sub, runs, result, began, notebook_timeout, feedback, report,
+                                 job_env)
+        journal.done(sub.assignment, sub.student)  # grades and feedback are written (or it failed cleanly)
+        return done
     except (asyncio.CancelledError, KeyboardInterrupt):  # cancelled (Ctrl-C): a half-done submission must not look graded next time
         pipeline.fail(sub)
         raise
@@ -183,27 +263,43 @@ async def _grade_one(course: Course, pipeline: AutogradePipeline, pool: WarmPool
 
 async def _grade_runs(course: Course, pipeline: AutogradePipeline, pool: WarmPool, sub: Submission, runs: list,
                       result: SubmissionResult, began: float, notebook_timeout: float | None,
-                      feedback: FeedbackWriter | None, report: Report) -> SubmissionResult:
+                      feedback: FeedbackWriter | None, report: Report, job_env: tuple) -> SubmissionResult:
     failure: str | None = None
     executed = {}
     details: list[str] = []
     cell_timeout = None
-    for job, run, starting in runs:
+    for job, run, starting, pristine in runs:
         if failure is not None:
             starting.cancel()
             pool.stop(run, now=True)
             continue
-        stuck = True
-        async with pool.turn():
-            try:
-                await starting
-                outcome = await run.run(notebook_timeout)
-                stuck = bool(outcome.timed_out_cells)
-            except DeadKernelError:
-                failure = f"{job.notebook_id}: the kernel died (a crash, or it ran out of memory)"
-            except Exception as exc:
-                failure = f"{job.notebook_id}: {describe_exception(exc)}"
-        pool.stop(run, now=stuck)
+        for attempt in range(INFRASTRUCTURE_RETRIES + 1):
+            stuck = True
+            retry = False
+            async with pool.turn():
+                try:
+                    await starting
+                    outcome = await run.run(notebook_timeout)
+                    stuck = bool(outcome.timed_out_cells)
+                except InfrastructureError as exc:
+                    if attempt < INFRASTRUCTURE_RETRIES:
+                        retry = True
+                    else:
+                        failure = (f"{job.notebook_id}: infrastructure, not the trainee's work: {exc} (tried "
+                                   f"{attempt + 1} times) — fix: run `shifu grade` again when the machine is less busy")
+                except DeadKernelError:
+                    failure = f"{job.notebook_id}: the kernel died before any cell ran (a crash, or out of memory)"
+                except Exception as exc:
+                    failure = f"{job.notebook_id}: {describe_exception(exc)}"
+            pool.stop(run, now=stuck)
+            if not retry:
+                break
+            course.log.warning("Infrastructure failure grading %s/%s, retrying with a fresh kernel",
+                               sub.student, sub.assignment)
+            kernel_log, context, sockets, box = job_env
+            job.nb = copy.deepcopy(pristine)
+            run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets, box)
+            starting = await pool.warm(run)
         if failure is not None:
             continue
         cell_timeout = run.ep.timeout
