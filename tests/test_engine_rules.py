@@ -197,8 +197,9 @@ def test_rules_file_errors_name_the_field(tmp_path: Path):
 def test_an_agreement_question_can_carry_to_the_next_turn_when_the_rules_say_so(sc, rules):
     ask_first = sig(S.solution, S.consensus_check, offers={"reroute_today"})
     time_next = sig(S.time_commitment)
-    state, _ = run(sc, rules, ASK_STATION, ASK_DATE, ask_first, time_next)
-    assert state.outcome == "ongoing", "by default she is asked again once the offer is complete"
+    strict = rules.model_copy(update={"accept": rules.accept.model_copy(update={"consensus_carries": 0})})
+    state, _ = run(sc, strict, ASK_STATION, ASK_DATE, ask_first, time_next)
+    assert state.outcome == "ongoing", "with 0 she is asked again once the offer is complete"
     carrying = rules.model_copy(update={"accept": rules.accept.model_copy(update={"consensus_carries": 1})})
     state, _ = run(sc, carrying, ASK_STATION, ASK_DATE, ask_first, time_next)
     assert state.outcome == "resolved" and state.resolution == "reroute_today"
