@@ -168,3 +168,18 @@ def test_llm_reader_falls_back_to_rules_on_any_failure(action):
 
 def test_reader_named_rules_is_the_offline_default():
     assert reader_named("rules") is read_reply
+
+
+@pytest.mark.parametrize("think", ["full", "close_only"])
+def test_llm_reader_reads_past_reasoning_and_adapts_to_a_server_that_refuses_max_tokens(think):
+    """The reader talks through shifu.llm_client: a model that thinks aloud in `content` (the JSON in its
+    reasoning must not be taken) and a server that wants max_completion_tokens still give the model's reading."""
+    sc = load_scenario("late-parcel-wrong-station")
+    reply = "三天没动静确实急人,我现在联系网点改派。"
+    with FakeLLM(think=think, quirks={"max_completion_tokens"},
+                 reasoning='先想想 {"signals": [{"signal": "breach", "quote": "三天"}]} 不对') as fake:
+        fake.actions.append(_answer([{"signal": "empathy", "quote": "三天没动静确实急人"}]))
+        sig = LLMReader(_config(fake.base_url))(reply, ReplyContext(sc))
+    got = {s.signal.value for s in sig.spans}
+    assert "empathy" in got and "breach" not in got
+    assert not any("fell back to rules" in n for n in sig.notes)

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .. import paths
+from ..llm_client import chat, make_client
 from ..llm_config import LLMConfig
 from ..phrases import normalize_map
 from ..signals import ReplyContext, Signals, Span, read_reply
@@ -57,11 +58,7 @@ class LLMReader:
     def __init__(self, config: LLMConfig, client: Any = None, cache_size: int = 2048):
         self.config = config
         if client is None:
-            import openai
-
-            key = config.api_key.get_secret_value() if config.api_key else "not-needed"
-            client = openai.OpenAI(base_url=config.base_url, api_key=key, timeout=config.timeout_s,
-                                   max_retries=config.max_retries)
+            client = make_client(config, max_retries=config.max_retries)
         self._client = client
         self._cache: OrderedDict[str, Signals] = OrderedDict()
         self._cache_size = cache_size
@@ -113,15 +110,11 @@ class LLMReader:
         return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
 
     def _ask(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
-        seed = self.config.effective_seed(0)
-        if seed is not None:
-            extra["seed"] = seed
         self.calls += 1
-        resp = self._client.chat.completions.create(
-            model=self.config.model, messages=messages, temperature=self.config.effective_temperature(),
-            max_tokens=800, stream=False, **extra)
-        text = (resp.choices[0].message.content or "").strip()
+        # one home for talking to endpoints: reasoning stripped, refused parameters adapted, roles conformed
+        done = chat(self.config, messages, client=self._client, temperature=self.config.effective_temperature(),
+                    seed=self.config.effective_seed(0), max_tokens=max(800, self.config.max_tokens or 0))
+        text = done.text.strip()
         m = re.search(r"\{.*\}", text, re.S)  # tolerate a ```json fence around the object
         if not m:
             raise ValueError("no JSON object in the answer")
