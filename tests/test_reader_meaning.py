@@ -183,3 +183,22 @@ def test_llm_reader_reads_past_reasoning_and_adapts_to_a_server_that_refuses_max
     got = {s.signal.value for s in sig.spans}
     assert "empathy" in got and "breach" not in got
     assert not any("fell back to rules" in n for n in sig.notes)
+
+
+def test_engine_and_rubric_read_with_the_same_active_reader(monkeypatch):
+    """SHIFU_READER picks one reader for both: the buyer's mood and the points come from the same reading."""
+    from shifu import readers
+    from shifu.engine import Engine
+
+    seen: list[str] = []
+
+    def spy(reply, ctx):
+        seen.append(reply)
+        return read_reply(reply, ctx)
+
+    monkeypatch.setattr(readers, "active", lambda: spy)
+    eng = Engine(load_scenario("late-parcel-wrong-station"), seed=0)
+    eng.opening()
+    eng.respond("请问包裹显示在哪个驿站?")
+    score_reply(load_scenario("late-parcel-wrong-station"), "我现在联系网点改派。")
+    assert seen == ["请问包裹显示在哪个驿站?", "我现在联系网点改派。"]

@@ -21,7 +21,8 @@ from .backends import OnText, Voice, VoiceRequest, make_voice
 from .engine_rules import Decision, EngineRules, EngineState, initial_state, load_rules, step
 from .errors import ShifuError, display_path
 from .scenario import Scenario, load_scenario
-from .signals import ReplyContext, Signals, read_reply
+from . import readers
+from .signals import ReplyContext, Signals
 from .transcript import EndRecord, SessionRecord, Transcript, TranscriptWriter, TurnRecord, now_iso, read_transcript
 from .vocab import BuyerState
 
@@ -91,7 +92,7 @@ class Engine:
         self.seed = int(seed)
         self.trainee = trainee
         self.rules = rules or load_rules()
-        self._read: Reader = reader or read_reply
+        self._read: Reader = reader or readers.active()  # the same reader the rubric uses (SHIFU_READER)
         self._state = initial_state(self.scenario)
         self.turns: list[Turn] = []
         self.history: list[tuple[str, str]] = []  # (role, text), oldest first
@@ -287,7 +288,7 @@ def replay(source: str | Path | Transcript, *, rules: EngineRules | None = None,
     t = source if isinstance(source, Transcript) else read_transcript(source)
     scenario = load_scenario(t.session.scenario)
     rules = rules or load_rules()
-    read = reader or read_reply
+    read = reader or readers.active()
     state = initial_state(scenario)
     decisions: list[Decision] = []
     replies: list[str] = []
