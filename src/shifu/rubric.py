@@ -15,7 +15,8 @@ from .feedback_text import feedback_text
 from .rubric_schema import TRANSCRIPT_ONLY, Criterion, Item, Rubric, load_rubric
 from .scenario import Scenario, load_scenario
 from .signals import ReplyContext, Signals
-from .readers import Reader, active
+from . import readers
+from .readers import Reader
 from .transcript import Transcript, read_transcript
 from .vocab import Signal
 
@@ -261,14 +262,14 @@ def score_reply(scenario: Scenario | str, reply: str, buyer: str = "", latency_s
     `reader` reads the reply (default: shifu.readers.active(), the rules reader unless configured)."""
     sc = _scenario(scenario)
     text = reply if isinstance(reply, str) else ("" if reply is None else str(reply))
-    sig = (reader or active())(text, ReplyContext(sc, buyer_message=buyer or "", history=tuple(history), latency_s=latency_s))
+    sig = (reader or readers.active())(text, ReplyContext(sc, buyer_message=buyer or "", history=tuple(history), latency_s=latency_s))
     return _score(sc, _Conversation((_Turn(1, text, sig, latency_s),), transcript=False))
 
 
 def score_transcript(source: str | Path | Transcript, scenario: Scenario | str | None = None,
                      reader: Reader | None = None) -> ScoreResult:
     """A whole role-play: every trainee turn read in context, facts uncovered, consensus reached, outcome."""
-    read = reader or active()
+    read = reader or readers.active()
     tr = source if isinstance(source, Transcript) else read_transcript(source)
     sc = _scenario(scenario if scenario is not None else tr.scenario)
     turns: list[_Turn] = []
