@@ -87,3 +87,11 @@ def score(lab: str, grade_id: str, answer: str = "") -> Graded:
         except (TypeError, ValueError):
             pass
     return Graded(points, points, out.getvalue(), None)
+
+
+def answer_code(lab: str, grade_id: str) -> str:
+    """The solution cell `grade_id` without its solution markers: to re-run it after changing an earlier result."""
+    for cell in cells(lab):
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            return "\n".join(line for line in _code(cell).splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    raise KeyError(f"{lab}: no cell {grade_id}")

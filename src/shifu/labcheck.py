@@ -209,6 +209,20 @@ def _is_summary(label: Any) -> bool:
     return isinstance(label, str) and label.strip() in config()["summary_labels"]
 
 
+def as_table(obj: Any, keys: Sequence[str], value_name: str | None = None) -> pd.DataFrame:
+    """An answer (frame, Series, dict; keys in index, columns or both) as a frame indexed by `keys`.
+
+    For follow-through checks that rebuild a later result from the trainee's own earlier tables.
+    A Series becomes one column named `value_name` (or its own name). Raises TypeError/KeyError
+    for an object that is not such a table; Parts.check reports those as a failed part.
+    """
+    frame = _to_frame(obj, value_name)
+    unnamed = _unnamed(frame)
+    missing = [k for k in keys if k not in frame.columns]
+    frame = frame.rename(columns=dict(zip(unnamed[:len(missing)], missing))).drop(columns=unnamed[len(missing):])
+    return frame.set_index(list(keys))
+
+
 def drop_totals(obj: Any) -> Any:
     """`obj` without summary rows or columns (合计, 总计, All … from labcheck.yaml); other objects unchanged.
 
@@ -405,12 +419,14 @@ class Parts:
     Each check runs on its own: an undefined variable or a crash in one part is reported under that
     part's name and costs only that part. `own` is a second check for follow-through: an answer
     consistent with the trainee's own earlier (wrong) result gets the part's credit, and the
-    feedback says so.
+    feedback says so. A part checked several times (visible shape check, hidden value check)
+    earns its weight only when every check passes.
     """
 
     def __init__(self, points: float) -> None:
         self.points = float(points)
-        self.results: list[tuple[str, float, bool]] = []
+        self.results: dict[str, tuple[float, bool]] = {}
+        self.hints: dict[str, list[str]] = {}
 
     @staticmethod
     def _run(test: Callable[[], Any], part: str) -> tuple[bool, list[str]]:
@@ -427,22 +443,32 @@ class Parts:
 
     def check(self, part: str, test: Callable[[], Any], weight: float = 1.0,
               own: Callable[[], Any] | None = None) -> bool:
-        """Run one part's check; print ✔/✘ with the part's hints; True when it earned its weight."""
+        """Run one part's check and record it (score() prints); True when this check passed."""
         ok, hints = self._run(test, part)
         if not ok and own is not None and self._run(own, part)[0]:
             ok, hints = True, [_msg("follow_through", part=part)]
-        self.results.append((part, float(weight), ok))
-        print(_msg("part_ok" if ok else "part_failed", part=part))
-        for line in hints:
-            print(f"    {line}")
+        # a part checked more than once (a visible format check, then the hidden values) needs every check;
+        # its first failure's hints are the ones shown
+        earlier = self.results.get(part)
+        if earlier is None:
+            self.results[part] = (float(weight), ok)
+            self.hints[part] = hints
+        else:
+            self.results[part] = (earlier[0], earlier[1] and ok)
+            if earlier[1]:
+                self.hints[part] = hints
         return ok
 
     def score(self) -> float:
-        """Points earned (0 … points), weighted by part; printed and returned as the cell's value."""
-        total = sum(w for _, w, _ in self.results) or 1.0
-        got = round(self.points * sum(w for _, w, ok in self.results if ok) / total, 2)
+        """Points earned (0 … points), weighted by part; prints ✔/✘ per part with its hints, returns the points."""
+        for part, (_, ok) in self.results.items():
+            print(_msg("part_ok" if ok else "part_failed", part=part))
+            for line in self.hints.get(part, []):
+                print(f"    {line}")
+        total = sum(w for w, _ in self.results.values()) or 1.0
+        got = round(self.points * sum(w for w, ok in self.results.values() if ok) / total, 2)
         print(_msg("score", got=got, points=self.points))
         return got
 
 
-__all__ = ["Parts", "config", "drop_totals", "quiet", "same_frame", "same_mapping", "same_number", "same_set"]
+__all__ = ["Parts", "as_table", "config", "drop_totals", "quiet", "same_frame", "same_mapping", "same_number", "same_set"]
