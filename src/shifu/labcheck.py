@@ -455,7 +455,7 @@ class Parts:
             self.hints[part] = hints
         else:
             self.results[part] = (earlier[0], earlier[1] and ok)
-            if earlier[1]:
+            if earlier[1] or not self.hints.get(part):
                 self.hints[part] = hints
         return ok
 
