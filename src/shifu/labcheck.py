@@ -412,8 +412,12 @@ class Parts:
     Usage in a test cell (the last line's value is nbgrader's partial credit, 0 … points)::
 
         _parts = labcheck.Parts(points=2)
+        _parts.check("conversion", lambda: len(conversion) > 0)      # visible: shape only
+        ### BEGIN HIDDEN TESTS
+        _parts.grading()
         _parts.check("conversion", lambda: labcheck.same_mapping(conversion, _exp))
         _parts.check("night_conversion", lambda: labcheck.same_number(night_conversion, _n, kind="rate"))
+        ### END HIDDEN TESTS
         _parts.score()
 
     Each check runs on its own: an undefined variable or a crash in one part is reported under that
@@ -427,6 +431,15 @@ class Parts:
         self.points = float(points)
         self.results: dict[str, tuple[float, bool]] = {}
         self.hints: dict[str, list[str]] = {}
+        self.graded = False
+
+    def grading(self) -> None:
+        """Mark the start of the hidden checks: only then does score() announce points.
+
+        In the release notebook only the visible format checks run; their result is not the
+        grade, and score() says so instead of showing points a trainee would take for a grade.
+        """
+        self.graded = True
 
     @staticmethod
     def _run(test: Callable[[], Any], part: str) -> tuple[bool, list[str]]:
@@ -467,7 +480,7 @@ class Parts:
                 print(f"    {line}")
         total = sum(w for w, _ in self.results.values()) or 1.0
         got = round(self.points * sum(w for w, ok in self.results.values() if ok) / total, 2)
-        print(_msg("score", got=got, points=self.points))
+        print(_msg("score", got=got, points=self.points) if self.graded else _msg("format_only"))
         return got
 
 
