@@ -199,3 +199,12 @@ def test_typical_mistakes_score_zero_for_their_part(lab, grade_id, mistake):
 def test_scale_denominator_and_period_mistakes_lose_their_part(lab, grade_id, answer, part):
     graded = score(lab, grade_id, answer)
     assert f"✘ {part}" in graded.out and graded.score < graded.points
+
+
+def test_lab5_ex3_credits_a_win_back_list_built_on_the_trainees_own_monthly_buyers():
+    own = ("monthly_buyers = cycle.index[(cycle['orders'] >= 3) & cycle['median_gap_days'].between(20, 30)].tolist()\n"
+           + answer_code(L5, "ex3_winback_answer"))
+    assert score(L5, "ex2_cycle__retention_analysis", own).score == 2.0  # the list itself is wrong: 1 of 3 lost
+    graded = score(L5, WINBACK, own)
+    assert graded.score == 2.0 and "与你自己前面的结果一致" in graded.out
+    assert score(L5, WINBACK, "win_back = win_back.iloc[1:]").score == 0  # consistent with nothing
