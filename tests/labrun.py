@@ -59,6 +59,13 @@ def solved(lab: str) -> dict[str, Any]:
     return ns
 
 
+def fresh(lab: str) -> dict[str, Any]:
+    """A copy of the solved namespace whose tables an answer may change in place without touching the cache."""
+    import pandas as pd
+
+    return {k: (v.copy() if isinstance(v, (pd.DataFrame, pd.Series)) else v) for k, v in solved(lab).items()}
+
+
 def test_cell(lab: str, grade_id: str) -> tuple[str, float]:
     for cell in cells(lab):
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -70,7 +77,7 @@ def test_cell(lab: str, grade_id: str) -> tuple[str, float]:
 def score(lab: str, grade_id: str, answer: str = "") -> Graded:
     """Score `grade_id` after running `answer` on top of the solved notebook."""
     code, points = test_cell(lab, grade_id)
-    ns = dict(solved(lab))
+    ns = fresh(lab)
     out, err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labrun import answer_code, score, solved
+from labrun import answer_code, fresh, score, solved
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -113,11 +113,11 @@ def test_lab1_ex4_credits_a_report_built_on_the_trainees_own_conversion():
 
 
 def test_given_display_code_works_for_every_allowed_form():
-    ns = dict(solved(L5))
+    ns = fresh(L5)
     ns["milk_repeat"] = ns["milk_repeat"].rename("n").reset_index()  # the two-column table the instructions allow
     tail = answer_code(L5, "ex1_repeat_answer").split("milk_repeat = milk_counts[milk_counts >= 2]")[1]
     exec(tail, ns)
-    ns = dict(solved(L4))
+    ns = fresh(L4)
     ns.pop("detractors", None)  # a variable the instructions never ask for
     tail = answer_code(L4, "ex4_drivers_answer").split('top_driver = drivers.index[0]')[1]
     exec(tail, ns)
@@ -163,7 +163,7 @@ def test_equivalent_forms_of_the_reference_keep_full_marks(lab, grade_id, answer
 MISTAKES = {
     (L1, FRT): {"mean for median": "frt_stats['median_s'] = frt_stats['mean_s']",
                 "strictly under 30 s": "frt_stats['rate_30s'] = human['first_response_s'].lt(30).groupby(human['agent_id']).mean()",
-                "all sessions, bots included": "frt_stats['rate_30s'] = sessions['first_response_s'].le(30).groupby(sessions['agent_id']).mean()",
+                "P95 for P90": "frt_stats['p90_s'] = human.groupby('agent_id')['first_response_s'].quantile(0.95)",
                 "percent where a fraction was asked": "frt_stats['rate_30s'] = frt_stats['rate_30s'] * 100",
                 "rounded too coarsely": "frt_stats['rate_30s'] = frt_stats['rate_30s'].round(1)"},
     (L1, CONV): {"all sessions as denominator": "conversion = human.groupby('agent_id')['converted'].mean()",
@@ -208,3 +208,15 @@ def test_lab5_ex3_credits_a_win_back_list_built_on_the_trainees_own_monthly_buye
     graded = score(L5, WINBACK, own)
     assert graded.score == 2.0 and "与你自己前面的结果一致" in graded.out
     assert score(L5, WINBACK, "win_back = win_back.iloc[1:]").score == 0  # consistent with nothing
+
+
+def _graded_ids(lab: str) -> list[str]:
+    from labrun import cells
+    return [c["metadata"]["nbgrader"]["grade_id"] for c in cells(lab) if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+
+
+@pytest.mark.parametrize("lab, grade_id", [(lab, gid) for lab in (L1, L2, L3, L4, L5) for gid in _graded_ids(lab)])
+def test_every_test_cell_gives_the_solution_full_marks_per_part(lab, grade_id):
+    graded = score(lab, grade_id)
+    assert graded.error is None and graded.score == graded.points, graded.out
+    assert "✘" not in graded.out and "本题得分" in graded.out

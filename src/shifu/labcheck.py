@@ -455,9 +455,14 @@ class Parts:
         return ok, [line for line in buffer.getvalue().splitlines() if line.strip()] + extra
 
     def check(self, part: str, test: Callable[[], Any], weight: float = 1.0,
-              own: Callable[[], Any] | None = None) -> bool:
-        """Run one part's check and record it (score() prints); True when this check passed."""
+              own: Callable[[], Any] | None = None, hint: str | None = None) -> bool:
+        """Run one part's check and record it (score() prints); True when this check passed.
+
+        `hint` (the notebook's own sentence, e.g. which columns are needed) is shown when it fails.
+        """
         ok, hints = self._run(test, part)
+        if not ok and hint:
+            hints = [hint] + hints
         if not ok and own is not None and self._run(own, part)[0]:
             ok, hints = True, [_msg("follow_through", part=part)]
         # a part checked more than once (a visible format check, then the hidden values) needs every check;
