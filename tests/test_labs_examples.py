@@ -220,3 +220,21 @@ def test_every_test_cell_gives_the_solution_full_marks_per_part(lab, grade_id):
     graded = score(lab, grade_id)
     assert graded.error is None and graded.score == graded.points, graded.out
     assert "✘" not in graded.out and "本题得分" in graded.out
+
+
+@pytest.mark.parametrize("lab, grade_id, answer", [
+    (L3, "ex3_wow__complaint_analysis", "wow = wow.assign(change_pct=wow['change_pct'].round(2))"),
+    (L3, "ex6_unpack__complaint_analysis", "ontime_by_week = ontime_by_week.round(2)\nontime_this_week = round(ontime_this_week, 2)"),
+    (L4, "ex3_split__nps_analysis", "nps_by_channel = nps_by_channel.round(1)\nnps_by_product = nps_by_product.round(1)"),
+])
+def test_report_rounding_is_accepted_in_the_other_exercises_too(lab, grade_id, answer):
+    assert full(lab, grade_id, answer)
+
+
+@pytest.mark.parametrize("lab, grade_id, answer", [
+    (L3, "ex3_wow__complaint_analysis", "wow = wow.assign(change_pct=wow['change_pct'] * 100)"),   # percent where a fraction was asked
+    (L4, "ex3_split__nps_analysis", "nps_by_channel = nps_by_channel / 100"),                      # NPS as fractions
+])
+def test_a_wrong_scale_in_a_table_is_wrong(lab, grade_id, answer):
+    graded = score(lab, grade_id, answer)
+    assert graded.score < graded.points and "数量级不对" in graded.out
