@@ -13,6 +13,7 @@ import contextlib
 import functools
 import io
 import json
+import tempfile
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -51,11 +52,12 @@ def solved(lab: str) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
     ns: dict[str, Any] = {}
-    for cell in cells(lab):
-        if cell["cell_type"] == "code":
-            with contextlib.redirect_stdout(io.StringIO()):
-                _exec(_code(cell), ns)
-            plt.close("all")
+    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+        for cell in cells(lab):
+            if cell["cell_type"] == "code":
+                with contextlib.redirect_stdout(io.StringIO()):
+                    _exec(_code(cell), ns)
+                plt.close("all")
     return ns
 
 
@@ -80,7 +82,9 @@ def score(lab: str, grade_id: str, answer: str = "") -> Graded:
     ns = fresh(lab)
     out, err = io.StringIO(), io.StringIO()
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        # a test cell keeps the answers in .shifu_lab/ of the working directory: a scratch one here
+        with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch), \
+                contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             if answer:
                 _exec(answer, ns)
             value = _exec(code, ns)

@@ -70,8 +70,13 @@ def test_keep_never_raises_and_names_what_could_not_travel(tmp_path):
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_every_lab_solution_gets_full_marks_scored_outside_the_kernel(lab, tmp_path, given):
-    for gid, got in _graded(lab, fresh(lab), tmp_path, given).items():
+def test_every_lab_solution_gets_full_marks_scored_outside_the_kernel(lab, tmp_path, given, monkeypatch):
+    grader_cwd = tmp_path / "grader"
+    grader_cwd.mkdir()
+    monkeypatch.chdir(grader_cwd)
+    scores = _graded(lab, fresh(lab), tmp_path, given)
+    assert not any(grader_cwd.iterdir()), "the grader's run of a test cell keeps nothing (that is the kernel's job)"
+    for gid, got in scores.items():
         spec = labscore.lab_specs(_source(lab))[gid]
         assert got.points == spec.points, (gid, got.lines)
 
@@ -123,3 +128,24 @@ def test_the_keep_line_names_what_the_grader_reads():
     line = spec.keep_line()
     assert line.startswith("labscore.keep('ex3_agents__forecasting_staffing', globals(), [")
     assert "per_agent_hour=100" in line
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_each_lab_test_cell_keeps_exactly_what_the_grader_reads(lab):
+    nb = _source(lab)
+    specs = labscore.lab_specs(nb)
+    for cell in nb["cells"]:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid in specs:
+            visible = "".join(cell["source"]).split("### BEGIN HIDDEN TESTS")[0]
+            assert specs[gid].keep_line() in visible, gid
+
+
+def test_running_a_test_cell_in_the_kernel_writes_the_results_file(tmp_path, monkeypatch):
+    import labrun
+    monkeypatch.chdir(tmp_path)
+    code, _ = labrun.test_cell("lab1_kpi", "ex2_conversion__kpi_reporting")
+    ns = fresh("lab1_kpi")
+    exec(code.split("### BEGIN HIDDEN TESTS")[0], ns)
+    data = json.loads((tmp_path / labscore.RESULTS_DIR / "ex2_conversion__kpi_reporting.json").read_text(encoding="utf-8"))
+    assert set(data["values"]) == {"conversion", "night_conversion"}

@@ -287,6 +287,12 @@ def _loaded_names(code: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+def _grader_code(code: str) -> str:
+    """The test cell as the grader runs it: without magics and without the kernel's keep() line."""
+    return "\n".join(line for line in _strip_magics(code).splitlines()
+                     if not line.startswith(("labscore.keep(", "from shifu.grading import labscore")))
+
+
 def _strip_magics(code: str) -> str:
     return "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))
 
@@ -400,7 +406,7 @@ def score_lab_cell(spec: LabSpec, folder: Path, given: Mapping[str, Any]) -> Lab
             ns[name] = _stand_in(name, calls[name])
     out = io.StringIO()
     try:
-        tree = ast.parse(_strip_magics(spec.code))
+        tree = ast.parse(_grader_code(spec.code))
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
             exec(compile(tree, f"<{spec.grade_id}>", "exec"), ns)
