@@ -211,3 +211,30 @@ def test_cli_reports_a_broken_setup_as_an_error_line_not_a_traceback(tmp_path):
     bad = subprocess.run([SHIFU, "data", "generate", "--out", str(tmp_path / "e")], capture_output=True, text=True, env=env)
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: ") and "figures.yaml" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ---------------------------------------------------------------- one brand's team (issue 17)
+
+def test_channels_are_the_brands_own_stores(data):
+    for name in ("orders", "nps_survey", "complaints"):
+        channels = set(data[name]["channel"])
+        assert "京东自营" not in channels, name  # JD's own retail is not the brand's team's to serve
+        assert {"天猫旗舰店", "京东旗舰店"} <= channels, name
+
+
+def test_ratings_are_realistic_for_people_and_bots(data):
+    chat = data["chat_sessions"]
+    human = chat[(chat["served_by"] == "human") & (chat["review"] != "")]
+    positive = human["review"].eq("好评")
+    assert 0.92 <= positive.mean() <= 0.98  # near the 98% target, not 88%
+    per_agent = positive.groupby(human["agent_id"]).mean()
+    assert per_agent.min() >= 0.85 and per_agent.max() <= 1.0
+    assert (per_agent >= 0.98).any() or per_agent.max() >= 0.97  # good agents reach the target
+    bot = chat[(chat["served_by"] == "bot") & (chat["review"] != "")]
+    assert bot["review"].eq("差评").mean() > 0.02  # bots earn bad reviews too
+    assert set(bot["review"]) == {"好评", "中评", "差评"}
+
+
+def test_complaints_end_in_a_bad_review(data):
+    chat = data["chat_sessions"]
+    assert chat.loc[chat["complaint"] == 1, "review"].eq("差评").all()

@@ -140,7 +140,9 @@ def test_every_graded_exercise_has_visible_and_hidden_tests(lab):
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
             src = "".join(cell["source"])
             visible = src.split("### BEGIN HIDDEN TESTS")[0]
-            assert "assert" in visible and "### BEGIN HIDDEN TESTS" in src and "### END HIDDEN TESTS" in src
+            # a single-part cell asserts; a multi-part cell checks each part (labcheck.Parts) and ends with its score
+            checks = "assert" in visible or ("_parts.check(" in visible and src.rstrip().endswith("_parts.score()"))
+            assert checks and "### BEGIN HIDDEN TESTS" in src and "### END HIDDEN TESTS" in src
 
 
 def test_lab1_kpi_rules_are_the_review_rules():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import rng_for, stamp
+from .common import choose, rng_for, stamp
 from .roster import members
 from .spec import Spec
 
@@ -68,7 +68,7 @@ def chat_sessions(spec: Spec, agents: pd.DataFrame, seed: int) -> pd.DataFrame:
                 "started_at": day + pd.to_timedelta(secs, unit="s"), "served_by": "bot", "agent_id": "",
                 "bot_handoff": 0, "first_response_s": pd.NA, "inquiry": inquiry.astype(int),
                 "converted": (inquiry & (rng.random(n) < conv)).astype(int),
-                "review": np.where(rng.random(n) < 0.1, np.where(rng.random(n) < 0.9, "好评", "中评"), ""),
+                "review": np.where(rng.random(n) < c.bot_review_share, choose(rng, c.bot_review_mix, n), ""),
                 "complaint": 0, "qc_score": pd.NA,
             }))
     df = pd.concat(frames, ignore_index=True).sort_values(["started_at", "agent_id"], kind="stable", ignore_index=True)

@@ -45,6 +45,8 @@ class ChatFig(_Strict):
     daytime_inquiry_conversion: tuple[float, float]
     review_share: float
     positive_review_rate: tuple[float, float]
+    bot_review_share: float
+    bot_review_mix: dict[str, float]
     complaint_rate: tuple[float, float]
     qc_score_mean: tuple[float, float]
 
