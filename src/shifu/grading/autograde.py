@@ -37,7 +37,7 @@ from .. import clock
 from ..errors import Problem, ShifuError, display_path
 from .course import Course, redact
 from .copies import Copies
-from .rescore import CellSpec, rescore, specs_from_source
+from .rescore import CellSpec, LabCells, rescore, specs_from_source
 
 
 @dataclass
@@ -90,6 +90,7 @@ class AutogradePipeline:
         for pp in steps[at + 1:]:
             self.after.register_preprocessor(pp)
         self._specs: dict[tuple[str, str], tuple[dict[str, CellSpec], NotebookNode | None]] = {}
+        self._labs: dict[tuple[str, str], LabCells | None] = {}  # lab checks scored in the grader (labscore)
         self._copies: dict[str, Copies] = {}
 
     # -- finding submissions -------------------------------------------------------------------
@@ -165,7 +166,8 @@ class AutogradePipeline:
         AssignLatePenalties, ...) and the autograded file."""
         try:
             specs, release = self.scoring(sub.assignment, job.notebook_id)
-            sub.notes += [f"{job.notebook_id}: {line}" for line in rescore(executed, specs, sub.folder, release)]
+            labs = self._labs.get((sub.assignment, job.notebook_id))
+            sub.notes += [f"{job.notebook_id}: {line}" for line in rescore(executed, specs, sub.folder, release, labs)]
             with utils.setenv(NBGRADER_EXECUTION="autograde"):
                 output, resources = self.after.from_notebook_node(executed, resources=job.resources)
             self.conv.write_single_notebook(output, resources)
@@ -219,6 +221,7 @@ class AutogradePipeline:
             specs = specs_from_source(src)
             _check_content(specs)
             self._specs[key] = (specs, rel)
+            self._labs[key] = LabCells.from_source(src)
         return self._specs[key]
 
     def copies(self, assignment: str) -> Copies:

@@ -39,6 +39,9 @@ import numpy as np
 import pandas as pd
 
 RESULTS_DIR = ".shifu_lab"
+# The kept results also travel as a display output of the test cell itself: a sandboxed kernel's
+# files are gone when it ends, its outputs come back through the kernel protocol.
+MIME = "application/vnd.shifu.lab+json"
 MAX_FILE_BYTES = 20 * 1024 * 1024   # a lab answer is a few thousand rows at most
 MAX_ROWS = 200_000
 MAX_ITEMS = 100_000
@@ -195,11 +198,17 @@ def _keep(grade_id: str, namespace: Mapping[str, Any], names: Sequence[str],
             except Exception as exc:
                 result = {"type": "unsupported", "why": type(exc).__name__}
             calls[fname].append([_call_key(args, kwargs), result])
+    payload = {"grade_id": grade_id, "values": values, "calls": calls}
+    try:
+        from IPython.display import display
+
+        display({MIME: payload}, raw=True)
+    except Exception:  # not in a kernel (tests, scripts): the file below is enough
+        pass
     out = Path(folder or Path.cwd()) / RESULTS_DIR
     out.mkdir(exist_ok=True)
     path = out / f"{_safe(grade_id)}.json"
-    path.write_text(json.dumps({"grade_id": grade_id, "values": values, "calls": calls}, ensure_ascii=False),
-                    encoding="utf-8")
+    path.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
     return path
 
 
@@ -344,6 +353,26 @@ def setup_namespace(source_nb: Mapping[str, Any]) -> dict[str, Any]:
     return ns
 
 
+def results_from_outputs(cell: Mapping[str, Any], grade_id: str) -> dict[str, Any] | None:
+    """The payload keep() displayed in this executed cell (the last one naming grade_id), or None."""
+    found = None
+    for out in cell.get("outputs", []) or []:
+        data = out.get("data", {}) if isinstance(out, Mapping) else {}
+        payload = data.get(MIME) if isinstance(data, Mapping) else None
+        if isinstance(payload, Mapping) and payload.get("grade_id") == grade_id:
+            found = dict(payload)
+    if found is not None and len(json.dumps(found, ensure_ascii=False)) > MAX_FILE_BYTES:
+        return {"values": "too_large"}
+    return found
+
+
+def _payload_results(payload: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[list[Any]]], str]:
+    values, calls = payload.get("values", {}), payload.get("calls", {})
+    if not isinstance(values, dict) or not isinstance(calls, dict):
+        return {}, {}, "unreadable"
+    return values, calls, ""
+
+
 def read_results(folder: Path, grade_id: str) -> tuple[dict[str, Any], dict[str, list[list[Any]]], str]:
     """(values by name, probe calls by function, problem or "") from .shifu_lab/<grade_id>.json."""
     path = Path(folder) / RESULTS_DIR / f"{_safe(grade_id)}.json"
@@ -383,13 +412,21 @@ class LabScore:
     lines: list[str] = field(default_factory=list)
 
 
-def score_lab_cell(spec: LabSpec, folder: Path, given: Mapping[str, Any]) -> LabScore:
+def score_lab_cell(spec: LabSpec, folder: Path | None, given: Mapping[str, Any],
+                   payload: Mapping[str, Any] | None = None) -> LabScore:
     """Score one lab cell in this process: the source test code on the kept results.
 
-    given: setup_namespace(source notebook), shared by the notebook's cells (copied per cell here).
-    A cell whose code still ends in asserts (not Parts) scores all or nothing.
+    The results come from `payload` (what keep() displayed in the executed cell) when given, else
+    from the results file in `folder`. given: setup_namespace(source notebook), shared by the
+    notebook's cells (copied per cell here). A cell whose code still ends in asserts (not Parts)
+    scores all or nothing.
     """
-    values, calls, problem = read_results(folder, spec.grade_id)
+    if payload is not None:
+        values, calls, problem = _payload_results(payload)
+    elif folder is not None:
+        values, calls, problem = read_results(folder, spec.grade_id)
+    else:
+        values, calls, problem = {}, {}, "no_results"
     ns: dict[str, Any] = {k: (v.copy() if isinstance(v, (pd.DataFrame, pd.Series)) else v) for k, v in given.items()}
     for name in spec.variables:
         encoded = values.get(name, {"type": "missing"})

@@ -16,7 +16,8 @@ transcript_test, written by `shifu course author`); a notebook written by hand i
 its hidden test's call (`reply_points(var, scenario, buyer, points, criterion=...)` or
 `transcript_points(roleplay_transcript(scenario), scenario, points, criterion=...)`), read from the
 source notebook too. A quiz answer's literal value is checked with the source notebook's expression
-(`shifu` kind quiz_test). Other graded cells (lab checks, hand-written asserts) are left to nbgrader.
+(`shifu` kind quiz_test). A lab check runs the source's test code here on the results its cell
+kept (shifu.grading.labscore). Other graded cells (hand-written asserts) are left to nbgrader.
 """
 from __future__ import annotations
 
@@ -30,7 +31,21 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
 from ..course.notebook import transcript_name
+from . import labscore
 from .scoring import CellScore, TranscriptScores, reply_cell
+
+
+@dataclass(frozen=True)
+class LabCells:
+    """A lab notebook's graded cells (from the SOURCE notebook) and its given data, built in the grader."""
+
+    specs: dict[str, "labscore.LabSpec"]
+    given: dict[str, Any]
+
+    @classmethod
+    def from_source(cls, nb: NotebookNode) -> "LabCells | None":
+        specs = labscore.lab_specs(nb)
+        return cls(specs, labscore.setup_namespace(nb)) if specs else None
 from .wording import grading_text
 
 REPLY = "reply_test"
@@ -304,7 +319,7 @@ def _set_outputs(cell: Any, score: CellScore) -> None:
 
 
 def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
-            release: NotebookNode | None = None) -> list[str]:
+            release: NotebookNode | None = None, labs: "LabCells | None" = None) -> list[str]:
     """Replace the outputs of every graded cell named in `specs` with the grader's points and reasons.
 
     folder: the grader's copy of the submission (transcripts are read from there). Returns lines for
@@ -314,6 +329,12 @@ def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
     answers = _answer_sources(nb, executed=True)
     transcripts: dict[str, TranscriptScores] = {}
     for cell in nb.cells:
+        if labs is not None and _grade_id(cell) in labs.specs and cell.cell_type == "code" and _nbmeta(cell).get("grade"):
+            # the source test code runs here on the results the kernel kept (its own points are dropped)
+            lab = labs.specs[_grade_id(cell)]
+            got = labscore.score_lab_cell(lab, None, labs.given, payload=labscore.results_from_outputs(cell, lab.grade_id) or {})
+            _set_outputs(cell, CellScore(got.points, got.lines))
+            continue
         spec = specs.get(_grade_id(cell))
         if spec is None or cell.cell_type != "code" or not _nbmeta(cell).get("grade"):
             continue
