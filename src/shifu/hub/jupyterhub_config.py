@@ -49,9 +49,11 @@ def _per_role(spawner):
     name = spawner.user.name
     role = "mentor" if name in S["mentors"] else "trainee"
     env = spawner.environment
-    env["JUPYTER_CONFIG_DIR"] = os.path.join(state, "jupyter", role)
+    # Searched before the installation's own settings; ~/.jupyter stays the user's (JupyterLab saves settings there).
+    env["JUPYTER_CONFIG_PATH"] = os.path.join(state, "jupyter", role)
     env["SHIFU_ROLEPLAY_URL"] = S["roleplay_url"]
     env["SHIFU_TRAINEE"] = name
+    env.update(S["runtime_env"])
     env["PATH"] = S["venv_bin"] + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
     if role == "mentor":
         env["SHIFU_GRADEBOOK_URL"] = S["gradebook_url"]
@@ -74,5 +76,6 @@ c.JupyterHub.services = [{
         "SHIFU_HUB_MENTORS": ",".join(S["mentors"]),
         "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
         "HOME": S["service_data"],
+        **S["runtime_env"],
     },
 }]

@@ -190,45 +190,56 @@ def reachable_by_others(path: Path) -> bool:
     return True
 
 
-def runtime_venv(state: Path, python: Path) -> Path:
-    """The environment users' servers and the service run in; returns its bin folder.
+def runtime_venv(state: Path, python: Path) -> tuple[Path, dict[str, str]]:
+    """The environment users' servers and the service run in: (its bin folder, environment it needs).
 
     Normally the project's own .venv. When its Python is where other users cannot reach it (pyenv
-    under /root, which is 0700), a twin is made from the system's Python of the same version: a venv
-    whose site-packages points at the project's (a .pth line) and whose scripts are the project's with
-    the twin's Python in their first line.
+    under /root, which is 0700), the same interpreter build is copied to <state>/python (its standard
+    library, not its site-packages) and a venv made from the copy: its site-packages points at the
+    project's (a .pth line), its scripts are the project's with the copy's Python in their first line.
+    The very same build matters: another patch release of the same Python can break installed packages.
     """
+    import sys
+
     venv_bin = python.parent
     if reachable_by_others(python):
-        return venv_bin
-    import sys
+        return venv_bin, {}
+    base = Path(os.path.realpath(sys.base_prefix))
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    copy, twin = state / "python", state / "runtime"
+    env = {"LD_LIBRARY_PATH": str(copy / "lib")}  # a shared-library build's RUNPATH names the private folder
+    if not (copy / "bin" / f"python{version}").exists():
+        shutil.copytree(base, copy, symlinks=True, ignore=shutil.ignore_patterns("site-packages", "test", "tests", "idle_test"))
+        (copy / "lib" / f"python{version}" / "site-packages").mkdir(exist_ok=True)
+    if not (twin / "bin" / "python").exists():
+        done = subprocess.run([str(copy / "bin" / f"python{version}"), "-m", "venv", "--without-pip", str(twin)],
+                              capture_output=True, text=True, env=dict(os.environ, **env))
+        if done.returncode != 0:
+            raise ShifuError(f"{python} cannot be run by other users and a copy of it did not work: {done.stderr[-300:]} "
+                             f"— fix: build .venv from a Python every user can run, e.g. `make clean && make hub PYTHON=/usr/bin/python3`")
     import sysconfig
 
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    system_python = Path(f"/usr/bin/python{version}")
-    if not system_python.exists() or not reachable_by_others(system_python):
-        raise ShifuError(f"{python} cannot be run by other users ({os.path.realpath(python)} is under a private folder) and "
-                         f"there is no /usr/bin/python{version} — fix: build .venv from a Python every user can run, "
-                         f"e.g. `make clean && make hub PYTHON=/usr/bin/python3.11`")
-    twin = state / "runtime"
-    if not (twin / "bin" / "python").exists():
-        _run([str(system_python), "-m", "venv", "--without-pip", str(twin)], "making the runtime environment")
-    site = Path(sysconfig.get_paths()["purelib"])
     twin_site = twin / "lib" / f"python{version}" / "site-packages"
-    (twin_site / "shifu-project-venv.pth").write_text(f"{site}\n", encoding="utf-8")
-    own = f"#!{venv_bin}/python"
+    (twin_site / "shifu-project-venv.pth").write_text(f"{sysconfig.get_paths()['purelib']}\n", encoding="utf-8")
+    shebangs = {f"#!{venv_bin}/python", f"#!{venv_bin}/python3", f"#!{venv_bin}/python{version}"}
     for script in venv_bin.iterdir():
         target = twin / "bin" / script.name
-        if not script.is_file() or target.exists() and target.name.startswith("python"):
+        if not script.is_file() or script.name.startswith("python") or script.name.startswith("activate"):
             continue
         try:
             text = script.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             continue
         first, _, rest = text.partition("\n")
-        if first.startswith("#!") and first.split()[0] in (own, f"#!{venv_bin}/python3", f"#!{os.path.realpath(python)}"):
+        if first.split()[0:1] and first.split()[0] in shebangs:
             target.write_text(f"#!{twin}/bin/python\n{rest}", encoding="utf-8")
             os.chmod(target, 0o755)
-    for root, dirs, files in os.walk(twin):
-        os.chmod(root, 0o755)
-    return twin / "bin"
+    # Jupyter finds server and lab extensions under sys.prefix (etc/jupyter, share/jupyter): share the project's.
+    for sub in ("etc", "share"):
+        link = twin / sub
+        if not link.exists() and (venv_bin.parent / sub).is_dir():
+            link.symlink_to(venv_bin.parent / sub)
+    for folder in (copy, twin):
+        for root, dirs, files in os.walk(folder):
+            os.chmod(root, 0o755)
+    return twin / "bin", env

@@ -153,14 +153,14 @@ class Hub:
         _restrict_repository_course()
         self.timings["course"] = time.perf_counter() - t0
         _write_role_configs(state, self.course, exchange, gradebook)
-        venv_bin = system.runtime_venv(state, Path(sys.executable))
+        venv_bin, runtime_env = system.runtime_venv(state, Path(sys.executable))
         settings = {
             "state": str(state), "ip": st.ip, "port": st.port, "hub_port": st.hub_port,
             "proxy_api_port": st.proxy_api_port, "service_port": st.service_port, "proxy_command": str(chp),
             "trainees": self.roster.trainees, "mentors": self.roster.mentors, "admins": self.roster.admins,
             "venv_bin": str(venv_bin), "python": str(venv_bin / "python"), "course": str(self.course),
             "gradebook_url": gradebook, "roleplay_url": f"{st.public_url}/services/roleplay/",
-            "service_user": system.SERVICE_USER, "service_data": str(state / "roleplay"),
+            "runtime_env": runtime_env, "service_user": system.SERVICE_USER, "service_data": str(state / "roleplay"),
         }
         (state / "hub" / "settings.json").write_text(json.dumps(settings, indent=1), encoding="utf-8")
 
