@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -261,7 +262,12 @@ def main() -> None:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/roleplay/")
     app = make_app(Store(root, mentors), prefix)
     HTTPServer(app, xheaders=True).listen(url.port or 80, url.hostname or "127.0.0.1")
-    ioloop.IOLoop.current().start()
+    loop = ioloop.IOLoop.current()
+    # The hub stops its services with SIGINT, then SIGTERM; a process started in the background may
+    # inherit SIGINT ignored, so both are handled here: stop at once (every turn is already on disk).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))
+    loop.start()
 
 
 if __name__ == "__main__":
