@@ -62,6 +62,102 @@ def _skip_unless_possible() -> None:
         assert done.returncode == 0, done.stderr[-1000:]
 
 
+# -- without a hub: the roster, the Kubernetes values, the widget's local mode ----------------------
+def test_roster_errors_name_file_entry_and_fix(tmp_path: Path) -> None:
+    from shifu.errors import ShifuError
+    from shifu.hub.roster import load_roster
+
+    roster = load_roster(ROOT / "hub" / "cohort.yaml")
+    assert roster.trainees and roster.mentors and set(roster.admins) <= set(roster.mentors)
+    cases = {
+        "users:\n  - {name: Wang Fang, role: trainee}\n  - {name: li, role: mentor}\n": ("users.0.name", "Unix user name"),
+        "users:\n  - {name: li, role: teacher}\n": ("role", "trainee"),
+        "users:\n  - {name: li, role: mentor}\n  - {name: li, role: trainee}\n": ("users.1.name", "twice"),
+        "users:\n  - {name: wang, role: trainee}\n": ("users", "mentor"),
+    }
+    for text, (field, words) in cases.items():
+        p = tmp_path / "cohort.yaml"
+        p.write_text(text, encoding="utf-8")
+        with pytest.raises(ShifuError) as err:
+            load_roster(p)
+        message = str(err.value)
+        assert "cohort.yaml" in message and field in message and words in message, message
+
+
+def _one_machine_config(tmp_path: Path):
+    """Load src/shifu/hub/jupyterhub_config.py the way JupyterHub does, with settings for a small cohort."""
+    from traitlets.config import Config
+
+    settings = {"state": str(tmp_path), "ip": "127.0.0.1", "port": 8000, "hub_port": 8081, "proxy_api_port": 8001,
+                "service_port": 8090, "proxy_command": "chp", "trainees": ["t1"], "mentors": ["m1", "a1"], "admins": ["a1"],
+                "venv_bin": "/v/bin", "python": "/v/bin/python", "course": "/c", "gradebook_url": "postgresql://x",
+                "roleplay_url": "http://127.0.0.1:8000/services/roleplay/", "runtime_env": {}, "service_user": "s",
+                "service_data": "/d"}
+    (tmp_path / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    cfg = Config()
+    old = os.environ.get("SHIFU_HUB_SETTINGS")
+    os.environ["SHIFU_HUB_SETTINGS"] = str(tmp_path / "settings.json")
+    try:
+        source = (ROOT / "src" / "shifu" / "hub" / "jupyterhub_config.py").read_text(encoding="utf-8")
+        exec(compile(source, "jupyterhub_config.py", "exec"), {"get_config": lambda: cfg})
+    finally:
+        if old is None:
+            del os.environ["SHIFU_HUB_SETTINGS"]
+        else:
+            os.environ["SHIFU_HUB_SETTINGS"] = old
+    return cfg
+
+
+def test_one_machine_hub_config(tmp_path: Path) -> None:
+    cfg = _one_machine_config(tmp_path)
+    assert cfg.JupyterHub.authenticator_class == "pam"
+    assert cfg.Authenticator.allowed_users == {"t1", "m1", "a1"} and cfg.Authenticator.admin_users == {"a1"}
+    (service,) = cfg.JupyterHub.services
+    assert service["name"] == "roleplay" and service["user"] == "s"
+    assert "access:services!service=roleplay" in cfg.Spawner.server_token_scopes
+
+
+def test_kubernetes_values_match_the_one_machine_hub(tmp_path: Path) -> None:
+    values = yaml.safe_load((ROOT / "docs" / "hub" / "z2jh-values.yaml").read_text(encoding="utf-8"))
+    # The chart's top-level sections (Zero to JupyterHub 4.x); anything else would be ignored or refused by it.
+    chart_sections = {"fullnameOverride", "nameOverride", "enabled", "imagePullSecrets", "imagePullSecret", "custom",
+                      "hub", "rbac", "proxy", "singleuser", "scheduling", "ingress", "httpRoute", "prePuller", "cull",
+                      "debug", "global"}
+    assert set(values) <= chart_sections, set(values) - chart_sections
+    one = {r["name"]: r for r in _one_machine_config(tmp_path).JupyterHub.load_roles}
+    k8s = values["hub"]["loadRoles"]
+    for name, role in one.items():
+        assert sorted(k8s[name]["scopes"]) == sorted(role["scopes"]), name
+        assert k8s[name].get("groups", []) == role.get("groups", []), name
+    assert "roleplay" in values["hub"]["services"]
+    for name, code in values["hub"]["extraConfig"].items():
+        compile(code, name, "exec")  # the chart runs these inside jupyterhub_config.py
+    assert values["singleuser"]["networkPolicy"]["enabled"] is True
+
+
+def test_widget_stays_local_without_a_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHIFU_ROLEPLAY_URL", raising=False)
+    from shifu.engine import Engine
+    from shifu.widget import roleplay
+
+    w = roleplay(SCENARIO, transcript_dir=str(tmp_path))
+    assert isinstance(w.engine, Engine)
+    w.send(CONVERSATIONS["good"][0])
+    assert (tmp_path / f"{SCENARIO}.jsonl").exists()
+
+
+def test_widget_on_a_hub_never_falls_back_to_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the hub's service named but unreachable, the trainee gets a clear error, not an unrecorded local chat."""
+    from shifu.errors import ShifuError
+    from shifu.widget import roleplay
+
+    monkeypatch.setenv("SHIFU_ROLEPLAY_URL", f"http://127.0.0.1:{_free_port()}/services/roleplay/")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "x")
+    with pytest.raises(ShifuError, match="cannot be reached"):
+        roleplay(SCENARIO, transcript_dir=str(tmp_path))
+    assert not (tmp_path / f"{SCENARIO}.jsonl").exists()
+
+
 class Visitor:
     """One person in a browser-like session: logs in through the hub's form, then holds an API token."""
 
