@@ -404,17 +404,20 @@ def sh(*cmd):
     return {{"rc": done.returncode, "out": done.stdout[-4000:], "err": done.stderr[-4000:]}}
 fetched = sh("shifu", "hub", "transcripts", "--assignment", "{a}")
 graded = sh("shifu", "grade", "--course", {course!r}, "-a", "{a}", "--no-progress", "--json")
+report = sh("shifu", "progress", "--course", {course!r}, "--db", os.environ["SHIFU_GRADEBOOK_URL"], "--out", "reports")
+report["files"] = sorted(os.listdir(os.path.join({course!r}, "reports"))) if report["rc"] == 0 else []
 from nbgrader.api import Gradebook
 scores = {{}}
 with Gradebook(os.environ["SHIFU_GRADEBOOK_URL"]) as gb:
     for who in {who!r}:
         sub = gb.find_submission("{a}", who)
         scores[who] = {{g.name: g.score for nb in sub.notebooks for g in nb.grades}}
-print("RESULT " + json.dumps({{"fetched": fetched, "graded": graded, "scores": scores}}))
+print("RESULT " + json.dumps({{"fetched": fetched, "graded": graded, "report": report, "scores": scores}}))
 """
     out = _result(m.run(grade.format(course=str(h.course), a=ASSIGNMENT, who=[names["a"], names["b"]])))
     assert out["fetched"]["rc"] == 0 and "2 transcripts" in out["fetched"]["out"], out["fetched"]
     assert out["graded"]["rc"] == 0, out["graded"]
+    assert out["report"]["rc"] == 0 and any(f.endswith(".html") for f in out["report"]["files"]), out["report"]
 
     # The scores are the service's transcripts' scores, whatever a trainee handed in.
     from shifu.nbgrader_helpers import transcript_points
