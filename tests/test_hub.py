@@ -280,9 +280,14 @@ def hub():
     settings = HubSettings(state=state / "srv", port=_free_port(), hub_port=_free_port(), proxy_api_port=_free_port(),
                            service_port=_free_port(), pg_port=_free_port(), roster_path=roster, assignments=[ASSIGNMENT])
     h = make_hub(settings)
+    system.remove_users(list(names.values()))  # left over by a run that was killed: start with known passwords
     t0 = time.perf_counter()
     try:
         h.prepare()
+        # Test-only: the browser test reaches JupyterLab's application object, as tests/test_engine_browser.py does.
+        (settings.state / "jupyter" / "trainee" / "jupyter_server_config.json").write_text(json.dumps(
+            {**json.loads((settings.state / "jupyter" / "trainee" / "jupyter_server_config.json").read_text()),
+             "LabApp": {"expose_app_in_browser": True}}), encoding="utf-8")
         url = h.start()
         print(f"hub up in {time.perf_counter() - t0:.0f} s: {h.timings}")
         yield h, url, names
@@ -462,3 +467,77 @@ def _max_points(course: Path, grade_id: str) -> float:
         if meta.get("grade_id") == grade_id:
             return float(meta["points"])
     raise KeyError(grade_id)
+
+
+BROWSER_SCENARIO = "apparel-size"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)), reason="chromium is not installed")
+def test_browser_trainee_chats_through_the_service(hub) -> None:
+    """A trainee logs in on the hub's page, opens a notebook in JupyterLab, sends a reply in the chat
+    widget and sees the buyer answer; the turn is in the service's transcript, not beside the notebook."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    h, url, names = hub
+    name, password = names["a"], h.new_passwords[names["a"]]
+    api = Visitor(url, name, password)
+    api.start_server()
+    reply = yaml.safe_load((ROOT / "tests" / "data" / "conversations" / f"{BROWSER_SCENARIO}.yaml").read_text(encoding="utf-8"))["good"][0]
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": f"from shifu.widget import roleplay\nroleplay({BROWSER_SCENARIO!r})"}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    r = api.http.put(f"{url}/user/{name}/api/contents/chat.ipynb", headers=api.auth,
+                     json={"type": "notebook", "content": nb}, timeout=120)
+    assert r.status_code in (200, 201), r.text
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
+                 "--disable-dev-shm-usage"):
+        opts.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        wait = WebDriverWait(browser, 240, poll_frequency=0.5)
+        browser.get(f"{url}/hub/login")
+        wait.until(EC.presence_of_element_located((By.ID, "username_input"))).send_keys(name)
+        browser.find_element(By.ID, "password_input").send_keys(password)
+        browser.find_element(By.ID, "login_submit").click()
+        wait.until(lambda d: f"/user/{name}/lab" in d.current_url)
+        browser.get(f"{url}/user/{name}/lab/tree/chat.ipynb")
+        wait.until(lambda d: d.execute_script(
+            "const a = window.jupyterapp; if (!a) return false;"
+            "const w = a.shell.currentWidget; return !!(w && w.sessionContext && w.sessionContext.session"
+            " && w.sessionContext.session.kernel && w.sessionContext.session.kernel.connectionStatus === 'connected');"))
+        browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells');")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".shifu-row.buyer")))
+        box = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, ".widget-textarea textarea")))
+        box.click()
+        box.send_keys(reply)
+        send = next(b for b in browser.find_elements(By.CSS_SELECTOR, "button.jupyter-button") if "发送" in b.text)
+        send.click()
+
+        def buyer_answered(d) -> bool:
+            rows = d.find_elements(By.CSS_SELECTOR, ".shifu-row.buyer .shifu-bubble")
+            return len(rows) >= 2 and rows[-1].text.strip() not in ("", "…")
+
+        wait.until(buyer_answered)
+    finally:
+        browser.quit()
+    record = api.service("GET", f"api/transcripts/{name}/{BROWSER_SCENARIO}.jsonl")
+    assert record.status_code == 200, record.text
+    lines = [json.loads(x) for x in record.text.splitlines() if x.strip()]
+    assert lines[0]["recorded_by"] == "service" and lines[0]["trainee"] == name
+    trainee_turns = [x for x in lines if x.get("role") == "trainee"]
+    assert [x["text"] for x in trainee_turns] == [reply.strip()]
+    assert trainee_turns[0]["latency_s"] is not None  # measured by the service
+    listing = api.get("api/contents").json()["content"]
+    assert not any(x["name"] == f"{BROWSER_SCENARIO}.jsonl" for x in listing), "the widget wrote a local transcript on the hub"

@@ -158,7 +158,11 @@ def fetch_transcripts(submitted: Path, client: ServiceClient | None = None,
             if assignment and adir.name != assignment:
                 continue
             for handed_in in sorted(adir.glob("*.jsonl")):
-                handed_in.rename(handed_in.with_name(handed_in.name + ".handed-in"))
+                kept = handed_in.with_name(handed_in.name + ".handed-in")
+                if kept.exists():  # run before: this one is the service's copy, fetched again below
+                    handed_in.unlink()
+                else:
+                    handed_in.rename(kept)
             for name in _scenarios_of(adir):
                 if f"{name}.jsonl" in listing:
                     text = client.request("GET", f"api/transcripts/{trainee_dir.name}/{name}.jsonl", raw=True)
