@@ -158,6 +158,29 @@ def test_widget_on_a_hub_never_falls_back_to_local(tmp_path: Path, monkeypatch: 
     assert not (tmp_path / f"{SCENARIO}.jsonl").exists()
 
 
+def test_service_store_keeps_finished_conversations_and_carries_on_unfinished(tmp_path: Path) -> None:
+    from shifu.hub.service import Store, mark_service
+
+    store = Store(tmp_path, mentors={"m"})
+    engine = store.open("t", SCENARIO)
+    engine.opening()
+    engine.respond(CONVERSATIONS["good"][0], latency_s=1.0)
+    # The service restarts: a new store resumes the unfinished conversation, even when asked to restart.
+    again = Store(tmp_path, mentors={"m"}).open("t", SCENARIO, restart=True)
+    assert again.history == engine.history and not again.state.ended
+    for reply in CONVERSATIONS["good"][1:]:
+        again.respond(reply, latency_s=1.0)
+    again.finish()
+    store2 = Store(tmp_path, mentors={"m"})
+    store2.live[("t", SCENARIO)] = again
+    assert store2.open("t", SCENARIO) is again  # without restart: the finished one, as it ended
+    fresh = store2.open("t", SCENARIO, restart=True)
+    assert fresh is not again and not fresh.history
+    assert (tmp_path / "t" / f"{SCENARIO}.1.jsonl").exists()
+    first = json.loads(mark_service((tmp_path / "t" / f"{SCENARIO}.1.jsonl").read_text(encoding="utf-8")).splitlines()[0])
+    assert first["recorded_by"] == "service" and first["trainee"] == "t"
+
+
 class Visitor:
     """One person in a browser-like session: logs in through the hub's form, then holds an API token."""
 

@@ -216,7 +216,7 @@ def roleplay(scenario_id: str, transcript_dir: str = ".", backend: str | Voice |
     if service_url():  # on the hub: the engine and the transcript of record are the role-play service's
         from .hub.client import RemoteEngine
 
-        remote = RemoteEngine(scenario_id)
+        remote = RemoteEngine(scenario_id, restart=True)  # as locally: a finished conversation is kept, a new one begins
         return RoleplayWidget(remote, f"{service_url()}api/transcripts/{remote.transcript}")  # type: ignore[arg-type]
     scenario = load_scenario(scenario_id)
     path = Path(transcript_dir) / f"{scenario.id}.jsonl"

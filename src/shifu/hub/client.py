@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -174,8 +175,6 @@ def fetch_transcripts(submitted: Path, client: ServiceClient | None = None,
 
 def _scenarios_of(assignment_dir: Path) -> list[str]:
     """Scenario ids a submission's notebooks open (their start_roleplay("...") calls)."""
-    import re
-
     found: list[str] = []
     for nb in assignment_dir.glob("*.ipynb"):
         for m in re.finditer(r'start_roleplay\(\\?"([a-z0-9-]+)\\?"', nb.read_text(encoding="utf-8")):

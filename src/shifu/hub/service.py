@@ -26,6 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from jupyterhub.services.auth import HubAuthenticated
 from tornado import ioloop, web
 from tornado.httpserver import HTTPServer
 
@@ -78,7 +79,9 @@ class Store:
         return self.locks.setdefault((user, scenario), asyncio.Lock())
 
     def open(self, user: str, scenario: str, restart: bool = False) -> Engine:
-        """The user's conversation with this buyer: live, resumed from its transcript, or new."""
+        """The user's conversation with this buyer: live, resumed from its transcript, or new.
+        restart: a finished conversation is kept as <scenario>.<n>.jsonl and a new one begins
+        (what the widget does when its cell runs again); an unfinished one is always carried on."""
         key = (user, scenario)
         engine = self.live.get(key)
         path = self.folder(user) / f"{scenario}.jsonl"
@@ -89,7 +92,7 @@ class Store:
                 t = read_transcript(path)
             except ShifuError:
                 t = None
-            if t is not None and t.end is None and not restart:
+            if t is not None and t.end is None:  # unfinished (the service restarted): carry on, never restart
                 engine = Engine.resume(path)
                 self.live[key] = engine
                 return engine
@@ -108,13 +111,7 @@ def _archive(path: Path) -> None:
     path.rename(target)
 
 
-def _hub_auth_mixin() -> type:
-    from jupyterhub.services.auth import HubAuthenticated
-
-    return HubAuthenticated
-
-
-class _Base(_hub_auth_mixin(), web.RequestHandler):  # type: ignore[misc]
+class _Base(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
     store: Store
 
     def initialize(self, store: Store) -> None:
