@@ -181,6 +181,19 @@ def test_service_store_keeps_finished_conversations_and_carries_on_unfinished(tm
     assert first["recorded_by"] == "service" and first["trainee"] == "t"
 
 
+def test_hub_without_root_or_proxy_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from shifu.errors import ShifuError
+    from shifu.hub import system, up
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(ShifuError, match="needs root.*sudo make hub"):
+        system.require_root()
+    monkeypatch.setattr(up.paths, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(up.shutil, "which", lambda name: None)
+    with pytest.raises(ShifuError, match="npm ci --prefix hub"):
+        up.proxy_command()
+
+
 class Visitor:
     """One person in a browser-like session: logs in through the hub's form, then holds an API token."""
 
