@@ -86,13 +86,18 @@ def _write_role_configs(state: Path, course: Path, exchange: Path, gradebook_url
                 os.chmod(os.path.join(root, f), 0o644)
 
 
+# What `make lab` and the demo generate inside course/: never part of the hub's copy.
+_GENERATED = ("release", "submitted", "autograded", "feedback", "gradebook.db", "*.db", ".nbgrader.log",
+              "__pycache__", ".ipynb_checkpoints")
+
+
 def _copy_course(course: Path) -> None:
-    """The mentors' copy of the course: config and sources (with reference transcripts), never the trainees'."""
+    """The mentors' copy of the course: its settings, sources and reference transcripts, never the trainees'.
+    Copied once; later runs keep what mentors changed there."""
     src = paths.course_dir()
-    course.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src / "nbgrader_config.py", course / "nbgrader_config.py")
-    if not (course / "source").exists():
-        shutil.copytree(src / "source", course / "source")
+    if (course / "nbgrader_config.py").exists():
+        return
+    shutil.copytree(src, course, ignore=shutil.ignore_patterns(*_GENERATED), dirs_exist_ok=True)
 
 
 def _restrict_repository_course() -> None:
