@@ -451,13 +451,18 @@ from nbgrader.api import Gradebook
 scores = {{}}
 with Gradebook(os.environ["SHIFU_GRADEBOOK_URL"]) as gb:
     for who in {who!r}:
-        sub = gb.find_submission("{a}", who)
+        try:
+            sub = gb.find_submission("{a}", who)
+        except Exception as exc:  # reported with `shifu grade`'s own output below
+            scores[who] = {{"missing": repr(exc)}}
+            continue
         scores[who] = {{g.name: g.score for nb in sub.notebooks for g in nb.grades}}
 print("RESULT " + json.dumps({{"fetched": fetched, "graded": graded, "report": report, "scores": scores}}))
 """
     out = _result(m.run(grade.format(course=str(h.course), a=ASSIGNMENT, who=[names["a"], names["b"]])))
     assert out["fetched"]["rc"] == 0 and "2 transcripts" in out["fetched"]["out"], out["fetched"]
     assert out["graded"]["rc"] == 0, out["graded"]
+    assert all("missing" not in v for v in out["scores"].values()), (out["scores"], out["graded"])
     assert out["report"]["rc"] == 0 and any(f.endswith(".html") for f in out["report"]["files"]), out["report"]
 
     # The scores are the service's transcripts' scores, whatever a trainee handed in.

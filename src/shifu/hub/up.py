@@ -101,12 +101,15 @@ def _copy_course(course: Path) -> None:
 
 
 def _restrict_repository_course() -> None:
-    """Trainees are Unix users on this machine: the repository's course (solutions, hidden tests,
-    reference transcripts) must not be readable by them."""
-    src = paths.course_dir()
-    mode = src.stat().st_mode
-    if mode & 0o007:
-        os.chmod(src, mode & ~0o007)
+    """Trainees are Unix users on this machine: the repository's course folders (authoring files and
+    sources with solutions, hidden tests, reference transcripts, any local gradebook) must not be
+    readable by them. The course's top-level settings (nbgrader_config.py, clock.yaml …) stay readable:
+    every user's tools read them."""
+    for child in paths.course_dir().iterdir():
+        if child.is_dir() or child.suffix == ".db":
+            mode = child.stat().st_mode
+            if mode & 0o007:
+                os.chmod(child, mode & ~0o007)
 
 
 @dataclass
