@@ -465,8 +465,15 @@ print("RESULT " + json.dumps({{"fetched": fetched, "graded": graded, "report": r
     assert all("missing" not in v for v in out["scores"].values()), (out["scores"], out["graded"])
     assert out["report"]["rc"] == 0 and any(f.endswith(".html") for f in out["report"]["files"]), out["report"]
 
-    # The scores are the service's transcripts' scores, whatever a trainee handed in.
-    from shifu.nbgrader_helpers import transcript_points
+    # The scores are the service's transcripts' scores, whatever a trainee handed in — as the grader
+    # itself scores a transcript file (its own scoring where it has one, else the notebook helper).
+    try:
+        from shifu.grading.scoring import transcript_cell
+
+        def transcript_points(path: str, scenario: str, points: float, criterion: str) -> float:
+            return transcript_cell(path, scenario, points, criterion).points
+    except ImportError:
+        from shifu.nbgrader_helpers import transcript_points
 
     def expected(text: str) -> dict[str, float]:
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as fh:
