@@ -492,6 +492,9 @@ print("RESULT " + json.dumps({{"fetched": fetched, "graded": graded, "report": r
     a_play = sum(v for k, v in out["scores"][names["a"]].items() if k.startswith("roleplay_1__"))
     b_play = sum(v for k, v in out["scores"][names["b"]].items() if k.startswith("roleplay_1__"))
     assert a_play > b_play, (a_play, b_play)
+    for who in ("a", "b"):
+        of_record = Path(h.course) / "transcripts-of-record" / names[who] / ASSIGNMENT / f"{SCENARIO}.jsonl"
+        assert of_record.read_text(encoding="utf-8") == m.service("GET", f"api/transcripts/{names[who]}/{SCENARIO}.jsonl").text
     forged = Path(h.course) / "submitted" / names["b"] / ASSIGNMENT / f"{SCENARIO}.jsonl.handed-in"
     assert forged.exists()
     assert sum(expected(forged.read_text(encoding="utf-8")).values()) > b_play, "the forged transcript would have scored higher"

@@ -149,8 +149,11 @@ def fetch_transcripts(submitted: Path, client: ServiceClient | None = None,
     there is replaced by the service's copy of that trainee's conversation with that buyer (the one the
     trainee handed in is kept as `<scenario>.jsonl.handed-in`); a submission whose trainee never played
     a buyer through the service keeps no transcript for it, so it is graded as not played.
-    Returns the files written.
+    The same copies go to <course>/transcripts-of-record/<trainee>/<assignment>/ too: outside submitted/,
+    where nothing a trainee hands in can land, so a grader may trust their reply times.
+    Returns the files written into submitted/.
     """
+    record_root = submitted.parent / "transcripts-of-record"
     client = client or ServiceClient()
     written: list[Path] = []
     for trainee_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
@@ -170,6 +173,9 @@ def fetch_transcripts(submitted: Path, client: ServiceClient | None = None,
                     out = adir / f"{name}.jsonl"
                     out.write_text(text, encoding="utf-8")
                     written.append(out)
+                    of_record = record_root / trainee_dir.name / adir.name / f"{name}.jsonl"
+                    of_record.parent.mkdir(parents=True, exist_ok=True)
+                    of_record.write_text(text, encoding="utf-8")
     return written
 
 
