@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # nbgrader shells out to `alembic`: the venv's bin must be on PATH for every command.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: lab test demo setup clean
+.PHONY: lab hub test demo setup clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Shifu needs Python >= 3.11"'
@@ -21,6 +21,16 @@ setup: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/shifu lab $(if $(SERVE),--serve,)
 
+## make hub: the cohort on JupyterHub — real logins, nbgrader's exchange, PostgreSQL gradebook, role-play service
+## (needs root, Node.js ≥ 18 with npm, PostgreSQL's server programs; under CI / with no display: start, check, stop)
+PROXY := hub/node_modules/.bin/configurable-http-proxy
+$(PROXY): hub/package.json hub/package-lock.json
+	npm ci --prefix hub --no-audit --no-fund
+	touch $(PROXY)
+
+hub: $(STAMP) $(PROXY)
+	$(BIN)/shifu hub up $(if $(SERVE),--serve,)
+
 ## make test: the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -30,4 +40,4 @@ demo: $(STAMP)
 	$(BIN)/shifu demo --out demo-out
 
 clean:
-	rm -rf $(VENV) course/release course/submitted course/autograded course/feedback course/gradebook.db demo-out
+	rm -rf $(VENV) course/release course/submitted course/autograded course/feedback course/gradebook.db demo-out hub/node_modules

@@ -12,6 +12,7 @@ from .commands import course as course_cmd
 from .commands import demo as demo_cmd
 from .commands import eval as eval_cmd
 from .commands import grade as grade_cmd
+from .commands import hub as hub_cmd
 from .commands import lab as lab_cmd
 from .commands import llm as llm_cmd
 from .commands import play as play_cmd
@@ -32,6 +33,7 @@ app.command("lab")(lab_cmd.lab)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(course_cmd.app, name="course")
 app.add_typer(llm_cmd.app, name="llm")
+app.add_typer(hub_cmd.app, name="hub")
 app.command("demo")(demo_cmd.demo)
 app.command("play")(play_cmd.play)
 app.command("progress")(progress_cmd.progress)

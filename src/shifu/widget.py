@@ -121,6 +121,8 @@ class RoleplayWidget(widgets.VBox):
         if turn.notice:
             self._notices([turn.notice])
         self.box.value = ""
+        if getattr(turn, "latency_s", None) is not None:
+            latency = turn.latency_s  # the role-play service measures reply times on its own clock
         benchmark = self.engine.rules.slow_reply_after_s
         colour = "#2a7" if latency <= benchmark else "#c33"
         text = ui_text().last_latency.format(latency=latency, benchmark=benchmark)
@@ -206,7 +208,16 @@ class RoleplayWidget(widgets.VBox):
 def roleplay(scenario_id: str, transcript_dir: str = ".", backend: str | Voice | None = None,
              trainee: str | None = None, seed: int = 0) -> RoleplayWidget:
     """A chat with the scenario's buyer. The transcript is <transcript_dir>/<scenario_id>.jsonl:
-    an unfinished one is resumed, a finished one is kept as <scenario_id>.<n>.jsonl."""
+    an unfinished one is resumed, a finished one is kept as <scenario_id>.<n>.jsonl.
+    On a hub (SHIFU_ROLEPLAY_URL set) the conversation runs in the role-play service instead, which
+    keeps the transcript of record; `transcript_dir`, `backend` and `seed` are then the service's to choose."""
+    from .hub.client import service_url
+
+    if service_url():  # on the hub: the engine and the transcript of record are the role-play service's
+        from .hub.client import RemoteEngine
+
+        remote = RemoteEngine(scenario_id, restart=True)  # as locally: a finished conversation is kept, a new one begins
+        return RoleplayWidget(remote, f"{service_url()}api/transcripts/{remote.transcript}")  # type: ignore[arg-type]
     scenario = load_scenario(scenario_id)
     path = Path(transcript_dir) / f"{scenario.id}.jsonl"
     notice = None
