@@ -1,0 +1,148 @@
+"""Attacks on the rebuilt `shifu grade` (issue 16) that still SUCCEED, tried as a trainee would: only
+through what is put in the submitted folder. Each test asserts the HONEST outcome, so it fails today;
+they are marked xfail(strict=True) until the product is fixed (then the marker must go).
+
+Found by the red-team pass on branch wt-attack. Defences that held are listed in the report, not here.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import grading_course as gc  # noqa: E402
+
+from shifu import paths  # noqa: E402
+from shifu.grading import sandbox as sandbox_mod  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+A = "m01_logistics"
+SECRET = "sk-attack-do-not-leak"
+
+needs_bwrap = pytest.mark.skipif(not sandbox_mod.bwrap_works()[0], reason="bubblewrap cannot run here")
+
+
+# -- symlinks in the submitted folder: nbgrader copies what they point to, as the grader ---------------
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One graded cohort: a victim, a trainee whose extra files are symlinks into the course, and a
+    trainee whose notebook itself is a symlink to the source notebook (solutions included)."""
+    from shifu.grading import grade_course
+
+    course = gc.build_course(tmp_path_factory.mktemp("links") / "course", cell_timeout=60)
+    gc.submit(course, "victim", gc.answered(course, gc.POOR, "victim的私人回复:亲,我是受害者写的。"))
+
+    linker = gc.submit(course, "linker", gc.answered(course, gc.POOR + (
+        "for name in ('notes.txt', 'grades.bin', 'friend.txt', 'env.txt'):\n"
+        "    try:\n"
+        "        print(name, open(name, 'rb').read().decode('utf-8', 'replace'))\n"
+        "    except OSError as exc:\n"
+        "        print(name, exc)\n")))
+    folder = linker.parent
+    # relative links, resolved from submitted/linker/wait_times/: no absolute path has to be known
+    (folder / "notes.txt").symlink_to(f"../../../source/{gc.ASSIGNMENT}/{gc.NOTEBOOK}.ipynb")
+    (folder / "grades.bin").symlink_to("../../../gradebook.db")
+    (folder / "friend.txt").symlink_to(f"../../victim/{gc.ASSIGNMENT}/{gc.NOTEBOOK}.ipynb")
+    (folder / "env.txt").symlink_to("/proc/self/environ")   # the grader's own environment
+
+    # a trainee who did nothing: the notebook handed in is a link to the mentor's source notebook
+    lazy = course / "submitted" / "lazy" / gc.ASSIGNMENT
+    lazy.mkdir(parents=True)
+    (lazy / f"{gc.NOTEBOOK}.ipynb").symlink_to(f"../../../source/{gc.ASSIGNMENT}/{gc.NOTEBOOK}.ipynb")
+    (lazy / "timestamp.txt").write_text("2026-11-20 10:00:00.000000 UTC", encoding="utf-8")
+
+    os.environ["SHIFU_LLM_API_KEY"] = SECRET
+    try:
+        results = grade_course(course, workers=2, progress=False)
+    finally:
+        del os.environ["SHIFU_LLM_API_KEY"]
+    return {"course": course, "results": {r.student: r for r in results}}
+
+
+def _what_the_trainee_gets(course: Path, student: str) -> str:
+    """The files nbgrader put next to the trainee's notebook (autograded/ and feedback/, which is handed
+    back) and the outputs of the grader's run of the notebook — not the autograded notebook's own test
+    cells, which hold the hidden tests by design."""
+    out = []
+    for top in ("autograded", "feedback"):
+        for path in (course / top / student).rglob("*"):
+            if path.is_file() and path.suffix not in (".ipynb", ".html"):
+                out.append(path.read_bytes().decode("utf-8", "replace"))
+    nb = nbformat.read(course / "autograded" / student / gc.ASSIGNMENT / f"{gc.NOTEBOOK}.ipynb", as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            out.append(str(output.get("text", "")) + str(output.get("data", "")))
+    return "\n".join(out)
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a symlink in the submitted folder is followed by nbgrader's "
+                                       "shutil.copy into autograded/ (and so into the box and the feedback), as the "
+                                       "grader: hidden tests, the gradebook, a classmate's notebook and the grader's environment (API key) are read")
+def test_symlinked_files_do_not_bring_solutions_gradebook_or_classmates_work(linked):
+    course = linked["course"]
+    seen = _what_the_trainee_gets(course, "linker")
+    assert "BEGIN HIDDEN TESTS" not in seen and "assert average_wait([5]) == 5" not in seen   # the hidden test
+    assert "SQLite format 3" not in seen                                                        # the gradebook
+    assert "victim的私人回复" not in seen                                                        # a classmate's work
+    assert SECRET not in seen                                                                   # the mentor's key
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a submitted notebook that is a symlink to the source "
+                                       "notebook is graded as the trainee's work and earns full auto points")
+def test_notebook_symlinked_to_the_source_earns_nothing(linked):
+    result = linked["results"]["lazy"]
+    # honest: refused (not the trainee's file) or, at most, the 0 of an empty submission
+    assert not result.graded or result.score == 0, (result.score, result.reasons)
+
+
+# -- the copy detector only ignores whitespace; the reader normalises far more ------------------------
+
+COPIED = "亲,非常理解您的心情,我马上联系快递网点查件,今天18点前给您回复。"
+DISGUISES = {
+    "zero_width": "\u200b".join(COPIED),
+    "traditional": "親,非常理解您的心情,我馬上聯繫快遞網點查件,今天18點前給您回覆。",
+    "bom_word_joiner": "\ufeff" + COPIED.replace("我", "\u2060我") + "\u2060",
+}
+
+
+@pytest.mark.xfail(strict=True, reason="attack succeeds: copies.py compares replies with only whitespace removed, so "
+                                       "zero-width characters or traditional characters hide a copy the reader "
+                                       "still scores identically")
+@pytest.mark.parametrize("disguise", sorted(DISGUISES))
+def test_disguised_copy_of_a_reply_is_still_flagged(tmp_path, disguise):
+    from shifu.grading.copies import Copies
+    from shifu.grading.rescore import specs_from_source
+    from shifu.grading.scoring import reply_cell
+
+    src_path = paths.course_dir() / "source" / A / f"{A}.ipynb"
+    specs = specs_from_source(nbformat.read(src_path, as_version=4))
+    q1 = [s for s in specs.values() if s.kind == "reply_test" and s.answer_cell == "q1_reply"]
+    disguised = DISGUISES[disguise]
+    # the disguise costs nothing: every criterion scores the copy exactly like the original
+    assert [reply_cell(disguised, s.scenario, s.buyer, s.points, s.criterion).points for s in q1] == \
+        [reply_cell(COPIED, s.scenario, s.buyer, s.points, s.criterion).points for s in q1]
+    folders = {}
+    for student, reply in (("author", COPIED), ("copier", disguised)):
+        nb = nbformat.read(src_path, as_version=4)
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid == "q1_reply":
+                cell.source = f'q1_reply = """{reply}"""'
+            elif gid == "q2_reply":
+                cell.source = f'q2_reply = """{student}自己写的第二条回复,和别人都不一样,够长够长。"""'
+        folders[student] = tmp_path / student
+        folders[student].mkdir()
+        nbformat.write(nb, folders[student] / f"{A}.ipynb")
+    copies = Copies.find(folders, {A: (specs, None)})
+    assert any("author" in line for line in copies.notes("copier"))
