@@ -23,7 +23,6 @@ from shifu.grading import sandbox as sandbox_mod  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "m01_logistics"
-SECRET = "sk-attack-do-not-leak"
 
 needs_bwrap = pytest.mark.skipif(not sandbox_mod.bwrap_works()[0], reason="bubblewrap cannot run here")
 
@@ -58,11 +57,7 @@ def linked(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (lazy / f"{gc.NOTEBOOK}.ipynb").symlink_to(f"../../../source/{gc.ASSIGNMENT}/{gc.NOTEBOOK}.ipynb")
     (lazy / "timestamp.txt").write_text("2026-11-20 10:00:00.000000 UTC", encoding="utf-8")
 
-    os.environ["SHIFU_LLM_API_KEY"] = SECRET
-    try:
-        results = grade_course(course, workers=2, progress=False)
-    finally:
-        del os.environ["SHIFU_LLM_API_KEY"]
+    results = grade_course(course, workers=2, progress=False)
     return {"course": course, "results": {r.student: r for r in results}}
 
 
@@ -93,7 +88,10 @@ def test_symlinked_files_do_not_bring_solutions_gradebook_or_classmates_work(lin
     assert "BEGIN HIDDEN TESTS" not in seen and "assert average_wait([5]) == 5" not in seen   # the hidden test
     assert "SQLite format 3" not in seen                                                        # the gradebook
     assert "victim的私人回复" not in seen                                                        # a classmate's work
-    assert SECRET not in seen                                                                   # the mentor's key
+    # the grader's environment as it was started (/proc/self/environ): a mentor's exported SHIFU_LLM_API_KEY
+    # lands in the trainee's feedback folder this way
+    started_with = [e.decode("utf-8", "replace") for e in Path("/proc/self/environ").read_bytes().split(b"\0") if b"=" in e]
+    assert not [e for e in started_with if len(e) > 8 and e in seen]
 
 
 @pytest.mark.slow
@@ -146,3 +144,43 @@ def test_disguised_copy_of_a_reply_is_still_flagged(tmp_path, disguise):
         nbformat.write(nb, folders[student] / f"{A}.ipynb")
     copies = Copies.find(folders, {A: (specs, None)})
     assert any("author" in line for line in copies.notes("copier"))
+
+
+# -- a symlink to a device: the grader copies it forever, before any sandbox exists -------------------
+
+GROWTH_LIMIT = 64 * 1024 ** 2   # the copy is stopped here, so the test cannot fill the disk
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a symlink to /dev/zero is copied by nbgrader's shutil.copy "
+                                       "in the grader's own process without end; the run hangs, fills the disk and "
+                                       "classmates graded after the attacker are never graded")
+def test_symlink_to_a_device_does_not_stop_the_cohort(tmp_path):
+    course = gc.build_course(tmp_path / "course", cell_timeout=60)
+    attacker = gc.submit(course, "aaa_attacker", gc.answered(course, gc.GOOD)).parent
+    (attacker / "data.txt").symlink_to("/dev/zero")
+    gc.submit(course, "victim", gc.answered(course, gc.GOOD))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "shifu"), "grade", "--course", str(course), "-w", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    copy = course / "autograded" / "aaa_attacker" / gc.ASSIGNMENT / "data.txt"
+    grew = False
+    try:
+        deadline = time.monotonic() + 600   # a generous limit: a loaded machine grades two notebooks well within it
+        while proc.poll() is None and time.monotonic() < deadline:
+            if copy.exists() and copy.stat().st_size > GROWTH_LIMIT:
+                grew = True
+                break
+            time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+        proc.wait()
+        if copy.exists():
+            copy.unlink()
+    assert not grew, "the grader copied more than 64 MiB of /dev/zero into the course folder"
+    # honest: the run ends, the victim is graded (3 auto points) and the attacker is reported, not the run stuck
+    assert proc.returncode is not None and proc.returncode != -9
+    victim = gc.gradebook_snapshot("sqlite:///" + str(course / "gradebook.db"))["submissions"].get((gc.ASSIGNMENT, "victim"))
+    assert victim is not None
