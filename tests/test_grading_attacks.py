@@ -184,3 +184,90 @@ def test_symlink_to_a_device_does_not_stop_the_cohort(tmp_path):
     assert proc.returncode is not None and proc.returncode != -9
     victim = gc.gradebook_snapshot("sqlite:///" + str(course / "gradebook.db"))["submissions"].get((gc.ASSIGNMENT, "victim"))
     assert victim is not None
+
+
+# -- role-play transcripts: a symlink to the mentor's reference, a copy re-played with invisible marks ----
+
+SC = "late-parcel-wrong-station"
+WEAK = {"q1_reply": 'q1_reply = """在查了,请耐心等待。"""', "q2_reply": 'q2_reply = """这个不归我们管,您自己去问快递吧。"""'}
+
+
+def _reference_replies() -> list[str]:
+    from shifu.course import layout
+    from shifu.transcript import read_transcript
+
+    return list(read_transcript(layout.reference_dir() / A / f"{SC}.jsonl").replies)
+
+
+def _play(path: Path, replies: list[str], seed: int = 0) -> Path:
+    """A transcript exactly as the chat widget writes it (what any trainee can produce with the engine)."""
+    from shifu.engine import Engine
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = Engine(SC, seed=seed, transcript_path=path)
+    engine.opening()
+    for reply in replies:
+        engine.respond(reply, latency_s=20)
+    engine.finish()
+    return path
+
+
+def _m01_course(root: Path) -> Path:
+    import shutil
+
+    from shifu.course import layout
+    from shifu.course.build import build_course
+
+    course = root / "course"
+    course.mkdir()
+    shutil.copy2(paths.course_dir() / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(layout.source_dir() / A, layout.source_dir(course) / A)
+    # the mentor's reference transcripts live in the course folder, as in the project's own course/
+    # (replayed through today's engine, as a mentor regenerates them: the stored ones may predate it)
+    _play(course / "reference" / A / f"{SC}.jsonl", _reference_replies())
+    assert all(b.ok for b in build_course(course, [A], db_url="sqlite:///" + str(course / "gradebook.db")))
+    return course
+
+
+def _m01_submit(course: Path, student: str) -> Path:
+    import shutil
+
+    from shifu.course import layout
+
+    dest = course / "submitted" / student / A
+    shutil.copytree(layout.release_dir(course) / A, dest)
+    nb_path = dest / f"{A}.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        var = cell.metadata.get("shifu", {}).get("variable")
+        if var in WEAK and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = WEAK[var]
+    nbformat.write(nb, nb_path)
+    return dest
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: the transcript is read from the submitted folder following "
+                                       "symlinks, so a link to the mentor's reference transcript replays perfectly, "
+                                       "earns the role-play points and is not flagged as a copy")
+def test_transcript_symlinked_to_the_reference_earns_nothing(tmp_path):
+    from shifu.course.grade import read_scores
+    from shifu.grading import grade_course
+
+    course = _m01_course(tmp_path)
+    db = "sqlite:///" + str(course / "gradebook.db")
+    _m01_submit(course, "honest")                          # no role-play done
+    linker = _m01_submit(course, "linker")                 # no role-play done either, but a link
+    (linker / f"{SC}.jsonl").symlink_to(f"../../../reference/{A}/{SC}.jsonl")
+    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db, progress=False)}
+    scores = {s.student: s for s in read_scores(course, db)}
+    assert all(r.graded for r in results.values()), {k: r.reason for k, r in results.items()}
+
+    def roleplay(student: str) -> float:
+        return sum(v[0] for k, v in scores[student].cells.items() if k.startswith("roleplay_"))
+
+    assert roleplay("honest") == 0
+    # honest: a link out of the trainee's own folder is not the trainee's transcript
+    assert roleplay("linker") == 0 or any("reference" in r or "copy" in r for r in results["linker"].reasons), \
+        (roleplay("linker"), results["linker"].reasons)
