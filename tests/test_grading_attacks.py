@@ -271,3 +271,21 @@ def test_transcript_symlinked_to_the_reference_earns_nothing(tmp_path):
     # honest: a link out of the trainee's own folder is not the trainee's transcript
     assert roleplay("linker") == 0 or any("reference" in r or "copy" in r for r in results["linker"].reasons), \
         (roleplay("linker"), results["linker"].reasons)
+
+
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a classmate's role-play replayed through the engine with "
+                                       "zero-width characters in every reply is accepted, scores the same and is not "
+                                       "flagged (copies.py only removes whitespace)")
+def test_classmate_transcript_replayed_with_invisible_marks_is_flagged(tmp_path):
+    from shifu.grading.copies import Copies
+    from shifu.grading.scoring import transcript_cell
+
+    replies = _reference_replies()
+    original = _play(tmp_path / "author" / f"{SC}.jsonl", replies, seed=3)
+    disguised = _play(tmp_path / "copier" / f"{SC}.jsonl", ["\u200b".join(r) for r in replies], seed=11)
+    for criterion in ("de_escalation", "need_tracing", "consensus_solution", "closing_loop"):
+        # the disguise costs nothing: both replay, and score the same
+        assert transcript_cell(disguised, SC, 3.0, criterion).points == transcript_cell(original, SC, 3.0, criterion).points
+    assert transcript_cell(disguised, SC, 3.0, "need_tracing").points > 0
+    copies = Copies.find({"author": original.parent, "copier": disguised.parent}, {})
+    assert any("author" in line for line in copies.notes("copier"))
