@@ -289,3 +289,25 @@ def test_classmate_transcript_replayed_with_invisible_marks_is_flagged(tmp_path)
     assert transcript_cell(disguised, SC, 3.0, "need_tracing").points > 0
     copies = Copies.find({"author": original.parent, "copier": disguised.parent}, {})
     assert any("author" in line for line in copies.notes("copier"))
+
+
+# -- notebook JSON the grader's own code trips over ---------------------------------------------------
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a cell whose metadata.nbgrader is a string makes the copy "
+                                       "detector (run for the whole assignment before the first submission) raise "
+                                       "AttributeError: grade_course crashes with a traceback, nobody is graded")
+def test_odd_cell_metadata_fails_only_its_own_submission(tmp_path):
+    import json
+
+    from shifu.grading import grade_course
+
+    course = gc.build_course(tmp_path / "course", cell_timeout=60)
+    gc.submit(course, "victim", gc.answered(course, gc.GOOD))
+    raw = json.loads(nbformat.writes(gc.answered(course, gc.GOOD)))
+    raw["cells"][0]["metadata"]["nbgrader"] = "not a dict"   # nbformat reads it with a warning only
+    gc.submit(course, "zz_attacker", json.dumps(raw))
+    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    assert results["victim"].graded and results["victim"].score == 3.0
+    assert "zz_attacker" in results
