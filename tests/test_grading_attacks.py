@@ -311,3 +311,45 @@ def test_odd_cell_metadata_fails_only_its_own_submission(tmp_path):
     results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
     assert results["victim"].graded and results["victim"].score == 3.0
     assert "zz_attacker" in results
+
+
+# -- lab checks still run inside the trainee's kernel ---------------------------------------------------
+
+LAB = "lab1_kpi"
+DUMMY_EX2 = ('conversion = pd.Series(0.0, index=human["agent_id"].unique())\n'
+             "night_conversion = 0.5\n")
+PATCH_LABCHECK = ("from shifu import labcheck\n"
+                  "for _name in [n for n in dir(labcheck) if n.startswith('same_')]:\n"
+                  "    setattr(labcheck, _name, lambda *a, **k: True)\n")
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: lab checks (shifu.labcheck.same_*) run in the trainee's "
+                                       "kernel, so patching them from an answer cell passes the hidden tests with "
+                                       "a dummy answer")
+def test_patched_labcheck_earns_no_lab_points(tmp_path):
+    import shutil
+
+    from shifu.course import layout
+    from shifu.course.build import build_course
+    from shifu.course.grade import read_scores
+    from shifu.grading import grade_course
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy2(paths.course_dir() / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(layout.source_dir() / LAB, layout.source_dir(course) / LAB)
+    db = "sqlite:///" + str(course / "gradebook.db")
+    assert all(b.ok for b in build_course(course, [LAB], db_url=db))
+    for student, answer in (("dummy", DUMMY_EX2), ("patcher", PATCH_LABCHECK + DUMMY_EX2)):
+        dest = course / "submitted" / student / LAB
+        shutil.copytree(layout.release_dir(course) / LAB, dest)
+        nb = nbformat.read(dest / f"{LAB}.ipynb", as_version=4)
+        gc.cell(nb, "ex2_conversion_answer").source = answer
+        nbformat.write(nb, dest / f"{LAB}.ipynb")
+    results = {r.student: r for r in grade_course(course, assignment=LAB, workers=2, db_url=db, progress=False)}
+    assert all(r.graded for r in results.values()), {k: r.reason for k, r in results.items()}
+    scores = {s.student: s.cells for s in read_scores(course, db)}
+    assert scores["dummy"]["ex2_conversion__kpi_reporting"][0] == 0   # the dummy answer is wrong
+    assert scores["patcher"]["ex2_conversion__kpi_reporting"][0] == scores["dummy"]["ex2_conversion__kpi_reporting"][0]
