@@ -353,3 +353,27 @@ def test_patched_labcheck_earns_no_lab_points(tmp_path):
     scores = {s.student: s.cells for s in read_scores(course, db)}
     assert scores["dummy"]["ex2_conversion__kpi_reporting"][0] == 0   # the dummy answer is wrong
     assert scores["patcher"]["ex2_conversion__kpi_reporting"][0] == scores["dummy"]["ex2_conversion__kpi_reporting"][0]
+
+
+# -- output flooding: the sandbox limits the kernel's memory, not the grader's ------------------------
+
+def _peak_rss_mb(mib: int) -> int:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "grading_flood_run.py"), str(mib)],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("N ")), None)
+    assert line is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "'graded'" in line, line
+    return int(line.split("maxrss_MB")[1].split()[0])
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: every byte a kernel prints is kept (and re-concatenated) in "
+                                       "the grader's own process before LimitOutput trims it: 200 MiB printed took "
+                                       "the grader from 225 MB to 1.7 GB; a few GiB kill the whole run")
+def test_flooding_output_does_not_grow_the_grader(tmp_path):
+    quiet = _peak_rss_mb(0)
+    flood = _peak_rss_mb(100)
+    # honest: the grader keeps a bounded amount of a cell's output (nbgrader keeps at most ~10 kB of it anyway)
+    assert flood - quiet < 200, (quiet, flood)
