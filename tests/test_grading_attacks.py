@@ -377,3 +377,24 @@ def test_flooding_output_does_not_grow_the_grader(tmp_path):
     flood = _peak_rss_mb(100)
     # honest: the grader keeps a bounded amount of a cell's output (nbgrader keeps at most ~10 kB of it anyway)
     assert flood - quiet < 200, (quiet, flood)
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a reply written as 5000 literals joined by + (valid Python) "
+                                       "makes ast.parse raise RecursionError in read_reply_source, which only catches "
+                                       "SyntaxError/ValueError; the copy detector runs it for the whole assignment "
+                                       "before anyone is graded, so grade_course crashes for every trainee")
+def test_deeply_nested_reply_fails_only_its_own_submission(tmp_path):
+    from shifu.grading import grade_course
+
+    course = _m01_course(tmp_path)
+    db = "sqlite:///" + str(course / "gradebook.db")
+    _m01_submit(course, "victim")
+    attacker = _m01_submit(course, "zz_attacker") / f"{A}.ipynb"
+    nb = nbformat.read(attacker, as_version=4)
+    gc.cell(nb, "q1_reply").source = "q1_reply = " + " + ".join(['"亲"'] * 5000)
+    nbformat.write(nb, attacker)
+    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db, progress=False)}
+    assert results["victim"].graded and results["victim"].score > 0
+    assert "zz_attacker" in results
