@@ -398,3 +398,25 @@ def test_deeply_nested_reply_fails_only_its_own_submission(tmp_path):
     results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db, progress=False)}
     assert results["victim"].graded and results["victim"].score > 0
     assert "zz_attacker" in results
+
+
+# -- feedback HTML: a trainee's markup runs in whoever opens the page (the mentor too) ------------------
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: <script> from an HTML output and from the written (markdown) "
+                                       "answer, and an onerror= handler, are copied verbatim into the feedback HTML "
+                                       "that `shifu grade` writes (stored XSS against the mentor who opens it)")
+def test_feedback_html_carries_no_trainee_script(tmp_path):
+    from shifu.grading import grade_course
+
+    course = gc.build_course(tmp_path / "course", cell_timeout=60)
+    code = "from IPython.display import HTML, display\ndisplay(HTML('<script>window.OWNED_BY_OUTPUT=1</script>'))\n"
+    written = '亲,您好<img src=x onerror="window.OWNED_BY_MD=1"><script>window.OWNED_BY_MD2=1</script>'
+    gc.submit(course, "xss", gc.answered(course, gc.GOOD + code, written))
+    results = grade_course(course, workers=1, progress=False)
+    assert results[0].graded
+    html = (course / "feedback" / "xss" / gc.ASSIGNMENT / f"{gc.NOTEBOOK}.html").read_text(encoding="utf-8")
+    assert "<script>window.OWNED_BY_OUTPUT=1</script>" not in html
+    assert "<script>window.OWNED_BY_MD2=1</script>" not in html
+    assert 'onerror="window.OWNED_BY_MD=1"' not in html
