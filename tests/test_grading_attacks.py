@@ -420,3 +420,30 @@ def test_feedback_html_carries_no_trainee_script(tmp_path):
     assert "<script>window.OWNED_BY_OUTPUT=1</script>" not in html
     assert "<script>window.OWNED_BY_MD2=1</script>" not in html
     assert 'onerror="window.OWNED_BY_MD=1"' not in html
+
+
+TRANSFORMER = (
+    "def _rewrite(lines):\n"
+    "    text = ''.join(lines)\n"
+    "    if 'score = 0.0' in text:\n"
+    "        return ['2.0\\n']          # a partial-credit test: its last value is the score\n"
+    "    if 'assert' in text:\n"
+    "        return ['pass\\n']         # an assert test: no error is full marks\n"
+    "    return lines\n"
+    "get_ipython().input_transformers_cleanup.append(_rewrite)\n")
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: the test cells nbgrader restores still run in the trainee's "
+                                       "kernel; an IPython input transformer registered in the answer cell rewrites "
+                                       "every later test cell (hidden ones included) into a pass")
+def test_input_transformer_cannot_rewrite_the_test_cells(tmp_path):
+    from shifu.grading import grade_course
+
+    course = gc.build_course(tmp_path / "course", cell_timeout=60)
+    gc.submit(course, "nothing", gc.answered(course, "average_wait = None\n"))
+    gc.submit(course, "rewriter", gc.answered(course, "average_wait = None\n" + TRANSFORMER))
+    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    assert results["nothing"].graded and results["nothing"].score == 0
+    assert results["rewriter"].score == results["nothing"].score, results["rewriter"].reasons
