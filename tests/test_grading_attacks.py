@@ -1,0 +1,449 @@
+"""Attacks on the rebuilt `shifu grade` (issue 16) that still SUCCEED, tried as a trainee would: only
+through what is put in the submitted folder. Each test asserts the HONEST outcome, so it fails today;
+they are marked xfail(strict=True) until the product is fixed (then the marker must go).
+
+Found by the red-team pass on branch wt-attack. Defences that held are listed in the report, not here.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import grading_course as gc  # noqa: E402
+
+from shifu import paths  # noqa: E402
+from shifu.grading import sandbox as sandbox_mod  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+A = "m01_logistics"
+
+needs_bwrap = pytest.mark.skipif(not sandbox_mod.bwrap_works()[0], reason="bubblewrap cannot run here")
+
+
+# -- symlinks in the submitted folder: nbgrader copies what they point to, as the grader ---------------
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One graded cohort: a victim, a trainee whose extra files are symlinks into the course, and a
+    trainee whose notebook itself is a symlink to the source notebook (solutions included)."""
+    from shifu.grading import grade_course
+
+    course = gc.build_course(tmp_path_factory.mktemp("links") / "course", cell_timeout=60)
+    gc.submit(course, "victim", gc.answered(course, gc.POOR, "victim的私人回复:亲,我是受害者写的。"))
+
+    linker = gc.submit(course, "linker", gc.answered(course, gc.POOR + (
+        "for name in ('notes.txt', 'grades.bin', 'friend.txt', 'env.txt'):\n"
+        "    try:\n"
+        "        print(name, open(name, 'rb').read().decode('utf-8', 'replace'))\n"
+        "    except OSError as exc:\n"
+        "        print(name, exc)\n")))
+    folder = linker.parent
+    # relative links, resolved from submitted/linker/wait_times/: no absolute path has to be known
+    (folder / "notes.txt").symlink_to(f"../../../source/{gc.ASSIGNMENT}/{gc.NOTEBOOK}.ipynb")
+    (folder / "grades.bin").symlink_to("../../../gradebook.db")
+    (folder / "friend.txt").symlink_to(f"../../victim/{gc.ASSIGNMENT}/{gc.NOTEBOOK}.ipynb")
+    (folder / "env.txt").symlink_to("/proc/self/environ")   # the grader's own environment
+
+    # a trainee who did nothing: the notebook handed in is a link to the mentor's source notebook
+    lazy = course / "submitted" / "lazy" / gc.ASSIGNMENT
+    lazy.mkdir(parents=True)
+    (lazy / f"{gc.NOTEBOOK}.ipynb").symlink_to(f"../../../source/{gc.ASSIGNMENT}/{gc.NOTEBOOK}.ipynb")
+    (lazy / "timestamp.txt").write_text("2026-11-20 10:00:00.000000 UTC", encoding="utf-8")
+
+    results = grade_course(course, workers=2, progress=False)
+    return {"course": course, "results": {r.student: r for r in results}}
+
+
+def _what_the_trainee_gets(course: Path, student: str) -> str:
+    """The files nbgrader put next to the trainee's notebook (autograded/ and feedback/, which is handed
+    back) and the outputs of the grader's run of the notebook — not the autograded notebook's own test
+    cells, which hold the hidden tests by design."""
+    out = []
+    for top in ("autograded", "feedback"):
+        for path in (course / top / student).rglob("*"):
+            if path.is_file() and path.suffix not in (".ipynb", ".html"):
+                out.append(path.read_bytes().decode("utf-8", "replace"))
+    nb = nbformat.read(course / "autograded" / student / gc.ASSIGNMENT / f"{gc.NOTEBOOK}.ipynb", as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            out.append(str(output.get("text", "")) + str(output.get("data", "")))
+    return "\n".join(out)
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a symlink in the submitted folder is followed by nbgrader's "
+                                       "shutil.copy into autograded/ (and so into the box and the feedback), as the "
+                                       "grader: hidden tests, the gradebook, a classmate's notebook and the grader's environment (API key) are read")
+def test_symlinked_files_do_not_bring_solutions_gradebook_or_classmates_work(linked):
+    course = linked["course"]
+    seen = _what_the_trainee_gets(course, "linker")
+    assert "BEGIN HIDDEN TESTS" not in seen and "assert average_wait([5]) == 5" not in seen   # the hidden test
+    assert "SQLite format 3" not in seen                                                        # the gradebook
+    assert "victim的私人回复" not in seen                                                        # a classmate's work
+    # the grader's environment as it was started (/proc/self/environ): a mentor's exported SHIFU_LLM_API_KEY
+    # lands in the trainee's feedback folder this way
+    started_with = [e.decode("utf-8", "replace") for e in Path("/proc/self/environ").read_bytes().split(b"\0") if b"=" in e]
+    assert not [e for e in started_with if len(e) > 8 and e in seen]
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a submitted notebook that is a symlink to the source "
+                                       "notebook is graded as the trainee's work and earns full auto points")
+def test_notebook_symlinked_to_the_source_earns_nothing(linked):
+    result = linked["results"]["lazy"]
+    # honest: refused (not the trainee's file) or, at most, the 0 of an empty submission
+    assert not result.graded or result.score == 0, (result.score, result.reasons)
+
+
+# -- the copy detector only ignores whitespace; the reader normalises far more ------------------------
+
+COPIED = "亲,非常理解您的心情,我马上联系快递网点查件,今天18点前给您回复。"
+DISGUISES = {
+    "zero_width": "\u200b".join(COPIED),
+    "traditional": "親,非常理解您的心情,我馬上聯繫快遞網點查件,今天18點前給您回覆。",
+    "bom_word_joiner": "\ufeff" + COPIED.replace("我", "\u2060我") + "\u2060",
+}
+
+
+@pytest.mark.xfail(strict=True, reason="attack succeeds: copies.py compares replies with only whitespace removed, so "
+                                       "zero-width characters or traditional characters hide a copy the reader "
+                                       "still scores identically")
+@pytest.mark.parametrize("disguise", sorted(DISGUISES))
+def test_disguised_copy_of_a_reply_is_still_flagged(tmp_path, disguise):
+    from shifu.grading.copies import Copies
+    from shifu.grading.rescore import specs_from_source
+    from shifu.grading.scoring import reply_cell
+
+    src_path = paths.course_dir() / "source" / A / f"{A}.ipynb"
+    specs = specs_from_source(nbformat.read(src_path, as_version=4))
+    q1 = [s for s in specs.values() if s.kind == "reply_test" and s.answer_cell == "q1_reply"]
+    disguised = DISGUISES[disguise]
+    # the disguise costs nothing: every criterion scores the copy exactly like the original
+    assert [reply_cell(disguised, s.scenario, s.buyer, s.points, s.criterion).points for s in q1] == \
+        [reply_cell(COPIED, s.scenario, s.buyer, s.points, s.criterion).points for s in q1]
+    folders = {}
+    for student, reply in (("author", COPIED), ("copier", disguised)):
+        nb = nbformat.read(src_path, as_version=4)
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid == "q1_reply":
+                cell.source = f'q1_reply = """{reply}"""'
+            elif gid == "q2_reply":
+                cell.source = f'q2_reply = """{student}自己写的第二条回复,和别人都不一样,够长够长。"""'
+        folders[student] = tmp_path / student
+        folders[student].mkdir()
+        nbformat.write(nb, folders[student] / f"{A}.ipynb")
+    copies = Copies.find(folders, {A: (specs, None)})
+    assert any("author" in line for line in copies.notes("copier"))
+
+
+# -- a symlink to a device: the grader copies it forever, before any sandbox exists -------------------
+
+GROWTH_LIMIT = 64 * 1024 ** 2   # the copy is stopped here, so the test cannot fill the disk
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a symlink to /dev/zero is copied by nbgrader's shutil.copy "
+                                       "in the grader's own process without end; the run hangs, fills the disk and "
+                                       "classmates graded after the attacker are never graded")
+def test_symlink_to_a_device_does_not_stop_the_cohort(tmp_path):
+    course = gc.build_course(tmp_path / "course", cell_timeout=60)
+    attacker = gc.submit(course, "aaa_attacker", gc.answered(course, gc.GOOD)).parent
+    (attacker / "data.txt").symlink_to("/dev/zero")
+    gc.submit(course, "victim", gc.answered(course, gc.GOOD))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "shifu"), "grade", "--course", str(course), "-w", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    copy = course / "autograded" / "aaa_attacker" / gc.ASSIGNMENT / "data.txt"
+    grew = False
+    try:
+        deadline = time.monotonic() + 600   # a generous limit: a loaded machine grades two notebooks well within it
+        while proc.poll() is None and time.monotonic() < deadline:
+            if copy.exists() and copy.stat().st_size > GROWTH_LIMIT:
+                grew = True
+                break
+            time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+        proc.wait()
+        if copy.exists():
+            copy.unlink()
+    assert not grew, "the grader copied more than 64 MiB of /dev/zero into the course folder"
+    # honest: the run ends, the victim is graded (3 auto points) and the attacker is reported, not the run stuck
+    assert proc.returncode is not None and proc.returncode != -9
+    victim = gc.gradebook_snapshot("sqlite:///" + str(course / "gradebook.db"))["submissions"].get((gc.ASSIGNMENT, "victim"))
+    assert victim is not None
+
+
+# -- role-play transcripts: a symlink to the mentor's reference, a copy re-played with invisible marks ----
+
+SC = "late-parcel-wrong-station"
+WEAK = {"q1_reply": 'q1_reply = """在查了,请耐心等待。"""', "q2_reply": 'q2_reply = """这个不归我们管,您自己去问快递吧。"""'}
+
+
+def _reference_replies() -> list[str]:
+    from shifu.course import layout
+    from shifu.transcript import read_transcript
+
+    return list(read_transcript(layout.reference_dir() / A / f"{SC}.jsonl").replies)
+
+
+def _play(path: Path, replies: list[str], seed: int = 0) -> Path:
+    """A transcript exactly as the chat widget writes it (what any trainee can produce with the engine)."""
+    from shifu.engine import Engine
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = Engine(SC, seed=seed, transcript_path=path)
+    engine.opening()
+    for reply in replies:
+        engine.respond(reply, latency_s=20)
+    engine.finish()
+    return path
+
+
+def _m01_course(root: Path) -> Path:
+    import shutil
+
+    from shifu.course import layout
+    from shifu.course.build import build_course
+
+    course = root / "course"
+    course.mkdir()
+    shutil.copy2(paths.course_dir() / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(layout.source_dir() / A, layout.source_dir(course) / A)
+    # the mentor's reference transcripts live in the course folder, as in the project's own course/
+    # (replayed through today's engine, as a mentor regenerates them: the stored ones may predate it)
+    _play(course / "reference" / A / f"{SC}.jsonl", _reference_replies())
+    assert all(b.ok for b in build_course(course, [A], db_url="sqlite:///" + str(course / "gradebook.db")))
+    return course
+
+
+def _m01_submit(course: Path, student: str) -> Path:
+    import shutil
+
+    from shifu.course import layout
+
+    dest = course / "submitted" / student / A
+    shutil.copytree(layout.release_dir(course) / A, dest)
+    nb_path = dest / f"{A}.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        var = cell.metadata.get("shifu", {}).get("variable")
+        if var in WEAK and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = WEAK[var]
+    nbformat.write(nb, nb_path)
+    return dest
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: the transcript is read from the submitted folder following "
+                                       "symlinks, so a link to the mentor's reference transcript replays perfectly, "
+                                       "earns the role-play points and is not flagged as a copy")
+def test_transcript_symlinked_to_the_reference_earns_nothing(tmp_path):
+    from shifu.course.grade import read_scores
+    from shifu.grading import grade_course
+
+    course = _m01_course(tmp_path)
+    db = "sqlite:///" + str(course / "gradebook.db")
+    _m01_submit(course, "honest")                          # no role-play done
+    linker = _m01_submit(course, "linker")                 # no role-play done either, but a link
+    (linker / f"{SC}.jsonl").symlink_to(f"../../../reference/{A}/{SC}.jsonl")
+    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db, progress=False)}
+    scores = {s.student: s for s in read_scores(course, db)}
+    assert all(r.graded for r in results.values()), {k: r.reason for k, r in results.items()}
+
+    def roleplay(student: str) -> float:
+        return sum(v[0] for k, v in scores[student].cells.items() if k.startswith("roleplay_"))
+
+    assert roleplay("honest") == 0
+    # honest: a link out of the trainee's own folder is not the trainee's transcript
+    assert roleplay("linker") == 0 or any("reference" in r or "copy" in r for r in results["linker"].reasons), \
+        (roleplay("linker"), results["linker"].reasons)
+
+
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a classmate's role-play replayed through the engine with "
+                                       "zero-width characters in every reply is accepted, scores the same and is not "
+                                       "flagged (copies.py only removes whitespace)")
+def test_classmate_transcript_replayed_with_invisible_marks_is_flagged(tmp_path):
+    from shifu.grading.copies import Copies
+    from shifu.grading.scoring import transcript_cell
+
+    replies = _reference_replies()
+    original = _play(tmp_path / "author" / f"{SC}.jsonl", replies, seed=3)
+    disguised = _play(tmp_path / "copier" / f"{SC}.jsonl", ["\u200b".join(r) for r in replies], seed=11)
+    for criterion in ("de_escalation", "need_tracing", "consensus_solution", "closing_loop"):
+        # the disguise costs nothing: both replay, and score the same
+        assert transcript_cell(disguised, SC, 3.0, criterion).points == transcript_cell(original, SC, 3.0, criterion).points
+    assert transcript_cell(disguised, SC, 3.0, "need_tracing").points > 0
+    copies = Copies.find({"author": original.parent, "copier": disguised.parent}, {})
+    assert any("author" in line for line in copies.notes("copier"))
+
+
+# -- notebook JSON the grader's own code trips over ---------------------------------------------------
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a cell whose metadata.nbgrader is a string makes the copy "
+                                       "detector (run for the whole assignment before the first submission) raise "
+                                       "AttributeError: grade_course crashes with a traceback, nobody is graded")
+def test_odd_cell_metadata_fails_only_its_own_submission(tmp_path):
+    import json
+
+    from shifu.grading import grade_course
+
+    course = gc.build_course(tmp_path / "course", cell_timeout=60)
+    gc.submit(course, "victim", gc.answered(course, gc.GOOD))
+    raw = json.loads(nbformat.writes(gc.answered(course, gc.GOOD)))
+    raw["cells"][0]["metadata"]["nbgrader"] = "not a dict"   # nbformat reads it with a warning only
+    gc.submit(course, "zz_attacker", json.dumps(raw))
+    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    assert results["victim"].graded and results["victim"].score == 3.0
+    assert "zz_attacker" in results
+
+
+# -- lab checks still run inside the trainee's kernel ---------------------------------------------------
+
+LAB = "lab1_kpi"
+DUMMY_EX2 = ('conversion = pd.Series(0.0, index=human["agent_id"].unique())\n'
+             "night_conversion = 0.5\n")
+PATCH_LABCHECK = ("from shifu import labcheck\n"
+                  "for _name in [n for n in dir(labcheck) if n.startswith('same_')]:\n"
+                  "    setattr(labcheck, _name, lambda *a, **k: True)\n")
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: lab checks (shifu.labcheck.same_*) run in the trainee's "
+                                       "kernel, so patching them from an answer cell passes the hidden tests with "
+                                       "a dummy answer")
+def test_patched_labcheck_earns_no_lab_points(tmp_path):
+    import shutil
+
+    from shifu.course import layout
+    from shifu.course.build import build_course
+    from shifu.course.grade import read_scores
+    from shifu.grading import grade_course
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy2(paths.course_dir() / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(layout.source_dir() / LAB, layout.source_dir(course) / LAB)
+    db = "sqlite:///" + str(course / "gradebook.db")
+    assert all(b.ok for b in build_course(course, [LAB], db_url=db))
+    for student, answer in (("dummy", DUMMY_EX2), ("patcher", PATCH_LABCHECK + DUMMY_EX2)):
+        dest = course / "submitted" / student / LAB
+        shutil.copytree(layout.release_dir(course) / LAB, dest)
+        nb = nbformat.read(dest / f"{LAB}.ipynb", as_version=4)
+        gc.cell(nb, "ex2_conversion_answer").source = answer
+        nbformat.write(nb, dest / f"{LAB}.ipynb")
+    results = {r.student: r for r in grade_course(course, assignment=LAB, workers=2, db_url=db, progress=False)}
+    assert all(r.graded for r in results.values()), {k: r.reason for k, r in results.items()}
+    scores = {s.student: s.cells for s in read_scores(course, db)}
+    assert scores["dummy"]["ex2_conversion__kpi_reporting"][0] == 0   # the dummy answer is wrong
+    assert scores["patcher"]["ex2_conversion__kpi_reporting"][0] == scores["dummy"]["ex2_conversion__kpi_reporting"][0]
+
+
+# -- output flooding: the sandbox limits the kernel's memory, not the grader's ------------------------
+
+def _peak_rss_mb(mib: int) -> int:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "grading_flood_run.py"), str(mib)],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("N ")), None)
+    assert line is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "'graded'" in line, line
+    return int(line.split("maxrss_MB")[1].split()[0])
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: every byte a kernel prints is kept (and re-concatenated) in "
+                                       "the grader's own process before LimitOutput trims it: 200 MiB printed took "
+                                       "the grader from 225 MB to 1.7 GB; a few GiB kill the whole run")
+def test_flooding_output_does_not_grow_the_grader(tmp_path):
+    quiet = _peak_rss_mb(0)
+    flood = _peak_rss_mb(100)
+    # honest: the grader keeps a bounded amount of a cell's output (nbgrader keeps at most ~10 kB of it anyway)
+    assert flood - quiet < 200, (quiet, flood)
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: a reply written as 5000 literals joined by + (valid Python) "
+                                       "makes ast.parse raise RecursionError in read_reply_source, which only catches "
+                                       "SyntaxError/ValueError; the copy detector runs it for the whole assignment "
+                                       "before anyone is graded, so grade_course crashes for every trainee")
+def test_deeply_nested_reply_fails_only_its_own_submission(tmp_path):
+    from shifu.grading import grade_course
+
+    course = _m01_course(tmp_path)
+    db = "sqlite:///" + str(course / "gradebook.db")
+    _m01_submit(course, "victim")
+    attacker = _m01_submit(course, "zz_attacker") / f"{A}.ipynb"
+    nb = nbformat.read(attacker, as_version=4)
+    gc.cell(nb, "q1_reply").source = "q1_reply = " + " + ".join(['"亲"'] * 5000)
+    nbformat.write(nb, attacker)
+    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db, progress=False)}
+    assert results["victim"].graded and results["victim"].score > 0
+    assert "zz_attacker" in results
+
+
+# -- feedback HTML: a trainee's markup runs in whoever opens the page (the mentor too) ------------------
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: <script> from an HTML output and from the written (markdown) "
+                                       "answer, and an onerror= handler, are copied verbatim into the feedback HTML "
+                                       "that `shifu grade` writes (stored XSS against the mentor who opens it)")
+def test_feedback_html_carries_no_trainee_script(tmp_path):
+    from shifu.grading import grade_course
+
+    course = gc.build_course(tmp_path / "course", cell_timeout=60)
+    code = "from IPython.display import HTML, display\ndisplay(HTML('<script>window.OWNED_BY_OUTPUT=1</script>'))\n"
+    written = '亲,您好<img src=x onerror="window.OWNED_BY_MD=1"><script>window.OWNED_BY_MD2=1</script>'
+    gc.submit(course, "xss", gc.answered(course, gc.GOOD + code, written))
+    results = grade_course(course, workers=1, progress=False)
+    assert results[0].graded
+    html = (course / "feedback" / "xss" / gc.ASSIGNMENT / f"{gc.NOTEBOOK}.html").read_text(encoding="utf-8")
+    assert "<script>window.OWNED_BY_OUTPUT=1</script>" not in html
+    assert "<script>window.OWNED_BY_MD2=1</script>" not in html
+    assert 'onerror="window.OWNED_BY_MD=1"' not in html
+
+
+TRANSFORMER = (
+    "def _rewrite(lines):\n"
+    "    text = ''.join(lines)\n"
+    "    if 'score = 0.0' in text:\n"
+    "        return ['2.0\\n']          # a partial-credit test: its last value is the score\n"
+    "    if 'assert' in text:\n"
+    "        return ['pass\\n']         # an assert test: no error is full marks\n"
+    "    return lines\n"
+    "get_ipython().input_transformers_cleanup.append(_rewrite)\n")
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, reason="attack succeeds: the test cells nbgrader restores still run in the trainee's "
+                                       "kernel; an IPython input transformer registered in the answer cell rewrites "
+                                       "every later test cell (hidden ones included) into a pass")
+def test_input_transformer_cannot_rewrite_the_test_cells(tmp_path):
+    from shifu.grading import grade_course
+
+    course = gc.build_course(tmp_path / "course", cell_timeout=60)
+    gc.submit(course, "nothing", gc.answered(course, "average_wait = None\n"))
+    gc.submit(course, "rewriter", gc.answered(course, "average_wait = None\n" + TRANSFORMER))
+    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    assert results["nothing"].graded and results["nothing"].score == 0
+    assert results["rewriter"].score == results["nothing"].score, results["rewriter"].reasons
