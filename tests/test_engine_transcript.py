@@ -19,7 +19,7 @@ from shifu.transcript import read_transcript
 from shifu.vocab import Signal
 
 SC = scenario("late-parcel-wrong-station")
-SESSION_KEYS = {"type", "version", "scenario", "backend", "seed", "started", "trainee"}
+SESSION_KEYS = {"type", "version", "scenario", "backend", "seed", "started", "trainee", "recorded_by"}
 TURN_KEYS = {"type", "turn", "role", "text", "ts", "latency_s", "mood_before", "mood_after", "signals", "revealed", "backend"}
 END_KEYS = {"type", "ts", "outcome", "escalation", "facts_revealed", "resolution"}
 
@@ -52,7 +52,8 @@ def test_the_format_is_exactly_the_agreed_one(tmp_path):
     recs = records(path)
     assert set(recs[0]) == SESSION_KEYS
     assert recs[0] | {"started": None} == {"type": "session", "version": 1, "scenario": SC.id, "backend": "scripted",
-                                           "seed": 5, "started": None, "trainee": "xiaolin"}
+                                           "seed": 5, "started": None, "trainee": "xiaolin",
+                                           "recorded_by": "self"}
     turns = [r for r in recs if r["type"] == "turn"]
     assert all(set(r) == TURN_KEYS for r in turns)
     assert [(r["turn"], r["role"]) for r in turns] == [(0, "buyer"), (1, "trainee"), (1, "buyer"), (2, "trainee"),

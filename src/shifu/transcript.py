@@ -36,6 +36,9 @@ class SessionRecord(_Record):
     seed: int
     started: str
     trainee: str | None = None
+    # "service": written by the hub's role-play service (its clock, the trainee cannot edit it);
+    # "self": written in the trainee's own kernel, so reply times are formative only
+    recorded_by: Literal["service", "self"] = "self"
 
 
 class TurnRecord(_Record):
