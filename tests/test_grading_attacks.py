@@ -79,12 +79,12 @@ def _what_the_trainee_gets(course: Path, student: str) -> str:
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: a symlink in the submitted folder is followed by nbgrader's "
-                                       "shutil.copy into autograded/ (and so into the box and the feedback), as the "
-                                       "grader: hidden tests, the gradebook, a classmate's notebook and the grader's environment (API key) are read")
 def test_symlinked_files_do_not_bring_solutions_gradebook_or_classmates_work(linked):
     course = linked["course"]
-    seen = _what_the_trainee_gets(course, "linker")
+    result = linked["results"]["linker"]
+    assert not result.graded and "links" in result.reason, result.reason   # refused, with the reason and fix
+    assert linked["results"]["victim"].graded
+    seen = _what_the_trainee_gets(course, "linker") if (course / "autograded" / "linker").exists() else ""
     assert "BEGIN HIDDEN TESTS" not in seen and "assert average_wait([5]) == 5" not in seen   # the hidden test
     assert "SQLite format 3" not in seen                                                        # the gradebook
     assert "victim的私人回复" not in seen                                                        # a classmate's work
@@ -96,8 +96,6 @@ def test_symlinked_files_do_not_bring_solutions_gradebook_or_classmates_work(lin
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: a submitted notebook that is a symlink to the source "
-                                       "notebook is graded as the trainee's work and earns full auto points")
 def test_notebook_symlinked_to_the_source_earns_nothing(linked):
     result = linked["results"]["lazy"]
     # honest: refused (not the trainee's file) or, at most, the 0 of an empty submission
@@ -114,9 +112,6 @@ DISGUISES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="attack succeeds: copies.py compares replies with only whitespace removed, so "
-                                       "zero-width characters or traditional characters hide a copy the reader "
-                                       "still scores identically")
 @pytest.mark.parametrize("disguise", sorted(DISGUISES))
 def test_disguised_copy_of_a_reply_is_still_flagged(tmp_path, disguise):
     from shifu.grading.copies import Copies
@@ -153,9 +148,6 @@ GROWTH_LIMIT = 64 * 1024 ** 2   # the copy is stopped here, so the test cannot f
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: a symlink to /dev/zero is copied by nbgrader's shutil.copy "
-                                       "in the grader's own process without end; the run hangs, fills the disk and "
-                                       "classmates graded after the attacker are never graded")
 def test_symlink_to_a_device_does_not_stop_the_cohort(tmp_path):
     course = gc.build_course(tmp_path / "course", cell_timeout=60)
     attacker = gc.submit(course, "aaa_attacker", gc.answered(course, gc.GOOD)).parent
@@ -248,9 +240,6 @@ def _m01_submit(course: Path, student: str) -> Path:
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: the transcript is read from the submitted folder following "
-                                       "symlinks, so a link to the mentor's reference transcript replays perfectly, "
-                                       "earns the role-play points and is not flagged as a copy")
 def test_transcript_symlinked_to_the_reference_earns_nothing(tmp_path):
     from shifu.course.grade import read_scores
     from shifu.grading import grade_course
@@ -262,20 +251,13 @@ def test_transcript_symlinked_to_the_reference_earns_nothing(tmp_path):
     (linker / f"{SC}.jsonl").symlink_to(f"../../../reference/{A}/{SC}.jsonl")
     results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db, progress=False)}
     scores = {s.student: s for s in read_scores(course, db)}
-    assert all(r.graded for r in results.values()), {k: r.reason for k, r in results.items()}
-
-    def roleplay(student: str) -> float:
-        return sum(v[0] for k, v in scores[student].cells.items() if k.startswith("roleplay_"))
-
-    assert roleplay("honest") == 0
-    # honest: a link out of the trainee's own folder is not the trainee's transcript
-    assert roleplay("linker") == 0 or any("reference" in r or "copy" in r for r in results["linker"].reasons), \
-        (roleplay("linker"), results["linker"].reasons)
+    # a link out of the trainee's own folder is refused outright, with the reason
+    assert not results["linker"].graded and "links" in results["linker"].reason, results["linker"].reason
+    assert results["honest"].graded
+    refused = scores.get("linker")
+    assert refused is None or not any(k.startswith("roleplay_") and v[0] > 0 for k, v in refused.cells.items())
 
 
-@pytest.mark.xfail(strict=True, reason="attack succeeds: a classmate's role-play replayed through the engine with "
-                                       "zero-width characters in every reply is accepted, scores the same and is not "
-                                       "flagged (copies.py only removes whitespace)")
 def test_classmate_transcript_replayed_with_invisible_marks_is_flagged(tmp_path):
     from shifu.grading.copies import Copies
     from shifu.grading.scoring import transcript_cell
@@ -295,9 +277,6 @@ def test_classmate_transcript_replayed_with_invisible_marks_is_flagged(tmp_path)
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: a cell whose metadata.nbgrader is a string makes the copy "
-                                       "detector (run for the whole assignment before the first submission) raise "
-                                       "AttributeError: grade_course crashes with a traceback, nobody is graded")
 def test_odd_cell_metadata_fails_only_its_own_submission(tmp_path):
     import json
 
@@ -325,9 +304,6 @@ PATCH_LABCHECK = ("from shifu import labcheck\n"
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: lab checks (shifu.labcheck.same_*) run in the trainee's "
-                                       "kernel, so patching them from an answer cell passes the hidden tests with "
-                                       "a dummy answer")
 def test_patched_labcheck_earns_no_lab_points(tmp_path):
     import shutil
 
@@ -381,10 +357,6 @@ def test_flooding_output_does_not_grow_the_grader(tmp_path):
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: a reply written as 5000 literals joined by + (valid Python) "
-                                       "makes ast.parse raise RecursionError in read_reply_source, which only catches "
-                                       "SyntaxError/ValueError; the copy detector runs it for the whole assignment "
-                                       "before anyone is graded, so grade_course crashes for every trainee")
 def test_deeply_nested_reply_fails_only_its_own_submission(tmp_path):
     from shifu.grading import grade_course
 
@@ -404,9 +376,8 @@ def test_deeply_nested_reply_fails_only_its_own_submission(tmp_path):
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: <script> from an HTML output and from the written (markdown) "
-                                       "answer, and an onerror= handler, are copied verbatim into the feedback HTML "
-                                       "that `shifu grade` writes (stored XSS against the mentor who opens it)")
+@pytest.mark.xfail(strict=True, reason="attack succeeds: with nbconvert's sanitize_html on, a <script> written in a "
+                                       "markdown answer still reaches the feedback HTML (stored XSS against the mentor)")
 def test_feedback_html_carries_no_trainee_script(tmp_path):
     from shifu.grading import grade_course
 

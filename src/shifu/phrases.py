@@ -181,6 +181,13 @@ def _t2s(c: str) -> str:
     return out if len(out) == 1 else c
 
 
+def to_simplified(text: str) -> str:
+    """Traditional → simplified for a whole text, by phrase (回覆 → 回复), where character by character
+    cannot be; the text as written when no converter is installed. Lengths may change: not for quoting."""
+    _t2s("")  # load the converter
+    return _T2S(text) if _T2S is not None else text
+
+
 @lru_cache(maxsize=1 << 16)
 def norm_char(c: str) -> str:
     """One character, normalised the same way for cues and replies (full-width → half-width, lower case,

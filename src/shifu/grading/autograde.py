@@ -36,7 +36,7 @@ from nbgrader.preprocessors import Execute
 from .. import clock
 from ..errors import Problem, ShifuError, display_path
 from .course import Course, redact
-from .copies import Copies
+from .copies import Copies, symlinks_in
 from .rescore import CellSpec, LabCells, rescore, specs_from_source
 
 
@@ -119,6 +119,11 @@ class AutogradePipeline:
     def should_grade(self, sub: Submission) -> bool:
         """nbgrader's init_destination: False when it was autograded before and nothing newer came in."""
         self._select(sub)
+        links = symlinks_in(Path(sub.folder))
+        if links:
+            names = ", ".join(str(p.relative_to(sub.folder)) for p in links[:5])
+            raise SubmissionFailed(f"the submission holds links or special files ({names}); nbgrader would copy what "
+                                   "they point to — fix: hand in plain files only (copy the file, not a link to it)")
         # +0800 / CST are rewritten to a form nbgrader reads as the same instant; unreadable ones get reason and fix
         if (why := clock.timestamp_problem(Path(sub.folder))):
             raise SubmissionFailed(why)

@@ -8,7 +8,6 @@ is called, whoever the session line names). A mentor decides what a flag means; 
 from __future__ import annotations
 
 import contextlib
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +16,29 @@ import nbformat
 from nbformat import NotebookNode
 
 from ..errors import ShifuError
+from ..phrases import normalize, to_simplified
 from ..transcript import read_transcript
 from .rescore import CellSpec, submitted_replies, untouched_replies
 from .wording import grading_text
 
-_SPACE = re.compile(r"\s+")
-
-
 def _norm(text: str) -> str:
-    return _SPACE.sub("", text)
+    """The reader's normal form (invisible characters, width, 繁體 → 简体) with only letters and digits
+    kept: a copy disguised with zero-width marks, spaces, punctuation or traditional characters is still
+    a copy, as the reader scores it identically."""
+    return "".join(c for c in normalize(to_simplified(text)) if c.isalnum())
+
+
+def symlinks_in(folder: Path) -> list[Path]:
+    """Symbolic links (and anything that is not a plain file or folder) in a submitted folder.
+
+    nbgrader copies what a link points to, as the grader: a link to the source notebook, the gradebook,
+    a classmate's work or /dev/zero would bring it into the submission. Such a submission is refused.
+    """
+    out: list[Path] = []
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            out.append(path)
+    return out
 
 
 @dataclass
@@ -43,21 +56,24 @@ class Copies:
         groups: dict[tuple, set[str]] = defaultdict(set)
         labels: dict[tuple, str] = {}
         for student, folder in folders.items():
+            if symlinks_in(folder):
+                continue  # refused when it is graded; links are never followed here
             for nb_id, (specs, release) in notebooks.items():
                 path = folder / f"{nb_id}.ipynb"
                 try:
                     nb = nbformat.read(path, as_version=4)
-                except Exception:  # unreadable: reported when it is graded
+                    replies = submitted_replies(nb, specs, untouched_replies(release, specs))
+                except Exception:  # unreadable or odd in shape: its own grading reports it, nobody else's fails
                     continue
                 variables = {s.answer_cell: s.variable for s in specs.values()}
-                for answer, reply in submitted_replies(nb, specs, untouched_replies(release, specs)).items():
+                for answer, reply in replies.items():
                     text = _norm(reply.text or "")
                     if len(text) >= minimum:
                         key = ("reply", nb_id, answer, text)
                         groups[key].add(student)
                         labels[key] = f"reply {variables.get(answer, answer)} in {nb_id}.ipynb"
             for path in sorted(folder.glob("*.jsonl")):
-                with contextlib.suppress(ShifuError):
+                with contextlib.suppress(ShifuError, OSError, ValueError, RecursionError):
                     t = read_transcript(path)
                     replies = tuple(_norm(r) for r in t.replies)
                     if sum(len(r) for r in replies) >= minimum:

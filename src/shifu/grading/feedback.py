@@ -33,6 +33,9 @@ class FeedbackWriter:
         conv.force = True
         conv.writer = FilesWriter(parent=conv, config=conv.config)
         conv.exporter = conv.exporter_class(parent=conv, config=conv.config)
+        # trainee output and markdown are untrusted: no <script>, no on…= handlers in the page a mentor opens
+        if hasattr(conv.exporter, "sanitize_html"):
+            conv.exporter.sanitize_html = True
         for pp in conv.preprocessors:
             conv.exporter.register_preprocessor(pp)
         self.conv = conv

@@ -63,8 +63,11 @@ def shape_problems(path: Path, db_url: str, course_id: str, assignment: str, rel
         graded = {c.name: float(c.max_score) for c in source.grade_cells}
     problems: list[str] = []
     seen: Counter[str] = Counter()
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
+        if not isinstance(meta, dict):
+            problems.append(f"cell {index + 1} has nbgrader metadata that is not a mapping: it was edited by hand")
+            continue
         grade_id = meta.get("grade_id")
         if not grade_id or not (meta.get("grade") or meta.get("solution") or meta.get("locked") or meta.get("task")):
             continue

@@ -77,7 +77,9 @@ class CellSpec:
 
 
 def _nbmeta(cell: Any) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    meta = cell.get("metadata", {})
+    nb = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+    return nb if isinstance(nb, dict) else {}  # metadata edited by hand into another shape counts as none
 
 
 def _grade_id(cell: Any) -> str:
@@ -196,6 +198,8 @@ def _assigned(answer: Answer, variable: str, words: Any) -> tuple[ast.AST | None
     """The value last assigned to `variable` at the top level before the cell stopped; else None and the reason."""
     try:
         tree = ast.parse(answer.source)
+    except RecursionError:  # thousands of pieces joined by +: not a reply written out as text
+        return None, words.not_text.format(variable=variable)
     except (SyntaxError, ValueError) as exc:
         if _unpaired(answer.source):
             return None, words.unpaired_quotes
@@ -226,7 +230,10 @@ def read_reply_source(source: str | Answer, variable: str) -> Reply:
     value, reason = _assigned(answer, variable, words)
     if value is None:
         return Reply(None, reason)
-    text = _plain_text(value)
+    try:
+        text = _plain_text(value)
+    except RecursionError:
+        text = None
     return Reply(text) if text is not None else Reply(None, words.not_text.format(variable=variable))
 
 
