@@ -23,6 +23,7 @@ TINY = {
     "bench_engine.py": ["--turns", "20", "--calls", "2", "--model-ms", "1"],
     "bench_progress.py": ["--trainees", "5", "--assignments", "2", "--sample", "2"],
     "bench_signals.py": [],
+    "bench_tables.py": ["--rows", "500"],
 }
 
 
