@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nbconvert.writers import FilesWriter
 from nbgrader.converters import GenerateFeedback, NbGraderException
+from nbgrader.preprocessors import ClearHiddenTests
 
 from ..fonts import embed_shared_cjk_font
 from nbgrader.coursedir import CourseDirectory
@@ -38,6 +39,8 @@ class FeedbackWriter:
             conv.exporter.sanitize_html = True
         for pp in conv.preprocessors:
             conv.exporter.register_preprocessor(pp)
+        # the page goes to the trainee: hidden tests stay hidden (nbgrader's own remover, as at release)
+        conv.exporter.register_preprocessor(ClearHiddenTests(parent=conv, enforce_metadata=False), enabled=True)
         self.conv = conv
         self.written: list[Path] = []   # pages still waiting for their CJK glyphs
 
