@@ -348,3 +348,29 @@ def test_a_chat_killed_before_the_buyer_answered_still_replays(tmp_path):
     path.write_text("\n".join(cut) + "\n", encoding="utf-8")
     checked = check_transcript(path, SC)
     assert checked.accepted and len(checked.replies) == 2 and checked.outcome == "ongoing"
+
+
+def test_reply_times_count_only_in_the_service_transcript_of_record(tmp_path):
+    """响应时效 from a self-paced file is formative (0 points); the hub service's copy, kept outside anything a
+    trainee hands in (<course>/transcripts-of-record/<trainee>/<assignment>/), earns it."""
+    import shutil
+
+    from shifu.grading.rescore import of_record
+    from shifu.grading.scoring import TranscriptScores
+
+    name = "late-parcel-wrong-station.jsonl"
+    reference = Path(__file__).resolve().parents[1] / "course" / "reference" / "m01_logistics" / name
+    submitted = tmp_path / "course" / "submitted" / "wang" / "m01_logistics"
+    submitted.mkdir(parents=True)
+    shutil.copy(reference, submitted / name)
+    assert of_record(submitted, name) is None
+    self_paced = TranscriptScores(submitted / name, "late-parcel-wrong-station").cell(2.0, "timeliness")
+    assert self_paced.points == 0.0
+    record = tmp_path / "course" / "transcripts-of-record" / "wang" / "m01_logistics" / name
+    record.parent.mkdir(parents=True)
+    shutil.copy(reference, record)
+    assert of_record(submitted, name) == record
+    trusted = TranscriptScores(record, "late-parcel-wrong-station").cell(2.0, "timeliness", with_times=True)
+    assert trusted.points > 0.0
+    (record.parent / "link.jsonl").symlink_to(record)
+    assert of_record(submitted, "link.jsonl") is None

@@ -467,13 +467,11 @@ print("RESULT " + json.dumps({{"fetched": fetched, "graded": graded, "report": r
 
     # The scores are the service's transcripts' scores, whatever a trainee handed in — as the grader
     # itself scores a transcript file (its own scoring where it has one, else the notebook helper).
-    try:
-        from shifu.grading.scoring import transcript_cell
+    # The service's copy is the transcript of record: its reply times count (响应时效 is scored).
+    from shifu.grading.scoring import transcript_cell
 
-        def transcript_points(path: str, scenario: str, points: float, criterion: str) -> float:
-            return transcript_cell(path, scenario, points, criterion).points
-    except ImportError:
-        from shifu.nbgrader_helpers import transcript_points
+    def transcript_points(path: str, scenario: str, points: float, criterion: str) -> float:
+        return transcript_cell(path, scenario, points, criterion, with_times=True).points
 
     def expected(text: str) -> dict[str, float]:
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as fh:

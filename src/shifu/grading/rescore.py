@@ -315,6 +315,19 @@ def submitted_replies(nb: NotebookNode, specs: dict[str, CellSpec], untouched: d
     return out
 
 
+def of_record(folder: Path, name: str) -> Path | None:
+    """The role-play service's copy of a transcript, when the hub fetched one (`shifu hub transcripts`).
+
+    folder: submitted/<trainee>/<assignment>; the copy is <course>/transcripts-of-record/<trainee>/
+    <assignment>/<name>, outside anything a trainee hands in, so its reply times count. None otherwise.
+    """
+    folder = Path(folder)
+    if len(folder.parents) < 3:
+        return None
+    path = folder.parents[2] / "transcripts-of-record" / folder.parent.name / folder.name / name
+    return path if path.is_file() and not path.is_symlink() else None
+
+
 def _set_outputs(cell: Any, score: CellScore) -> None:
     """The cell shows the grader's reasons and, as its last output, the grader's points (nbgrader's partial credit)."""
     outputs = []
@@ -354,8 +367,10 @@ def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
             else:
                 score = reply_cell(reply.text, spec.scenario, spec.buyer, spec.points, spec.criterion)
         else:
-            ts = transcripts.setdefault(spec.transcript, TranscriptScores(folder / spec.transcript, spec.scenario))
-            score = ts.cell(spec.points, spec.criterion)
+            record = of_record(folder, spec.transcript)
+            ts = transcripts.setdefault(spec.transcript, TranscriptScores(record or folder / spec.transcript, spec.scenario))
+            # only the role-play service's copy has reply times the trainee could not set
+            score = ts.cell(spec.points, spec.criterion, with_times=record is not None)
         _set_outputs(cell, score)
     mentor: list[str] = []
     for ts in transcripts.values():

@@ -125,8 +125,8 @@ class TranscriptScores:
     def cell(self, points: float, criterion: str | None = None, with_times: bool = False) -> CellScore:
         """Points for one criterion of the replayed conversation; self-reported reply times never earn points.
 
-        with_times: score the recorded reply times too — formative only (`nbgrader validate`, a mentor's
-        session), so a reference script is seen to meet the benchmark; the grader never sets it.
+        with_times: score the recorded reply times too. The grader sets it only for the hub role-play
+        service's transcript of record (rescore.of_record); elsewhere it is formative (`nbgrader validate`).
         """
         cap = _cap(points)
         if cap is None:
