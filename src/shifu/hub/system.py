@@ -195,8 +195,8 @@ def runtime_venv(state: Path, python: Path) -> tuple[Path, dict[str, str]]:
 
     Normally the project's own .venv. When its Python is where other users cannot reach it (pyenv
     under /root, which is 0700), the same interpreter build is copied to <state>/python (its standard
-    library, not its site-packages) and a venv made from the copy: its site-packages points at the
-    project's (a .pth line), its scripts are the project's with the copy's Python in their first line.
+    library, not its site-packages) and a venv made from the copy: its site-packages adds the
+    project's as a site folder (a .pth line, so the project's own .pth files count), its scripts are the project's with the copy's Python in their first line.
     The very same build matters: another patch release of the same Python can break installed packages.
     """
     import sys
@@ -220,7 +220,9 @@ def runtime_venv(state: Path, python: Path) -> tuple[Path, dict[str, str]]:
     import sysconfig
 
     twin_site = twin / "lib" / f"python{version}" / "site-packages"
-    (twin_site / "shifu-project-venv.pth").write_text(f"{sysconfig.get_paths()['purelib']}\n", encoding="utf-8")
+    # addsitedir, not a bare path: the project's own .pth files (its editable install of src/) must be read too
+    purelib = sysconfig.get_paths()["purelib"]
+    (twin_site / "shifu-project-venv.pth").write_text(f"import site; site.addsitedir({purelib!r})\n", encoding="utf-8")
     shebangs = {f"#!{venv_bin}/python", f"#!{venv_bin}/python3", f"#!{venv_bin}/python{version}"}
     for script in venv_bin.iterdir():
         target = twin / "bin" / script.name
