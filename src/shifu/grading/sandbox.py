@@ -58,7 +58,7 @@ ETC = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "lo
        "nsswitch.conf", "fonts", "alternatives", "mime.types", "ssl/certs", "matplotlibrc"]
 SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
 # variables copied from the grader's environment when set; everything else is left out
-PASS_ENV = ["LANG", "LC_ALL", "LC_CTYPE", "TZ"]
+PASS_ENV = ["LANG", "LC_ALL", "LC_CTYPE", "TZ", "LD_LIBRARY_PATH"]  # the hub's copied Python needs its library folder
 FIXED_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
              "NUMEXPR_MAX_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
              "PYDEVD_DISABLE_FILE_VALIDATION": "1", "NBGRADER_EXECUTION": "autograde"}
@@ -264,10 +264,16 @@ def project_content() -> tuple[Path, ...]:
 
 
 def package_path() -> tuple[str, ...]:
-    """The sys.path entry holding the `shifu` package, so notebooks can import its helpers."""
+    """The sys.path entry holding the `shifu` package, so notebooks can import its helpers, and every
+    site-packages folder on this process's path: a venv made from a copied interpreter (the hub's, for
+    users who cannot reach pyenv under /root) finds the project's packages through a second site folder."""
     import shifu
 
-    return (str(Path(shifu.__file__).resolve().parent.parent),)
+    sites = [os.path.realpath(p) for p in sys.path if p and os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages")
+             and os.path.isdir(p)]
+    found = [str(Path(shifu.__file__).resolve().parent.parent)]
+    found += [p for p in sites if p not in found and not _under_system(p)]
+    return tuple(found)
 
 
 def choose(unsafe: bool = False, limits: SandboxLimits | None = None) -> Sandbox:
