@@ -129,6 +129,17 @@ def _load_list(path: Path) -> list[dict[str, Any]]:
     return data
 
 
+def _new_id(item: Any, where: str, seen: set[str]) -> str:
+    """The case's id, recorded in `seen`; EvalSetError when it is missing or used before (in any file)."""
+    if not isinstance(item, dict) or not item.get("id"):
+        raise EvalSetError(f"{where}: needs an `id`")
+    cid = str(item["id"])
+    if cid in seen:
+        raise EvalSetError(f"{where}: id {cid!r} is used twice — make ids unique")
+    seen.add(cid)
+    return cid
+
+
 def load_eval_set(folder: Path) -> tuple[list[ReplyCase], list[ConversationCase]]:
     """Every reply case (replies_*.yaml, own_cases.yaml) and conversation (conversations*.yaml) in `folder`.
 
@@ -141,12 +152,7 @@ def load_eval_set(folder: Path) -> tuple[list[ReplyCase], list[ConversationCase]
     for path in files:
         for i, item in enumerate(_load_list(path)):
             where = f"{path.name} case {i + 1}"
-            if not isinstance(item, dict) or not item.get("id"):
-                raise EvalSetError(f"{where}: needs an `id`")
-            cid = str(item["id"])
-            if cid in seen:
-                raise EvalSetError(f"{where}: id {cid!r} is used twice — make ids unique")
-            seen.add(cid)
+            cid = _new_id(item, where, seen)
             labels = item.get("labels") or {}
             missing = [k for k in LABELS if not isinstance(labels.get(k), bool)]
             if missing:
@@ -162,12 +168,7 @@ def load_eval_set(folder: Path) -> tuple[list[ReplyCase], list[ConversationCase]
     for path in sorted(folder.glob("conversations*.yaml")):
         for i, item in enumerate(_load_list(path)):
             where = f"{path.name} conversation {i + 1}"
-            if not isinstance(item, dict) or not item.get("id"):
-                raise EvalSetError(f"{where}: needs an `id`")
-            cid = str(item["id"])
-            if cid in seen:
-                raise EvalSetError(f"{where}: id {cid!r} is used twice — make ids unique")
-            seen.add(cid)
+            cid = _new_id(item, where, seen)
             if item.get("type") not in CONV_TYPES:
                 raise EvalSetError(f"{where} ({cid}): `type` must be one of {', '.join(CONV_TYPES)}")
             turns = item.get("replies")
