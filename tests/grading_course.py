@@ -207,3 +207,25 @@ def gradebook_snapshot(db_url: str, course_id: str = "shifu") -> dict:
             snap["submissions"][(sub.assignment.name, sub.student.id)] = {
                 "timestamp": sub.timestamp, "extension": sub.extension, "notebooks": notebooks}
         return snap
+
+
+def submit_release(course: Path, student: str, assignment: str, replies: dict[str, str] | None = None,
+                   files: dict[str, str] | None = None) -> Path:
+    """Hand in a Shifu module's released notebook with answer cells replaced (cell source by the cell's
+    `shifu.variable`) and extra files (name -> text, e.g. a transcript); the submitted folder."""
+    import shutil
+
+    from shifu.course import layout
+
+    dest = course / "submitted" / student / assignment
+    shutil.copytree(layout.release_dir(course) / assignment, dest)
+    nb_path = dest / f"{assignment}.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        var = cell.metadata.get("shifu", {}).get("variable")
+        if var in (replies or {}) and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = replies[var]
+    nbformat.write(nb, nb_path)
+    for name, text in (files or {}).items():
+        (dest / name).write_text(text, encoding="utf-8")
+    return dest

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import grading_course as gc  # tests/ is on the path under pytest
 from shifu import paths
 from shifu.course import layout
 from shifu.course.build import build_course
@@ -23,17 +24,7 @@ SCENARIO = "late-parcel-wrong-station"
 
 def _submission(course: Path, student: str, replies: dict[str, str], transcript: str | None) -> None:
     """Fill the release notebook's reply cells with `replies` (cell source by variable) and add a transcript."""
-    dest = course / "submitted" / student / A
-    shutil.copytree(layout.release_dir(course) / A, dest)
-    nb_path = dest / f"{A}.ipynb"
-    nb = nbformat.read(nb_path, as_version=4)
-    for cell in nb.cells:
-        var = cell.metadata.get("shifu", {}).get("variable")
-        if var in replies:
-            cell.source = replies[var]
-    nbformat.write(nb, nb_path)
-    if transcript is not None:
-        (dest / f"{SCENARIO}.jsonl").write_text(transcript, encoding="utf-8")
+    gc.submit_release(course, student, A, replies, None if transcript is None else {f"{SCENARIO}.jsonl": transcript})
 
 
 def _reference_replies(course: Path) -> dict[str, str]:

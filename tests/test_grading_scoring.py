@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import grading_course as gc  # tests/ is on the path under pytest
 from shifu import paths
 from shifu.course import layout
 from shifu.course.simulate import strip_solution
@@ -135,19 +136,14 @@ WEAK = {"q1_reply": 'q1_reply = """在查了,请耐心等待。"""', "q2_reply":
 
 def _submit(course: Path, student: str, replies: dict[str, str], transcript: str | None,
             meta_edit: bool = False) -> None:
-    dest = course / "submitted" / student / A
-    shutil.copytree(layout.release_dir(course) / A, dest)
-    nb_path = dest / f"{A}.ipynb"
-    nb = nbformat.read(nb_path, as_version=4)
-    for cell in nb.cells:
-        var = cell.metadata.get("shifu", {}).get("variable")
-        if var in replies and cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = replies[var]
-        if meta_edit and cell.metadata.get("nbgrader", {}).get("grade"):
-            cell.metadata.setdefault("shifu", {}).update({"kind": "reply_test", "scenario": SC, "criterion": "no_such"})
-    nbformat.write(nb, nb_path)
-    if transcript is not None:
-        (dest / f"{SC}.jsonl").write_text(transcript, encoding="utf-8")
+    dest = gc.submit_release(course, student, A, replies, None if transcript is None else {f"{SC}.jsonl": transcript})
+    if meta_edit:
+        nb_path = dest / f"{A}.ipynb"
+        nb = nbformat.read(nb_path, as_version=4)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                cell.metadata.setdefault("shifu", {}).update({"kind": "reply_test", "scenario": SC, "criterion": "no_such"})
+        nbformat.write(nb, nb_path)
 
 
 @pytest.fixture(scope="module")
