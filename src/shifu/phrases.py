@@ -84,8 +84,10 @@ class Questions(_Strict):
     patterns: list[str] = Field(default_factory=list)
     interrogatives: list[str] = Field(default_factory=list)
     not_questions: list[str] = Field(default_factory=list)
+    requests: list[str] = Field(min_length=1)    # asking the buyer to hand over a fact: a probe, not a consensus check
+    addressees: list[str] = Field(min_length=1)  # a question must name the buyer's side to be asked of her
 
-    @field_validator("patterns", "not_questions")
+    @field_validator("patterns", "not_questions", "requests", "addressees")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
         return _check_patterns(v)
@@ -150,6 +152,9 @@ class PhraseBook(_Strict):
     actions: Actions
     remedies: Actions
     feelings: list[str] = Field(default_factory=list)
+    empathy_dismissals: list[str] = Field(min_length=1)  # before a feeling word: questioning it, not sharing it
+    empathy_self: list[str] = Field(min_length=1)        # the agent's own feeling …
+    empathy_buyer_side: list[str] = Field(min_length=1)  # … unless the buyer's side is named too
     stock_empathy: list[str] = Field(default_factory=list)
     soothing_negators: list[str] = Field(default_factory=list)
     stock_phrases: list[str] = Field(min_length=1)
@@ -162,6 +167,11 @@ class PhraseBook(_Strict):
     english_function_words: list[str] = Field(default_factory=list)
     fillers: str
     gaming: Gaming
+
+    @field_validator("empathy_dismissals", "empathy_self", "empathy_buyer_side")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        return _check_patterns(v)
 
 
 _T2S = None
@@ -352,6 +362,11 @@ class CompiledPhrases:
     actions: Matcher
     remedies: Matcher
     feelings: Matcher
+    q_requests: Matcher
+    q_addressees: Matcher
+    empathy_dismissals: Matcher
+    empathy_self: Matcher
+    empathy_buyer_side: Matcher
     stock_empathy: Matcher
     stock: Matcher
     over_promise: Matcher
@@ -391,6 +406,11 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         actions=Matcher.build([], book.actions.patterns),
         remedies=Matcher.build([], book.remedies.patterns),
         feelings=Matcher.build(book.feelings),
+        q_requests=Matcher.build([], book.questions.requests),
+        q_addressees=Matcher.build([], book.questions.addressees),
+        empathy_dismissals=Matcher.build([], book.empathy_dismissals),
+        empathy_self=Matcher.build([], book.empathy_self),
+        empathy_buyer_side=Matcher.build([], book.empathy_buyer_side),
         stock_empathy=Matcher.build(book.stock_empathy),
         stock=Matcher.build(book.stock_phrases),
         over_promise=Matcher.build([], book.over_promise.patterns),

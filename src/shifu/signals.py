@@ -585,7 +585,7 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
                 or _plan_in_history(r, ctx))
     plan = plan or bool(has & {Signal.breach, Signal.off_platform_payment})  # a wrong offer is still an offer
     # "麻烦您把截图发我一下好吗?" asks for something, not for agreement to a plan
-    spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or not _REQUEST.search(normalize(sp.quote))]
+    spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or not r.ph.q_requests.find(normalize(sp.quote))]
     if not plan:  # "您看这样可以吗?" with nothing proposed asks for agreement to nothing
         spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or _proposes(r, good, sp)]
     stall = r.first(good, r.ph.signals["stalling"], "stalling")
@@ -672,9 +672,9 @@ def _feeling(r: _Reader, good: str) -> tuple[int, int] | None:
         while ca > 0 and not _CLAUSE_SEP.match(good[ca - 1]):
             ca -= 1
         subject = good[ca:a]
-        if re.search(r"不理解|不明白|为什么|为啥|至于|没必要|何必|有什么好", subject):
+        if r.ph.empathy_dismissals.find(subject):
             continue  # questioning the feeling ("我不理解您为什么这么生气") dismisses it
-        if re.search(r"我们|我(?!的)", subject) and not re.search(r"您|你|阿姨|姐|哥|孩子|宝宝|买家", subject):
+        if r.ph.empathy_self.find(subject) and not r.ph.empathy_buyer_side.find(subject):
             continue  # the agent's own feeling ("我们也很无奈") is not the buyer's
         return a, b
     return None
@@ -855,7 +855,7 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
         return probed
     agree = r.ph.signals["consensus_check"]
     # a question that only asks for agreement ("您看这样可以吗?") is no probe, unless it also asks for something
-    fact_asks = [(a, b) for a, b in questions if not agree.find(good[a:b]) or _REQUEST.search(good, a, b)]
+    fact_asks = [(a, b) for a, b in questions if not agree.find(good[a:b]) or r.ph.q_requests.find(good[a:b])]
     # for the generic kinds, a choice of plans or an offer to act ("方便的话我现在就发给您?") is no probe either
     asks = [(a, b) for a, b in fact_asks
             if not _choice_of_plans(r, good, [(a, b)]) and not r.ph.actions.find(good[a:b])]
@@ -889,11 +889,9 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
         else:
             # a question about the buyer's own situation ("您家车是哪款?", "孩子现在怎么样?") looks for facts too
             for a, b in asks:
-                if _ADDRESSED.search(good, a, b) and not r.ph.q_not.find(good[a:b]):
+                if r.ph.q_addressees.find(good[a:b]) and not r.ph.q_not.find(good[a:b]):
                     spans.append(r.span(Signal.probe, a, b, detail="question"))
                     break
     return probed
 
 
-_REQUEST = re.compile(r"麻烦|劳烦|请您|请你|发我|告诉我|please (send|tell|share)")
-_ADDRESSED = re.compile(r"您|你|孩子|宝宝|\byou\b|\byour\b|\bshe\b|\bhe\b")
