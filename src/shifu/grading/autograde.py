@@ -270,16 +270,12 @@ class AutogradePipeline:
 
 
 def _check_content(specs: dict[str, CellSpec]) -> None:
-    """Every scenario and rubric the grader will score with, and its feedback wording, load: a typo in any of
-    them is one named error before any grade is written, not a 0 in every trainee's feedback."""
-    from ..rubric import score_reply
+    """The scenarios a source notebook's graded cells name exist: a typo there is one named error before
+    any grade is written. (Rubrics, scenario files and wording are checked once per run: preflight.py.)"""
     from ..scenario import load_scenario
-    from .wording import grading_text
 
-    grading_text()
     for scenario in sorted({s.scenario for s in specs.values() if s.scenario}):
         load_scenario(scenario)
-        score_reply(scenario, "您好")  # loads the scenario's rubric and the feedback text it needs
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -2,7 +2,7 @@
 
 A mentor's typo (one `points:` line deleted from a rubric) used to make every trainee "graded 0.0"
 with exit 0, the cause visible only inside each trainee's feedback (issue 16). Here the rubrics,
-the scenarios (which name rubrics and question kinds), the engine rules and the feedback text are
+the scenarios (which name rubrics and question kinds), the engine rules, the feedback text and the grader's own wording (grader/grading.yaml) are
 loaded with their own validating loaders first; any problem stops `shifu grade` with file:line:
 field — fix lines and a non-zero exit, before the gradebook is touched.
 """
@@ -39,7 +39,14 @@ def _feedback_text() -> list[Problem]:
     return []
 
 
-CHECKS: list[Callable[[], list[Problem]]] = [_rubrics, _scenarios, _engine_rules, _feedback_text]
+def _grading_text() -> list[Problem]:
+    from .wording import grading_text
+
+    grading_text()
+    return []
+
+
+CHECKS: list[Callable[[], list[Problem]]] = [_rubrics, _scenarios, _engine_rules, _feedback_text, _grading_text]
 
 
 def check_content() -> None:
