@@ -42,6 +42,24 @@ def test_stock_phrase_spam_earns_at_most_a_tenth_of_any_criterion():
 
 
 @pytest.mark.parametrize("sc_id, reply", [
+    # a perspective-taking formula piled on apologies names nothing of this buyer's problem
+    ("refund-stuck-warehouse", "陈小姐,我特别特别理解您,换成是我我也会很着急很生气,真的,您的心情我完全能感同身受,"
+                               "非常非常抱歉,真的非常抱歉,再次向您表示最诚挚的歉意。"),
+    # a chanted keyword ("价保价保价保") earns nothing, said twice it counts once
+    ("double11-price-protection", "价保价保价保!退差退差!亲亲我们最讲诚信啦~双11快乐~⭐⭐⭐⭐⭐"),
+])
+def test_stock_formulas_and_chants_earn_at_most_a_tenth(sc_id, reply):
+    for c in score_reply(sc_id, reply).criteria:
+        if c.applicable:
+            assert c.points <= 0.1 * c.max, (c.id, c.points)
+
+
+def test_the_perspective_formula_with_the_buyers_situation_is_still_empathy():
+    reply = "衣服寄回去四天了钱还没到,换成是我也会着急,我现在就让仓库加急拆包,今天18点前给您退款。"
+    assert "empathy" in names("refund-stuck-warehouse", reply)
+
+
+@pytest.mark.parametrize("sc_id, reply", [
     ("refund-no-return-asset-loss", "私下转账这个真不行,钱只能走平台。"),
     ("refund-no-return-asset-loss", "我们不会让您往任何银行卡、微信、支付宝转钱。"),
     ("off-platform-payment", "不能加微信,也不能私下转账。"),

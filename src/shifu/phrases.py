@@ -158,6 +158,7 @@ class PhraseBook(_Strict):
     stock_empathy: list[str] = Field(default_factory=list)
     soothing_negators: list[str] = Field(default_factory=list)
     stock_phrases: list[str] = Field(min_length=1)
+    stock_patterns: list[str] = Field(default_factory=list)  # stock formulas with slots ("换成是我也会着急")
     stock_only_max_rest: int = Field(ge=0, le=20)
     over_promise: OverPromise
     injection: CueSet
@@ -168,7 +169,7 @@ class PhraseBook(_Strict):
     fillers: str
     gaming: Gaming
 
-    @field_validator("empathy_dismissals", "empathy_self", "empathy_buyer_side")
+    @field_validator("empathy_dismissals", "empathy_self", "empathy_buyer_side", "stock_patterns")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
         return _check_patterns(v)
@@ -412,7 +413,7 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         empathy_self=Matcher.build([], book.empathy_self),
         empathy_buyer_side=Matcher.build([], book.empathy_buyer_side),
         stock_empathy=Matcher.build(book.stock_empathy),
-        stock=Matcher.build(book.stock_phrases),
+        stock=Matcher.build(book.stock_phrases, book.stock_patterns),
         over_promise=Matcher.build([], book.over_promise.patterns),
         waived_return=Matcher.build([], book.over_promise.waived_return),
         compensation_words=Matcher.build(book.over_promise.compensation_words),

@@ -228,8 +228,9 @@ class _Reader:
                 unit = len(m.group(1))
                 if _content_len(m.group(1)) < 2:
                     continue
-                # "好的好的" keeps one "好的"; a repeated keyword ("抱歉抱歉") earns nothing at all
-                if self.positive_hits(m.group(1)):
+                # "好的好的" keeps one "好的"; a repeated keyword ("抱歉抱歉") or a chant ("价保价保价保",
+                # three or more times) earns nothing at all
+                if self.positive_hits(m.group(1)) or (m.end() - m.start()) >= 3 * unit:
                     self._set_aside(m.start(), m.end(), _REPEATED)
                     self._note_gaming(m.start(), m.end(), _REPEATED)
                 else:
