@@ -59,10 +59,28 @@ def test_a_good_conversation_resolves(sc, rules):
 
 
 def test_no_acceptance_before_the_cause_is_traced(sc, rules):
-    state, ds = run(sc, rules, ASK_STATION, OFFER)
+    state, ds = run(sc, rules, OFFER)
+    assert state.outcome == "ongoing" and not state.accepted
+    assert any("wrong_station" in n and "race_saturday" in n for n in ds[-1].notes)
+    assert ds[-1].buyer_state is BuyerState.probing
+
+
+def test_facts_needed_all_waits_for_every_hidden_fact(sc, rules):
+    strict = rules.model_copy(update={"accept": rules.accept.model_copy(update={"facts_needed": "all"})})
+    state, ds = run(sc, strict, ASK_STATION, OFFER)
     assert state.outcome == "ongoing" and not state.accepted
     assert any("race_saturday" in n for n in ds[-1].notes)
     assert ds[-1].buyer_state is BuyerState.probing
+    assert run(sc, rules, ASK_STATION, OFFER)[0].outcome == "resolved"  # one traced reason is enough by default
+
+
+def test_a_time_already_committed_holds_when_the_offer_changes(sc, rules):
+    first = sig(S.solution, S.time_commitment, offers={"reship_express"})
+    switch = sig(S.solution, S.consensus_check, offers={"reroute_today"})
+    state, _ = run(sc, rules, ASK_STATION, ASK_DATE, first, switch)
+    assert state.outcome == "resolved" and state.resolution == "reroute_today"
+    fresh = rules.model_copy(update={"accept": rules.accept.model_copy(update={"time_carries_over": False})})
+    assert run(sc, fresh, ASK_STATION, ASK_DATE, first, switch)[0].outcome == "ongoing"
 
 
 @pytest.mark.parametrize("missing", [S.time_commitment, S.consensus_check])

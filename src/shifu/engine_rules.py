@@ -43,6 +43,7 @@ class AcceptRule(_Strict):
     needs_consensus_check: bool = True
     consensus_carries: int = Field(default=0, ge=0, description="turns an agreement question asked about an offer still counts")
     facts_needed: Literal["all"] | int = "all"
+    time_carries_over: bool = Field(default=False, description="a time already committed to still holds when the offer changes")
 
 
 class HollowRule(_Strict):
@@ -269,7 +270,7 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     has_time = Signal.time_commitment.value in counted
     if offered:
         proposed = state.proposed if state.proposed in offered else offered[0]
-        committed = has_time or (state.committed and proposed == state.proposed)
+        committed = has_time or (state.committed and (proposed == state.proposed or rules.accept.time_carries_over))
     elif proposed and has_time:
         committed = True
     # a buyer who volunteers a fact (hidden_facts[].volunteers_at_mood) tells it unasked once a helpful turn warms her up
