@@ -95,6 +95,9 @@ class Questions(_Strict):
 
 class Actions(_Strict):
     patterns: list[str] = Field(min_length=1)
+    # verbs that pass the problem on without changing anything for the buyer ("催仓库", "登记", "反馈"):
+    # an action made only of these does not stop a reply from stalling
+    passing_on: list[str] = Field(default_factory=list)
 
     @field_validator("patterns")
     @classmethod
@@ -153,6 +156,7 @@ class PhraseBook(_Strict):
     remedies: Actions
     feelings: list[str] = Field(default_factory=list)
     empathy_dismissals: list[str] = Field(min_length=1)  # before a feeling word: questioning it, not sharing it
+    empathy_conditionals: list[str] = Field(default_factory=list)  # a clause that only supposes the feeling
     empathy_self: list[str] = Field(min_length=1)        # the agent's own feeling …
     empathy_buyer_side: list[str] = Field(min_length=1)  # … unless the buyer's side is named too
     stock_empathy: list[str] = Field(default_factory=list)
@@ -169,7 +173,7 @@ class PhraseBook(_Strict):
     fillers: str
     gaming: Gaming
 
-    @field_validator("empathy_dismissals", "empathy_self", "empathy_buyer_side", "stock_patterns")
+    @field_validator("empathy_dismissals", "empathy_conditionals", "empathy_self", "empathy_buyer_side", "stock_patterns")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
         return _check_patterns(v)
@@ -361,11 +365,13 @@ class CompiledPhrases:
     q_end: frozenset[str]
     plan_words: Matcher
     actions: Matcher
+    passing_on: tuple[str, ...]
     remedies: Matcher
     feelings: Matcher
     q_requests: Matcher
     q_addressees: Matcher
     empathy_dismissals: Matcher
+    empathy_conditionals: Matcher
     empathy_self: Matcher
     empathy_buyer_side: Matcher
     stock_empathy: Matcher
@@ -405,11 +411,13 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         q_end=frozenset(normalize(p) for p in book.questions.end_particles),
         plan_words=Matcher.build(book.plan_words),
         actions=Matcher.build([], book.actions.patterns),
+        passing_on=tuple(book.actions.passing_on),
         remedies=Matcher.build([], book.remedies.patterns),
         feelings=Matcher.build(book.feelings),
         q_requests=Matcher.build([], book.questions.requests),
         q_addressees=Matcher.build([], book.questions.addressees),
         empathy_dismissals=Matcher.build([], book.empathy_dismissals),
+        empathy_conditionals=Matcher.build([], book.empathy_conditionals),
         empathy_self=Matcher.build([], book.empathy_self),
         empathy_buyer_side=Matcher.build([], book.empathy_buyer_side),
         stock_empathy=Matcher.build(book.stock_empathy),

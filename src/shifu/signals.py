@@ -590,7 +590,9 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     if not plan:  # "您看这样可以吗?" with nothing proposed asks for agreement to nothing
         spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or _proposes(r, good, sp)]
     stall = r.first(good, r.ph.signals["stalling"], "stalling")
-    concrete = bool(resolutions or actions or probed or choice or has & {Signal.time_commitment, Signal.probe})
+    # "已经帮您催促仓库了" passes the problem on and changes nothing for the buyer: still waiting
+    doing = [(a, b) for a, b, _ in actions if not fair[a:b].endswith(r.ph.passing_on)] if r.ph.passing_on else actions
+    concrete = bool(resolutions or doing or probed or choice or has & {Signal.time_commitment, Signal.probe})
     if stall and not concrete:
         spans.append(r.span(Signal.stalling, *stall))
         spans = [sp for sp in spans if sp.signal is not Signal.follow_up]  # "有消息通知您" with nothing done is waiting
@@ -675,6 +677,11 @@ def _feeling(r: _Reader, good: str) -> tuple[int, int] | None:
         subject = good[ca:a]
         if r.ph.empathy_dismissals.find(subject):
             continue  # questioning the feeling ("我不理解您为什么这么生气") dismisses it
+        cb = b
+        while cb < len(good) and not _CLAUSE_SEP.match(good[cb]):
+            cb += 1
+        if r.ph.empathy_conditionals.find(good[ca:cb]):
+            continue  # "嫌折腾的话,…" supposes a feeling in order to offer a choice; it names none
         if r.ph.empathy_self.find(subject) and not r.ph.empathy_buyer_side.find(subject):
             continue  # the agent's own feeling ("我们也很无奈") is not the buyer's
         return a, b
