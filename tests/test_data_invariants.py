@@ -132,9 +132,13 @@ def test_kpi_september_matches_the_september_chat_week(data):
     per_month = week / days * 30
     assert ((sep["sessions"] / per_month).between(0.75, 1.25)).all(), (sep["sessions"] / per_month).round(2).to_dict()
     rated = human[human["review"] != ""]
-    positive = rated["review"].eq("好评").groupby(rated["agent_id"]).mean()
+    good = rated["review"].eq("好评").groupby(rated["agent_id"])
+    positive, n = good.mean(), good.size()
+    # one definition of 好评率 in both tables: the month agrees with the week within the week's sampling error
     gap = (sep["positive_review_rate"] - positive).abs()
-    assert gap.max() <= 0.035, gap.round(3).to_dict()  # one definition of 好评率 in both tables
+    allowed = 3 * (positive * (1 - positive) / n) ** 0.5 + 0.01
+    assert (gap <= allowed).all(), pd.DataFrame({"gap": gap, "allowed": allowed}).round(3).to_dict()
+    assert abs(sep["positive_review_rate"].mean() - positive.mean()) <= 0.01
 
 
 # ---------------------------------------------------------------- workload, bots, ratings
