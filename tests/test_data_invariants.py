@@ -251,3 +251,15 @@ def test_double11_volume_matches_the_orders_and_the_team(data):
     core = d11["questions"][d11["hour_start"].dt.year == year].max() * 0.4 / 360
     team = len(data["agents"])
     assert 0.5 * team <= core <= 2 * team, (core, team)
+
+
+# ---------------------------------------------------------------- what the labs tell trainees about the data
+
+def test_lab5_tells_trainees_that_orders_are_a_sample_at_the_configured_rate():
+    import json
+
+    from shifu import paths
+
+    nb = json.loads((paths.course_dir() / "source" / "lab5_retention" / "lab5_retention.ipynb").read_text(encoding="utf-8"))
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "抽样" in text and f"**{_rate():.0%}**" in text and f"{1 / _rate():.0f} 倍" in text
