@@ -39,7 +39,7 @@ def chat_sessions(spec: Spec, agents: pd.DataFrame, seed: int) -> pd.DataFrame:
             n = int(rng.poisson(c.human_sessions_per_agent_day[agent.team]))
             frt = np.maximum(2, np.round(agent._frt_median * np.exp(rng.normal(0, c.first_response_sigma, n)))).astype(int)
             presales = agent.team == "售前"
-            inquiry = rng.random(n) < (c.daytime_inquiry_share if presales else 0.08)
+            inquiry = rng.random(n) < (c.daytime_inquiry_share if presales else c.aftersales_inquiry_share)
             # each second past ~20 s costs conversions; a very slow answer keeps about half
             p_convert = agent._conversion * np.clip(1.15 - 0.0075 * frt, 0.5, 1.1)
             converted = inquiry & (rng.random(n) < p_convert)
@@ -48,7 +48,7 @@ def chat_sessions(spec: Spec, agents: pd.DataFrame, seed: int) -> pd.DataFrame:
             positive = rng.random(n) < agent._positive
             review = np.where(~reviewed, "", np.where(complaint, "差评", np.where(positive, "好评", np.where(rng.random(n) < 0.6, "中评", "差评"))))
             qc = np.clip(np.round(rng.normal(agent._qc, 5, n) - 12 * complaint), 0, 100).astype(int)
-            handoff = rng.random(n) < 0.85  # the rest asked for a person straight away
+            handoff = rng.random(n) < c.handoff_share  # the rest asked for a person straight away
             humans += n
             frames.append(pd.DataFrame({
                 "started_at": day + pd.to_timedelta(_day_seconds(rng, c.hourly_weights, n, night_end), unit="s"),
@@ -62,7 +62,7 @@ def chat_sessions(spec: Spec, agents: pd.DataFrame, seed: int) -> pd.DataFrame:
         night_secs = np.where(rng.random(n_night) < 0.45, rng.integers(night_start, night_start + 2 * 3600, n_night),
                               rng.integers(night_start, night_end, n_night))
         for secs, n, share, conv in (
-            (_day_seconds(rng, c.hourly_weights, n_bot, night_end), n_bot, 0.6, 0.30),
+            (_day_seconds(rng, c.hourly_weights, n_bot, night_end), n_bot, c.bot_daytime_inquiry_share, c.bot_daytime_inquiry_conversion),
             (night_secs, n_night, c.night_inquiry_share, c.night_inquiry_conversion),
         ):
             inquiry = rng.random(n) < share

@@ -44,6 +44,10 @@ class ChatFig(_Strict):
     slow_agents: int
     slow_factor: tuple[float, float]
     daytime_inquiry_share: float
+    aftersales_inquiry_share: float
+    handoff_share: float
+    bot_daytime_inquiry_share: float
+    bot_daytime_inquiry_conversion: float
     daytime_inquiry_conversion: tuple[float, float]
     review_share: float
     positive_review_rate: tuple[float, float]
