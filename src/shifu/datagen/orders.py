@@ -77,13 +77,13 @@ def orders(spec: Spec, seed: int) -> pd.DataFrame:
 
     df = pd.concat([milk, occasional], ignore_index=True)
     df["ordered_at"] = _times(rng, df["day"].to_numpy(), o.hourly_weights, first)
-    df["customer_id"] = [f"C{c + 1:06d}" for c in df["cust"]]
+    df["customer_id"] = "C" + (df["cust"] + 1).astype(str).str.zfill(6)
     df = df.sort_values(["ordered_at", "customer_id"], kind="stable", ignore_index=True)
-    df["category"] = df["product"].map(lambda p: shop.products[p][0])
-    price = df["product"].map(lambda p: shop.products[p][1]).astype(float)
+    df["category"] = df["product"].map({p: v[0] for p, v in shop.products.items()})
+    price = df["product"].map({p: v[1] for p, v in shop.products.items()}).astype(float)
     discount = np.where(rng.random(len(df)) < 0.3, rng.choice([0.85, 0.9, 0.95], size=len(df)), 1.0)
     df["amount_yuan"] = np.round(price * df["quantity"] * discount, 2)
-    df["order_id"] = [f"O{i + 1:07d}" for i in range(len(df))]
+    df["order_id"] = "O" + pd.Series(range(1, len(df) + 1)).astype(str).str.zfill(7)
     return df[COLUMNS]
 
 
@@ -92,6 +92,6 @@ def sample(full: pd.DataFrame, spec: Spec, seed: int) -> pd.DataFrame:
     rng = rng_for(seed, "orders.sample")
     customers = np.sort(full["customer_id"].unique())
     picked = rng.choice(customers, size=round(len(customers) * spec.figures.orders.customer_sample_rate), replace=False)
-    out = full[full["customer_id"].isin(set(picked))].reset_index(drop=True)
+    out = full[full["customer_id"].isin(picked)].reset_index(drop=True)
     out["ordered_at"] = stamp(out["ordered_at"])
     return out
