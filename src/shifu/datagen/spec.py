@@ -99,8 +99,6 @@ class ReturnsFig(_Strict):
 
 class AssetLossFig(_Strict):
     cases: int
-    amount_median_yuan: float
-    amount_sigma: float
     recovery_rate: float
     yearly_loss_cap_yuan: float
 
