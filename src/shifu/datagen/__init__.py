@@ -43,19 +43,19 @@ def build(seed: int = DEFAULT_SEED, spec: "Spec | None" = None) -> dict[str, pd.
     from .double11 import double11_hourly
     from .kpi import agent_kpi_monthly
     from .nps import nps_survey
-    from .orders import orders
+    from .orders import orders, sample
     from .returns import returns
     from .roster import public, roster
     from .spec import load_spec
 
     spec = spec or load_spec()
     team = roster(spec, seed)
-    order_rows = orders(spec, seed)
+    order_rows = orders(spec, seed)  # the whole brand's log; orders.csv keeps a sample of its customers
     return {
         "agents": public(team),
         "chat_sessions": chat_sessions(spec, team, seed),
-        "agent_kpi_monthly": agent_kpi_monthly(spec, team, seed),
-        "orders": order_rows,
+        "agent_kpi_monthly": agent_kpi_monthly(spec, team, seed, order_rows),
+        "orders": sample(order_rows, spec, seed),
         "returns": returns(spec, order_rows, seed),
         "asset_loss": asset_loss(spec, order_rows, seed),
         "complaints": complaints(spec, seed),

@@ -1,7 +1,8 @@
 """asset_loss.csv: refunds paid out without the goods coming back (资损) and what was recovered.
 
 Recovery by phone brings back about 80% of the money (seed 002); the year's unrecovered loss
-stays under the cap in figures.yaml.
+stays under the cap in figures.yaml. Cases are drawn from the whole brand's order log, so they
+are a small share of its orders and of its returns (data/README.md).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def asset_loss(spec: Spec, order_rows: pd.DataFrame, seed: int) -> pd.DataFrame:
     rng = rng_for(seed, "asset_loss")
     a = spec.figures.asset_loss
     # refunds and their follow-up fall inside the year
-    pool = order_rows[order_rows["ordered_at"] < f"{spec.figures.shop.year}-12-01"].reset_index(drop=True)
+    pool = order_rows[pd.to_datetime(order_rows["ordered_at"]) < pd.Timestamp(f"{spec.figures.shop.year}-12-01")].reset_index(drop=True)
     picked = pool.iloc[np.sort(rng.choice(len(pool), size=min(a.cases, len(pool)), replace=False))].reset_index(drop=True)
     n = len(picked)
     refunded = pd.to_datetime(picked["ordered_at"]).dt.normalize() + pd.to_timedelta(rng.integers(3 * 86400, 15 * 86400, n), unit="s")

@@ -1,7 +1,9 @@
 """chat_sessions.csv: one week of conversations, bot and human, day and night.
 
 First response times are lognormal per agent (median near the 19 s benchmark, long right tail,
-a few slow agents); slow answers lose conversions; the bot alone keeps the night shift.
+a few slow agents); slow answers lose conversions; the bot alone keeps the night shift and closes
+enough daytime sessions on its own to cover `bot_only_share` of all conversations (seed 002: 35%).
+Each agent's day is a Poisson draw around the team's load (figures.yaml `human_sessions_per_agent_day`).
 """
 from __future__ import annotations
 
@@ -32,12 +34,12 @@ def chat_sessions(spec: Spec, agents: pd.DataFrame, seed: int) -> pd.DataFrame:
     night_start, night_end = _clock(c.night_start), _clock(c.night_end)
     frames = []
     for day in pd.date_range(c.start, periods=c.days, freq="D"):
-        handoffs = 0
+        humans = 0
         for agent in members(agents):
-            n = int(rng.poisson(c.human_sessions_per_agent_day))
+            n = int(rng.poisson(c.human_sessions_per_agent_day[agent.team]))
             frt = np.maximum(2, np.round(agent._frt_median * np.exp(rng.normal(0, c.first_response_sigma, n)))).astype(int)
             presales = agent.team == "售前"
-            inquiry = rng.random(n) < (c.daytime_inquiry_share if presales else 0.08)
+            inquiry = rng.random(n) < (c.daytime_inquiry_share if presales else c.aftersales_inquiry_share)
             # each second past ~20 s costs conversions; a very slow answer keeps about half
             p_convert = agent._conversion * np.clip(1.15 - 0.0075 * frt, 0.5, 1.1)
             converted = inquiry & (rng.random(n) < p_convert)
@@ -46,21 +48,21 @@ def chat_sessions(spec: Spec, agents: pd.DataFrame, seed: int) -> pd.DataFrame:
             positive = rng.random(n) < agent._positive
             review = np.where(~reviewed, "", np.where(complaint, "差评", np.where(positive, "好评", np.where(rng.random(n) < 0.6, "中评", "差评"))))
             qc = np.clip(np.round(rng.normal(agent._qc, 5, n) - 12 * complaint), 0, 100).astype(int)
-            handoff = rng.random(n) < 0.85  # the rest asked for a person straight away
-            handoffs += int(handoff.sum())
+            handoff = rng.random(n) < c.handoff_share  # the rest asked for a person straight away
+            humans += n
             frames.append(pd.DataFrame({
                 "started_at": day + pd.to_timedelta(_day_seconds(rng, c.hourly_weights, n, night_end), unit="s"),
                 "served_by": "human", "agent_id": agent.agent_id, "bot_handoff": handoff.astype(int),
                 "first_response_s": frt, "inquiry": inquiry.astype(int), "converted": converted.astype(int),
                 "review": review, "complaint": complaint.astype(int), "qc_score": qc,
             }))
-        # the bot closes some daytime sessions on its own, and all of the night
-        n_bot = int(rng.poisson(handoffs * c.bot_only_per_handoff))
+        # the bot keeps all of the night and closes daytime sessions on its own, together bot_only_share of the day's
         n_night = int(rng.poisson(c.night_sessions_per_night))
+        n_bot = int(rng.poisson(max(0.0, humans * c.bot_only_share / (1 - c.bot_only_share) - c.night_sessions_per_night)))
         night_secs = np.where(rng.random(n_night) < 0.45, rng.integers(night_start, night_start + 2 * 3600, n_night),
                               rng.integers(night_start, night_end, n_night))
         for secs, n, share, conv in (
-            (_day_seconds(rng, c.hourly_weights, n_bot, night_end), n_bot, 0.6, 0.30),
+            (_day_seconds(rng, c.hourly_weights, n_bot, night_end), n_bot, c.bot_daytime_inquiry_share, c.bot_daytime_inquiry_conversion),
             (night_secs, n_night, c.night_inquiry_share, c.night_inquiry_conversion),
         ):
             inquiry = rng.random(n) < share

@@ -3,6 +3,9 @@
 The rule (seed 002): a parcel that arrives today is opened by tomorrow, within three days at
 peak; once opened, a matching SKU refunds automatically, a mismatch waits for a person. In one
 backlog week (figures.yaml) the warehouse misses the rule for most parcels.
+
+Returns are drawn from the whole brand's order log (`return_rate` of its orders), and the file keeps
+the parcels the warehouse received in `returns.window` (a quarter: the complaint weeks and Double 11).
 """
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ def returns(spec: Spec, order_rows: pd.DataFrame, seed: int) -> pd.DataFrame:
         "received_at": stamp(received), "unpacked_at": stamp(unpacked), "refunded_at": stamp(refunded),
         "peak": peak.astype(int).to_numpy(), "sku_match": match.astype(int), "refund_yuan": picked["amount_yuan"],
     })
+    first, last = (pd.Timestamp(d) for d in r.window)
+    df = df[received_day.between(first, last).to_numpy()]
     df = df.sort_values("received_at", kind="stable", ignore_index=True)
-    df.insert(0, "return_id", [f"R{i + 1:05d}" for i in range(n)])
+    df.insert(0, "return_id", [f"R{i + 1:05d}" for i in range(len(df))])
     return df

@@ -7,9 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .common import rng_for
-from .spec import Spec
-
-TEAM_LABELS = {"presales": "售前", "aftersales": "售后"}
+from .spec import TEAM_LABELS, Spec
 
 
 def roster(spec: Spec, seed: int) -> pd.DataFrame:

@@ -16,6 +16,8 @@ from .. import paths
 from ..errors import Problem, ShifuError, display_path
 from ..yamlio import dotted, line_for, load_yaml
 
+TEAM_LABELS = {"presales": "售前", "aftersales": "售后"}  # figures.yaml team keys -> the team names the tables use
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -30,8 +32,8 @@ class ChatFig(_Strict):
     start: str
     days: int
     hourly_weights: list[float]
-    human_sessions_per_agent_day: int
-    bot_only_per_handoff: float
+    human_sessions_per_agent_day: dict[str, float]
+    bot_only_share: float
     night_sessions_per_night: int
     night_start: str
     night_end: str
@@ -42,6 +44,10 @@ class ChatFig(_Strict):
     slow_agents: int
     slow_factor: tuple[float, float]
     daytime_inquiry_share: float
+    aftersales_inquiry_share: float
+    handoff_share: float
+    bot_daytime_inquiry_share: float
+    bot_daytime_inquiry_conversion: float
     daytime_inquiry_conversion: tuple[float, float]
     review_share: float
     positive_review_rate: tuple[float, float]
@@ -58,7 +64,7 @@ class TeamFig(_Strict):
 
 class KpiFig(_Strict):
     months: int
-    sessions_per_month: tuple[int, int]
+    sessions_noise: float
     improvement_per_month: float
     double11_month: int
     double11_slowdown: float
@@ -66,6 +72,11 @@ class KpiFig(_Strict):
 
 class OrdersFig(_Strict):
     customers: int
+    customer_sample_rate: float
+    hourly_weights: list[float]
+    double11_run_up_days: int
+    double11_run_up_weight: float
+    double11_day_weight: float
     monthly_milk_buyers: int
     monthly_interval_days: tuple[int, int]
     churn_share: float
@@ -74,6 +85,7 @@ class OrdersFig(_Strict):
 
 
 class ReturnsFig(_Strict):
+    window: tuple[str, str]
     unpack_normal_max_days: int
     unpack_peak_max_days: int
     peak_start: str
@@ -87,8 +99,6 @@ class ReturnsFig(_Strict):
 
 class AssetLossFig(_Strict):
     cases: int
-    amount_median_yuan: float
-    amount_sigma: float
     recovery_rate: float
     yearly_loss_cap_yuan: float
 
@@ -110,6 +120,7 @@ class NpsFig(_Strict):
 class Double11Fig(_Strict):
     years: list[int]
     peak_questions: list[int]
+    questions_per_session: float
     noise: float
     profile: dict[str, list[float]]
 
@@ -275,6 +286,13 @@ def load_spec(folder: Path | None = None) -> Spec:
         if len(shares) != 24:
             problems.append(Problem(display_path(files["figures"]), f"double11.profile.{day}",
                                     f"has {len(shares)} hours", "give 24 shares, one per hour from 00:00"))
+    missing = sorted(set(TEAM_LABELS.values()) - set(figures.chat.human_sessions_per_agent_day))
+    if missing:
+        problems.append(Problem(display_path(files["figures"]), "chat.human_sessions_per_agent_day",
+                                f"has no load for {', '.join(missing)}", "give one number per team: 售前 and 售后"))
+    if len(figures.orders.hourly_weights) != 24:
+        problems.append(Problem(display_path(files["figures"]), "orders.hourly_weights",
+                                f"has {len(figures.orders.hourly_weights)} hours", "give 24 weights, one per hour from 00:00"))
     if len(figures.chat.hourly_weights) != 24:
         problems.append(Problem(display_path(files["figures"]), "chat.hourly_weights",
                                 f"has {len(figures.chat.hourly_weights)} hours", "give 24 weights, one per hour from 00:00"))
