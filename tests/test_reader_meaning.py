@@ -220,3 +220,11 @@ def test_engine_and_rubric_read_with_the_same_active_reader(monkeypatch):
     eng.respond("请问包裹显示在哪个驿站?")
     score_reply(load_scenario("late-parcel-wrong-station"), "我现在联系网点改派。")
     assert seen == ["请问包裹显示在哪个驿站?", "我现在联系网点改派。"]
+
+
+def test_casual_chat_with_spaces_is_talk_not_a_keyword_list():
+    reply = "姐 孩子没事吧?先别急 钱我今天全退给你 三盒一起 塑料片顺丰到付寄回来 品控3个工作日出结果 我第一时间发你"
+    sig = read_reply(reply, ReplyContext(load_scenario("double11-food-complaint"), buyer_message=""))
+    assert not sig.of(Signal.stuffing), sig.of(Signal.stuffing)
+    listed = "顺丰加急 补发 新礼盒 周五前送到 运费我们承担 您看可以吗"
+    assert read_reply(listed, ReplyContext(load_scenario("bad-review-threat"), buyer_message="")).of(Signal.stuffing)
