@@ -17,7 +17,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from ..errors import Problem, ShifuError
 from ..scenario import Scenario, load_scenario
+from ..ui_text import ui_text
 from . import layout
+from .answers import cell_source
 from .notebook import transcript_name
 from .spec import Exercise, ModuleSpec, QuizItem, Roleplay, course_text, load_module, module_files
 
@@ -88,8 +90,9 @@ def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any]) -
     var = f"{ex.id}_reply"
     md = "\n".join([f"### {text['labels']['exercise']} {index}:{sc.title}", "", ex.task.strip(), "",
                     _context_md(sc, text), "", f"> **{text['labels']['buyer']}**:{buyer}"])
+    # plain text under a `%%reply` line (shifu.course.answers): no quotes to pair, nothing to break
     answer = new_code_cell(
-        f'{text["cells"]["reply_hint"]}\n{var} = """\n{SOLUTION_BEGIN}\n{ex.solution.strip()}\n{SOLUTION_END}\n"""',
+        cell_source(var, text["cells"]["reply_hint"], f"{SOLUTION_BEGIN}\n{ex.solution.strip()}\n{SOLUTION_END}"),
         metadata={"nbgrader": _nbgrader(var, solution=True),
                   "shifu": {"kind": "reply", "question": ex.id, "variable": var, "scenario": ex.scenario, "buyer": buyer}})
     cells = [new_markdown_cell(md), answer]
@@ -122,7 +125,7 @@ def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
     md = "\n".join([f"### {heading}:{sc.title}", "", rp.task.strip(), "", _context_md(sc, text)])
     transcript = transcript_name(rp.scenario)
     launch = new_code_cell(
-        "\n".join([text["cells"]["roleplay_hint"].format(transcript=transcript),
+        "\n".join([text["cells"]["roleplay_hint"].format(transcript=transcript, finish=ui_text().finish),
                    "from shifu.course.notebook import start_roleplay",
                    f"start_roleplay({json.dumps(rp.scenario)})"]),
         metadata={"nbgrader": _nbgrader(f"roleplay_{rp.n}_launch", locked=True) if graded else {},
@@ -165,8 +168,16 @@ def scenarios_of(spec: ModuleSpec) -> dict[str, Scenario]:
     return out
 
 
+def _setup_cell(text: dict[str, Any]) -> Any:
+    """The first code cell: loads the notebook helpers (the `%%reply` answer cells need them). Locked."""
+    return new_code_cell(f"{text['cells']['setup']}\n%load_ext shifu.course.notebook",
+                         metadata={"nbgrader": _nbgrader("setup", locked=True), "shifu": {"kind": "setup"}})
+
+
 def build_notebook(spec: ModuleSpec, scenarios: dict[str, Scenario], text: dict[str, Any]) -> nbformat.NotebookNode:
     cells = [new_markdown_cell(_header_md(spec, text)), new_markdown_cell(spec.reading.strip())]
+    if spec.exercises or spec.roleplays:
+        cells.append(_setup_cell(text))
     if spec.quiz:
         cells.append(new_markdown_cell(f"## {text['labels']['quiz']}"))
         for item in spec.quiz:
@@ -179,8 +190,10 @@ def build_notebook(spec: ModuleSpec, scenarios: dict[str, Scenario], text: dict[
         rv = spec.review
         md = "\n".join([text["review_heading"].format(competency=text["competency_labels"][rv.competency.value],
                                                        points=_fmt_points(rv.points)), "", rv.task.strip()])
+        # A manually graded task is `task: true, grade: false`: a cell marked both is stored by nbgrader as a
+        # grade cell AND a task cell, so the mentor's mark would count twice (nbgrader-notes.md).
         cells.append(new_markdown_cell(md, metadata={
-            "nbgrader": _nbgrader(f"review__{rv.competency.value}", grade=True, locked=True, task=True, points=rv.points)}))
+            "nbgrader": _nbgrader(f"review__{rv.competency.value}", locked=True, task=True, points=rv.points)}))
     cells.append(new_markdown_cell(text["submit"].strip()))
     nb = new_notebook(cells=cells, metadata={
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},

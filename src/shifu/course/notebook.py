@@ -26,10 +26,12 @@ def reference_transcript(scenario_id: str, folder: str | os.PathLike[str] = ".")
 
 
 def roleplay_transcript(scenario_id: str, folder: str | os.PathLike[str] = ".") -> str:
-    """The transcript a test cell reads: the trainee's own; in a source folder without one (`nbgrader
-    validate`, a mentor trying the notebook), the reference transcript. The grader never calls this: it
-    reads the submission's own file only (shifu.grading.rescore)."""
-    own = Path(folder) / transcript_name(scenario_id)
+    """The transcript a test cell reads: the attempt the trainee hands in (shifu.attempts.hand_in); in a
+    source folder without one (`nbgrader validate`, a mentor trying the notebook), the reference
+    transcript. The grader never calls this: it reads the submission's own files only (shifu.grading.rescore)."""
+    from ..attempts import hand_in
+
+    own = hand_in(folder, transcript_name(scenario_id))
     if not own.exists() and os.environ.get("NBGRADER_EXECUTION") != "autograde":
         ref = reference_transcript(scenario_id, folder)
         if ref.exists():
@@ -57,3 +59,41 @@ def start_roleplay(scenario_id: str, transcript_dir: str = ".", trainee: str | N
         return None
     print(_message("roleplay_saved_to", transcript=transcript))
     return roleplay(scenario_id, transcript_dir=transcript_dir, trainee=trainee or os.environ.get("SHIFU_TRAINEE"))
+
+
+def _reply_magic(line: str, cell: str) -> None:
+    """`%%reply NAME`: the cell's text (hint lines dropped) becomes the string variable NAME; says what it kept."""
+    from .answers import reply_text
+
+    import IPython
+
+    name = line.strip()
+    shell = IPython.get_ipython()
+    if not name.isidentifier() or shell is None:
+        print(_message("reply_bad_name", line=line.strip()))
+        return
+    text = reply_text(cell)
+    shell.user_ns[name] = text
+    print(_message("reply_saved", chars=len(text)) if text else _message("reply_empty"))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext shifu.course.notebook`: registers the `%%reply` cell magic (shifu.course.answers)."""
+    from .answers import MAGIC
+
+    ipython.register_magic_function(_reply_magic, magic_kind="cell", magic_name=MAGIC)
+
+
+def _register_magic() -> None:
+    """Make `%%reply` available in the running kernel (any cell that imports this module registers it)."""
+    try:
+        import IPython
+
+        shell = IPython.get_ipython()
+    except ImportError:
+        return
+    if shell is not None:
+        load_ipython_extension(shell)
+
+
+_register_magic()
