@@ -40,7 +40,9 @@ def _bubble(role: str, who: str, text: str) -> str:
 
 
 def _full_width(**extra: str) -> widgets.Layout:
-    return widgets.Layout(width="100%", max_width="100%", **extra)
+    """As wide as the cell, never wider: stretched by the box around it (ipywidgets' 2px margins would make
+    width 100% overflow by 4px and show a horizontal scrollbar)."""
+    return widgets.Layout(max_width="100%", align_self="stretch", **extra)
 
 
 class RoleplayWidget(widgets.VBox):
@@ -93,7 +95,7 @@ class RoleplayWidget(widgets.VBox):
         super().__init__([
             self.header, attempts_bar,
             widgets.HBox([self.mood, self.patience, self.timer, self.last_latency],
-                         layout=widgets.Layout(flex_flow="row wrap", align_items="center", width="100%")),
+                         layout=widgets.Layout(flex_flow="row wrap", align_items="center", max_width="100%")),
             self.chat, self.box, widgets.HBox([self.send_button, self.finish_button]), self.status, self.debrief_view,
         ], layout=_full_width())
         self.add_class("shifu-roleplay")

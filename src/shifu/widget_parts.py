@@ -78,7 +78,12 @@ function render({ model, el }) {
     if (e.key !== "Enter") return;
     e.stopPropagation();  // JupyterLab must not take Shift+Enter (run cell) or Enter from this box
     if (e.isComposing || e.keyCode === 229) return;  // Enter that confirms a word in a Chinese input method
-    if (e.shiftKey) return;  // a new line
+    if (e.shiftKey) {  // a new line, inserted here: the notebook around the box swallows the key's default
+      e.preventDefault();
+      ta.setRangeText("\n", ta.selectionStart, ta.selectionEnd, "end");
+      sync();
+      return;
+    }
     e.preventDefault();
     sync();
     if (ta.value.trim() && !ta.disabled) model.send({ event: "send", text: ta.value });
