@@ -85,7 +85,13 @@ def _quiz_cells(item: QuizItem, text: dict[str, Any]) -> list:
     return [new_markdown_cell(item.question), answer, test]
 
 
-def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any]) -> list:
+def _feedback_cell(header: str, call: str, kind: str) -> Any:
+    """A practice module's on-demand feedback cell (never graded, never in an exam module)."""
+    return new_code_cell(f"{header}\nfrom shifu.course.notebook import {call.split('(', 1)[0]}\n{call}",
+                         metadata={"shifu": {"kind": kind}})
+
+
+def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any], practice: bool = False) -> list:
     buyer = buyer_message(ex, sc)
     var = f"{ex.id}_reply"
     md = "\n".join([f"### {text['labels']['exercise']} {index}:{sc.title}", "", ex.task.strip(), "",
@@ -104,6 +110,11 @@ def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any]) -
             f"{float(points)!r}, criterion={json.dumps(criterion)})"],
             {"kind": "reply_test", "scenario": ex.scenario, "criterion": criterion, "buyer": buyer,
              "answer_cell": var, "variable": var}))
+    if practice:
+        cells.append(_feedback_cell(text["cells"]["feedback_reply"], (
+            f"practice_feedback({json.dumps(var)}, {json.dumps(ex.scenario)},\n"
+            f"                  {json.dumps(buyer, ensure_ascii=False)},\n"
+            f"                  {json.dumps(dict(ex.criteria))})"), "feedback"))
     return cells
 
 
@@ -119,7 +130,7 @@ def _hidden_test_cell(grade_id: str, points: float, header: str, hidden: list[st
                                         "shifu": shifu})
 
 
-def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
+def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any], practice: bool = False) -> list:
     graded = bool(rp.criteria)
     heading = text["labels"]["roleplay"] if graded else text["labels"]["practice"]
     md = "\n".join([f"### {heading}:{sc.title}", "", rp.task.strip(), "", _context_md(sc, text)])
@@ -142,6 +153,10 @@ def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
             f"transcript_points(roleplay_transcript({json.dumps(rp.scenario)}), {json.dumps(rp.scenario)}, "
             f"{float(points)!r}, criterion={json.dumps(criterion)})"],
             {"kind": "transcript_test", "scenario": rp.scenario, "criterion": criterion, "transcript": transcript}))
+    if practice and graded:
+        cells.append(_feedback_cell(text["cells"]["feedback_roleplay"].format(finish=ui_text().finish),
+                                    f"practice_feedback_roleplay({json.dumps(rp.scenario)}, {json.dumps(dict(rp.criteria))})",
+                                    "feedback"))
     return cells
 
 
@@ -182,10 +197,11 @@ def build_notebook(spec: ModuleSpec, scenarios: dict[str, Scenario], text: dict[
         cells.append(new_markdown_cell(f"## {text['labels']['quiz']}"))
         for item in spec.quiz:
             cells += _quiz_cells(item, text)
+    practice = spec.mode == "practice"
     for i, ex in enumerate(spec.exercises, 1):
-        cells += _reply_cells(ex, i, scenarios[ex.scenario], text)
+        cells += _reply_cells(ex, i, scenarios[ex.scenario], text, practice)
     for rp in spec.roleplays:
-        cells += _roleplay_cells(rp, scenarios[rp.scenario], text)
+        cells += _roleplay_cells(rp, scenarios[rp.scenario], text, practice)
     if spec.review:
         rv = spec.review
         md = "\n".join([text["review_heading"].format(competency=text["competency_labels"][rv.competency.value],
@@ -195,10 +211,14 @@ def build_notebook(spec: ModuleSpec, scenarios: dict[str, Scenario], text: dict[
         cells.append(new_markdown_cell(md, metadata={
             "nbgrader": _nbgrader(f"review__{rv.competency.value}", locked=True, task=True, points=rv.points)}))
     cells.append(new_markdown_cell(text["submit"].strip()))
+    if spec.exercises or spec.roleplays or spec.quiz:
+        cells.append(new_code_cell(f"{text['cells']['precheck']}\nfrom shifu.course.notebook import check_before_submit\n"
+                                   "check_before_submit()", metadata={"shifu": {"kind": "precheck"}}))
     nb = new_notebook(cells=cells, metadata={
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
-        "shifu": {"assignment": spec.assignment, "competencies": [c.value for c in spec.competencies]}})
+        "shifu": {"assignment": spec.assignment, "mode": spec.mode,
+                  "competencies": [c.value for c in spec.competencies]}})
     for cell in nb.cells:  # stable ids keep diffs of regenerated notebooks small
         cell["id"] = _cell_id(cell)
     return nb
