@@ -127,7 +127,10 @@ def test_a_new_attempt_keeps_the_old_one_and_the_trainee_picks_what_to_hand_in(t
     assert again.engine.state.turn == 1 and again.hand_in.value == f"{SID}.jsonl"
     again.new_button.click()  # the choice follows the file it named
     assert hand_in(tmp_path, f"{SID}.jsonl").name == f"{SID}.2.jsonl"
-    assert read_transcript(tmp_path / f"{SID}.2.jsonl").replies == [GOOD[0]]
+    second = read_transcript(tmp_path / f"{SID}.2.jsonl")
+    assert second.replies == [GOOD[0]] and second.end is None, "set aside as it was, not closed"
+    (tmp_path / f"{SID}.handin.json").unlink()
+    assert hand_in(tmp_path, f"{SID}.jsonl").name == f"{SID}.1.jsonl", "default: the newest finished attempt"
 
 
 def test_an_unreadable_transcript_is_kept_and_said(tmp_path):

@@ -44,6 +44,8 @@ class AttemptText(_Text):
     shown_finished: str
     shown_ongoing: str
     unreadable: str
+    new_failed: str
+    choose_failed: str
 
 
 class UIText(_Text):

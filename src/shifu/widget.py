@@ -88,7 +88,7 @@ class RoleplayWidget(widgets.VBox):
         self.send_button.on_click(lambda _b: self._guarded(self.send, ui.send_failed))
         self.box.on_send(lambda: self._guarded(self.send, ui.send_failed))
         self.finish_button.on_click(lambda _b: self._guarded(self.finish, ui.finish_failed))
-        self.new_button.on_click(lambda _b: self._guarded(self.new_attempt, ui.send_failed))
+        self.new_button.on_click(lambda _b: self._guarded(self.new_attempt, ui.attempts.new_failed))
         self.hand_in.observe(self._chose, names="value")
         attempts_bar = widgets.HBox([self.hand_in, self.new_button], layout=widgets.Layout(
             flex_flow="row wrap", align_items="center", display="flex" if restart is not None else "none"))
@@ -191,10 +191,8 @@ class RoleplayWidget(widgets.VBox):
         """Keep this conversation as an earlier attempt and start a new one (local transcripts only)."""
         if self._restart is None:
             return False
-        try:
-            self.engine.finish() if not getattr(self.engine, "_ended_written", True) and self.engine.turns else None
-        except Exception:  # the file stays as it is: an unfinished attempt is kept unfinished
-            pass
+        # an unfinished attempt is kept unfinished: closing it would make it the "newest finished" one
+        # and hand it in by default instead of an earlier conversation that did finish
         self._load(self._restart())
         return True
 
@@ -237,7 +235,7 @@ class RoleplayWidget(widgets.VBox):
         try:
             choose(self.transcript_path.parent, self.transcript_path.name, change["new"])
         except ShifuError as exc:
-            self._failed(ui_text().send_failed, exc)
+            self._failed(ui_text().attempts.choose_failed, exc)
 
     # -- display ----------------------------------------------------------------------------
     def _add(self, role: str, text: str) -> widgets.HTML:
