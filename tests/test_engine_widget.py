@@ -110,6 +110,7 @@ def test_a_new_attempt_keeps_the_old_one_and_the_trainee_picks_what_to_hand_in(t
     from shifu.attempts import hand_in
 
     w = roleplay(SID, transcript_dir=str(tmp_path))
+    assert w.new_button.layout.display == "none", "nothing to keep before the first reply"
     for reply in GOOD:
         w.send(reply)
     w.new_button.click()

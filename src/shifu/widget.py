@@ -30,6 +30,7 @@ _CSS = """<style>
 .shifu-notice{background:#fff6d6;color:#7a5b00;padding:4px 8px;border-radius:6px;font-size:12px;white-space:pre-wrap}
 .shifu-roleplay, .shifu-roleplay *{box-sizing:border-box}
 .shifu-roleplay{overflow-x:hidden}
+.shifu-card{line-height:1.6}
 </style>"""
 
 
@@ -65,7 +66,7 @@ class RoleplayWidget(widgets.VBox):
         info = [f"<b>{html.escape(sc.title)}</b>"] + [html.escape(line) for line in card]
         # the first reply's clock starts once the order card could be read (grader/ui.yaml: reading)
         self.reading_s = ui.reading.seconds(sum(len(line) for line in card))
-        self.header = widgets.HTML(_CSS + "<div>" + "<br>".join(info) + "</div>", layout=_full_width())
+        self.header = widgets.HTML(_CSS + "<div class='shifu-card'>" + "<br>".join(info) + "</div>", layout=_full_width())
         self.mood = widgets.IntProgress(value=engine.state.mood, min=0, max=100, description=ui.mood,
                                         layout=widgets.Layout(width="240px"))
         self.patience = widgets.HTML()
@@ -262,6 +263,8 @@ class RoleplayWidget(widgets.VBox):
             self.timer.stop()
         else:
             self.timer.restart(self.reading_s if s.turn == 0 else 0.0)
+        # nothing to keep before the first reply: a new attempt is offered once there is one
+        self.new_button.layout.display = "flex" if s.turn > 0 or s.ended or getattr(self.engine, "_ended_written", False) else "none"
 
     def _show_debrief(self) -> None:
         d = self.engine.debrief()
@@ -269,6 +272,7 @@ class RoleplayWidget(widgets.VBox):
         self.finish_button.disabled = True
         self.box.disabled = True
         self.timer.stop()
+        self.new_button.layout.display = "flex"
         ui = ui_text()
         head = ui.outcome(d.outcome, d.escalation)
         rows = [f"<b>{html.escape(ui.result.format(outcome=head))}</b> · {html.escape(ui.mood_turns.format(mood=d.mood, turns=d.turns))}"]
