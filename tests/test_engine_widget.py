@@ -44,6 +44,7 @@ def test_send_clicks_play_a_whole_conversation(tmp_path):
     assert w.mood.value > mood0 and w.engine.state.outcome == "resolved"
     assert w.send_button.disabled and w.box.disabled, "a finished conversation takes no more replies"
     assert "✓ 问出了" in w.debrief_view.value and "✗" not in w.debrief_view.value
+    assert "方案:" in w.debrief_view.value and "reroute_today" not in w.debrief_view.value, "the remedy in words, not its id"
     t = read_transcript(tmp_path / f"{SID}.jsonl")
     assert t.session.trainee == "xiaolin" and t.replies == GOOD and t.end.outcome == "resolved"
     assert all(r.latency_s is not None and r.latency_s >= 0 for r in t.trainee_turns()), "latency measured in the kernel"

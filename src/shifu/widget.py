@@ -276,8 +276,10 @@ class RoleplayWidget(widgets.VBox):
         ui = ui_text()
         head = ui.outcome(d.outcome, d.escalation)
         rows = [f"<b>{html.escape(ui.result.format(outcome=head))}</b> · {html.escape(ui.mood_turns.format(mood=d.mood, turns=d.turns))}"]
-        if d.resolution:
-            rows.append(html.escape(ui.resolution.format(value=d.resolution)))
+        if d.resolution:  # the scenario's words for the accepted remedy, not its id
+            sc = self.engine.scenario
+            said = next((r.description for r in (*sc.accepts, *sc.never_offer) if r.id == d.resolution), d.resolution)
+            rows.append(html.escape(ui.resolution.format(value=said)))
         for f in d.uncovered:
             rows.append(f'<span style="color:#2a7">{html.escape(ui.uncovered.format(value=f.fact))}</span>')
         for f in d.missed:
