@@ -37,7 +37,8 @@ def test_every_module_file_loads_and_names_known_scenarios():
 
 def test_graded_cells_follow_the_grade_id_convention(m01):
     spec, nb = m01
-    graded = [c.metadata["nbgrader"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    graded = [c.metadata["nbgrader"] for c in nb.cells
+              if c.metadata.get("nbgrader", {}).get("grade") or c.metadata.get("nbgrader", {}).get("task")]
     assert graded, "a module without graded cells"
     for meta in graded:
         assert "__" in meta["grade_id"] and meta["grade_id"].rsplit("__", 1)[1] in TAGS, meta["grade_id"]
@@ -45,7 +46,8 @@ def test_graded_cells_follow_the_grade_id_convention(m01):
     ids = {m["grade_id"] for m in graded}
     assert {"q1_reply__de_escalation", "roleplay_1__need_tracing", "review__communication"} <= ids
     review = next(m for m in graded if m["grade_id"].startswith("review__"))
-    assert review["task"] is True  # the mentor grades it in formgrader
+    # the mentor grades it in formgrader: a task, never also a grade cell (nbgrader would count it twice)
+    assert review["task"] is True and review["grade"] is False
 
 
 def test_reply_tests_are_hidden_and_call_the_rubric_helper(m01):

@@ -103,11 +103,11 @@ def test_type_a_reply_click_send_see_the_buyer_answer(lab, browser):
     browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells');")
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".shifu-row.buyer")))
     assert len(browser.find_elements(By.CSS_SELECTOR, ".shifu-row.buyer")) == 1
-    box = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, ".widget-textarea textarea")))
-    box.click()
+    box = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".shifu-input textarea")))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();", box)
     box.send_keys(REPLY)
     send = next(b for b in browser.find_elements(By.CSS_SELECTOR, "button.jupyter-button") if "发送" in b.text)
-    send.click()
+    browser.execute_script("arguments[0].click();", send)
     def buyer_answered(d) -> bool:
         rows = d.find_elements(By.CSS_SELECTOR, ".shifu-row.buyer .shifu-bubble")
         return len(rows) >= 2 and rows[-1].text.strip() not in ("", "…")
@@ -115,10 +115,10 @@ def test_type_a_reply_click_send_see_the_buyer_answer(lab, browser):
     wait.until(buyer_answered)
     bubbles = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".shifu-bubble")]
     assert REPLY in bubbles[1] and bubbles[2] not in ("", "…")
-    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".widget-textarea textarea").get_attribute("value") == "")
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".shifu-input textarea").get_attribute("value") == "")
     # the reply timer counts in the browser
-    timer = browser.find_element(By.CSS_SELECTOR, ".widget-text input")
-    wait.until(lambda d: int(timer.get_attribute("value") or 0) >= 2)
+    timer = browser.find_element(By.CSS_SELECTOR, ".shifu-timer span")
+    wait.until(lambda d: int(timer.get_attribute("data-seconds") or 0) >= 2)
     records = [json.loads(line) for line in (root / f"{SID}.jsonl").read_text(encoding="utf-8").splitlines()]
     trainee = [r for r in records if r.get("role") == "trainee"]
     assert [r["text"] for r in trainee] == [REPLY]

@@ -44,6 +44,7 @@ def test_send_clicks_play_a_whole_conversation(tmp_path):
     assert w.mood.value > mood0 and w.engine.state.outcome == "resolved"
     assert w.send_button.disabled and w.box.disabled, "a finished conversation takes no more replies"
     assert "✓ 问出了" in w.debrief_view.value and "✗" not in w.debrief_view.value
+    assert "方案:" in w.debrief_view.value and "reroute_today" not in w.debrief_view.value, "the remedy in words, not its id"
     t = read_transcript(tmp_path / f"{SID}.jsonl")
     assert t.session.trainee == "xiaolin" and t.replies == GOOD and t.end.outcome == "resolved"
     assert all(r.latency_s is not None and r.latency_s >= 0 for r in t.trainee_turns()), "latency measured in the kernel"
@@ -87,19 +88,74 @@ def test_reopening_resumes_an_unfinished_conversation(tmp_path):
     w = roleplay(SID, transcript_dir=str(tmp_path))
     w.send(GOOD[0])
     again = roleplay(SID, transcript_dir=str(tmp_path))
-    assert again.engine.state.turn == 1 and bubbles(again) == bubbles(w)
+    assert again.engine.state.turn == 1 and bubbles(again)[:-1] == bubbles(w) and "还没聊完" in bubbles(again)[-1]
     again.send(GOOD[1])
     assert read_transcript(tmp_path / f"{SID}.jsonl").replies == GOOD[:2]
 
 
-def test_a_finished_transcript_is_kept_when_starting_again(tmp_path):
+def test_running_the_cell_again_shows_a_finished_conversation_untouched(tmp_path):
     w = roleplay(SID, transcript_dir=str(tmp_path))
-    w.send(GOOD[0])
-    w.finish()
-    fresh = roleplay(SID, transcript_dir=str(tmp_path))
-    assert fresh.engine.state.turn == 0
+    for reply in GOOD:
+        w.send(reply)
+    assert w.engine.state.outcome == "resolved"
+    before = (tmp_path / f"{SID}.jsonl").read_bytes()
+    again = roleplay(SID, transcript_dir=str(tmp_path))  # Restart Kernel and Run All
+    assert (tmp_path / f"{SID}.jsonl").read_bytes() == before and not (tmp_path / f"{SID}.1.jsonl").exists()
+    shown = bubbles(again)
+    assert all(any(reply in b for b in shown) for reply in GOOD) and "之前的对话" in shown[-1]
+    assert again.send_button.disabled and again.box.disabled and "问题解决" in again.debrief_view.value
+    assert again.send("还能再发吗") is None and (tmp_path / f"{SID}.jsonl").read_bytes() == before
+
+
+def test_a_new_attempt_keeps_the_old_one_and_the_trainee_picks_what_to_hand_in(tmp_path):
+    from shifu.attempts import hand_in
+
+    w = roleplay(SID, transcript_dir=str(tmp_path))
+    assert w.new_button.layout.display == "none", "nothing to keep before the first reply"
+    for reply in GOOD:
+        w.send(reply)
+    w.new_button.click()
+    assert w.engine.state.turn == 0 and len(w.chat.children) == 1 and not w.send_button.disabled
     kept = read_transcript(tmp_path / f"{SID}.1.jsonl")
-    assert kept.replies == [GOOD[0]] and kept.end.outcome == "abandoned"
+    assert kept.replies == GOOD and kept.end.outcome == "resolved"
+    w.send(GOOD[0])
+    # default: the newest finished attempt is handed in, not the unfinished new one
+    assert hand_in(tmp_path, f"{SID}.jsonl").name == f"{SID}.1.jsonl"
+    assert [v for _, v in w.hand_in.options] == [f"{SID}.1.jsonl", f"{SID}.jsonl"] and w.hand_in.value == f"{SID}.1.jsonl"
+    w.hand_in.value = f"{SID}.jsonl"
+    assert hand_in(tmp_path, f"{SID}.jsonl").name == f"{SID}.jsonl"
+    # re-running the cell resumes the unfinished attempt and keeps the choice
+    again = roleplay(SID, transcript_dir=str(tmp_path))
+    assert again.engine.state.turn == 1 and again.hand_in.value == f"{SID}.jsonl"
+    again.new_button.click()  # the choice follows the file it named
+    assert hand_in(tmp_path, f"{SID}.jsonl").name == f"{SID}.2.jsonl"
+    second = read_transcript(tmp_path / f"{SID}.2.jsonl")
+    assert second.replies == [GOOD[0]] and second.end is None, "set aside as it was, not closed"
+    (tmp_path / f"{SID}.handin.json").unlink()
+    assert hand_in(tmp_path, f"{SID}.jsonl").name == f"{SID}.1.jsonl", "default: the newest finished attempt"
+
+
+def test_an_unreadable_transcript_is_kept_and_said(tmp_path):
+    (tmp_path / f"{SID}.jsonl").write_text("not json at all\n", encoding="utf-8")
+    w = roleplay(SID, transcript_dir=str(tmp_path))
+    assert (tmp_path / f"{SID}.1.jsonl").read_text(encoding="utf-8") == "not json at all\n"
+    assert any(f"{SID}.1.jsonl" in b for b in bubbles(w)) and w.engine.state.turn == 0
+
+
+def test_enter_in_the_box_sends(tmp_path):
+    w = roleplay(SID, transcript_dir=str(tmp_path))
+    w.box._message(w.box, {"event": "send", "text": GOOD[0]}, [])  # what the browser sends on Enter
+    assert w.engine.state.turn == 1 and w.box.value == ""
+
+
+def test_the_first_reply_does_not_count_the_time_to_read_the_order_card(tmp_path):
+    w = roleplay(SID, transcript_dir=str(tmp_path))
+    assert 10 <= w.reading_s <= 45 and w.timer.running and w.timer.delay_ms == round(w.reading_s * 1000)
+    w.engine._buyer_done_at -= w.reading_s + 3  # the trainee read the card, then took 3 s to reply
+    w.send(GOOD[0])
+    latency = read_transcript(tmp_path / f"{SID}.jsonl").trainee_turns()[0].latency_s
+    assert 3 <= latency < 10
+    assert w.timer.running and w.timer.delay_ms == 0, "later replies are timed from the buyer's line"
 
 
 def test_streamed_text_updates_the_buyer_bubble(tmp_path):

@@ -45,9 +45,34 @@ def test_reply_is_the_string_literal_assigned_to_the_variable():
     assert read_reply_source('q1_reply = f"""亲,""" + "您好"', "q1_reply").text == "亲,您好"
 
 
-def test_missing_triple_quote_is_zero_with_the_reason_from_yaml():
-    got = read_reply_source('q1_reply = """亲,您好\n我马上帮您查。\n', "q1_reply")
+@pytest.mark.parametrize("src", [
+    'q1_reply = """亲,您好\n我马上帮您查。\n',             # the closing quotes deleted
+    '# 提示\nq1_reply = """\n亲,您好\n我马上帮您查。\n""',  # one closing quote deleted
+    'q1_reply = ""\n亲,您好\n我马上帮您查。\n"""',          # one opening quote deleted
+])
+def test_a_missing_quote_is_still_graded_with_the_reason_from_yaml(src):
+    got = read_reply_source(src, "q1_reply")
+    assert got.text == "亲,您好\n我马上帮您查。"
+    assert got.reason == grading_text().reply.unpaired_quotes_read and "三引号没有配对" in got.reason
+
+
+def test_unpaired_quotes_around_more_than_one_assignment_are_zero_with_the_reason():
+    got = read_reply_source('x = 1\nq1_reply = """亲,您好\n', "q1_reply")
     assert got.text is None and got.reason == grading_text().reply.unpaired_quotes and "三引号没有配对" in got.reason
+
+
+@pytest.mark.parametrize("src, text", [
+    ('%%reply q1_reply\n# 提示\n亲,您好!"""我马上帮您查。\n第二行 \'引号\'', '亲,您好!"""我马上帮您查。\n第二行 \'引号\''),
+    ("\n%%reply q1_reply\n# 提示\n# 在这里写你的答案\nraise NotImplementedError()\n亲,您好", "亲,您好"),
+    ("%%reply q1_reply\n# 提示\n# 在这里写你的答案\nraise NotImplementedError()", ""),
+])
+def test_a_reply_cell_is_plain_text_read_from_the_source(src, text):
+    assert read_reply_source(src, "q1_reply").text == text
+
+
+def test_a_reply_cell_for_another_question_is_no_answer():
+    got = read_reply_source("%%reply q2_reply\n亲,您好", "q1_reply")
+    assert got.text is None and "没有找到你的回复" in got.reason
 
 
 @pytest.mark.parametrize("src", [
@@ -219,9 +244,16 @@ def test_copied_transcript_is_flagged_for_both_and_scores_unchanged(graded):
 
 
 @pytest.mark.slow
-def test_unpaired_triple_quote_scores_zero_with_a_clear_reason(graded):
+def test_unpaired_triple_quote_is_graded_with_a_clear_reason(graded):
+    from shifu.grading.scoring import reply_cell
+
     _, scores, course = graded
-    assert all(v == 0 for v in _auto(scores["broken"], "q1_reply__").values())
+    src = nbformat.read(layout.source_dir(course) / A / f"{A}.ipynb", as_version=4)
+    q1 = next(c.metadata["shifu"] for c in src.cells if c.metadata.get("shifu", {}).get("variable") == "q1_reply"
+              and c.metadata["shifu"].get("kind") == "reply")
+    points = {k: v[1] for k, v in scores["broken"].cells.items() if k.startswith("q1_reply__")}
+    expected = {k: reply_cell("亲,您好", q1["scenario"], q1["buyer"], m, k.split("__")[1]).points for k, m in points.items()}
+    assert _auto(scores["broken"], "q1_reply__") == expected
     nb = nbformat.read(course / "autograded" / "broken" / A / f"{A}.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q1_reply__de_escalation")
     assert "三引号没有配对" in cell.outputs[0]["text"]

@@ -568,11 +568,11 @@ def test_browser_trainee_chats_through_the_service(hub) -> None:
             " && w.sessionContext.session.kernel && w.sessionContext.session.kernel.connectionStatus === 'connected');"))
         browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells');")
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".shifu-row.buyer")))
-        box = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, ".widget-textarea textarea")))
-        box.click()
+        box = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".shifu-input textarea")))
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();", box)
         box.send_keys(reply)
         send = next(b for b in browser.find_elements(By.CSS_SELECTOR, "button.jupyter-button") if "发送" in b.text)
-        send.click()
+        browser.execute_script("arguments[0].click();", send)
 
         def buyer_answered(d) -> bool:
             rows = d.find_elements(By.CSS_SELECTOR, ".shifu-row.buyer .shifu-bubble")

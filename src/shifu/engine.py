@@ -142,8 +142,9 @@ class Engine:
         """Apply one trainee reply and return the buyer's answer. The reply is on disk before the buyer speaks."""
         if self._opening is None:
             self.opening()
-        if self._state.ended:
-            raise ShifuError(f"the conversation has ended ({self._state.outcome}) — fix: start a new session")
+        if self._state.ended or self._ended_written:
+            raise ShifuError(f"the conversation has ended ({self._state.outcome if self._state.ended else 'abandoned'}) "
+                             "— fix: start a new session")
         text = (reply or "").strip()
         if not text:
             raise ShifuError("the reply is empty — fix: type what you would say to the buyer")
@@ -177,11 +178,16 @@ class Engine:
     # -- resuming --------------------------------------------------------------------------
     @classmethod
     def resume(cls, path: str | Path, backend: Voice | str | None = None, *, rules: EngineRules | None = None,
-               reader: Reader | None = None) -> "Engine":
+               reader: Reader | None = None, finished: bool = False) -> "Engine":
         """Continue a conversation from its transcript: the trainee turns replay through the rules,
-        the buyer's lines are kept as they were. A reply whose answer was lost gets one now."""
+        the buyer's lines are kept as they were. A reply whose answer was lost gets one now.
+
+        finished: the transcript may have ended; an ended one is opened to be looked at (history, state,
+        debrief), nothing is written to it and respond() refuses. Raises ShifuError for an ended
+        transcript otherwise, or one that cannot be read.
+        """
         t = read_transcript(path)
-        if t.end is not None:
+        if t.end is not None and not finished:
             raise ShifuError(f"{display_path(path)}: the conversation has already ended ({t.end.outcome}) "
                              "— fix: start a new session with another transcript path")
         eng = cls(t.session.scenario, backend=backend if backend is not None else t.session.backend, seed=t.session.seed,
@@ -201,6 +207,10 @@ class Engine:
                 decision = eng._apply(rec.text, rec.latency_s)
                 pending = (rec.text, rec.latency_s, decision, before)
         eng.transcript_path = Path(path)
+        if t.end is not None:  # looked at, never written to again
+            eng._ended_written = True
+            eng._opening = eng._opening if eng._opening is not None else ""
+            return eng
         eng._writer = TranscriptWriter(path)
         if eng._opening is None and not t.turns:
             req = VoiceRequest(scenario=eng.scenario, state=None, mood=eng._state.mood, turn=0, seed=eng.seed)

@@ -26,6 +26,28 @@ class ContextText(_Text):
     policy: str
 
 
+class ReadingAllowance(_Text):
+    """Seconds before the first reply's clock starts: the order card's characters / chars_per_s, within [min_s, max_s]."""
+
+    chars_per_s: float
+    min_s: float
+    max_s: float
+
+    def seconds(self, chars: int) -> float:
+        return min(self.max_s, max(self.min_s, chars / self.chars_per_s if self.chars_per_s > 0 else self.max_s))
+
+
+class AttemptText(_Text):
+    option: str
+    hand_in: str
+    new: str
+    shown_finished: str
+    shown_ongoing: str
+    unreadable: str
+    new_failed: str
+    choose_failed: str
+
+
 class UIText(_Text):
     context: ContextText
     mood: str
@@ -36,6 +58,11 @@ class UIText(_Text):
     send: str
     finish: str
     timer: str
+    timer_reading: str
+    timer_idle: str
+    send_hint: str
+    reading: ReadingAllowance
+    attempts: AttemptText
     send_failed: str
     finish_failed: str
     last_latency: str

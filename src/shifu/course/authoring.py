@@ -17,7 +17,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from ..errors import Problem, ShifuError
 from ..scenario import Scenario, load_scenario
+from ..ui_text import ui_text
 from . import layout
+from .answers import cell_source
 from .notebook import transcript_name
 from .spec import Exercise, ModuleSpec, QuizItem, Roleplay, course_text, load_module, module_files
 
@@ -83,13 +85,20 @@ def _quiz_cells(item: QuizItem, text: dict[str, Any]) -> list:
     return [new_markdown_cell(item.question), answer, test]
 
 
-def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any]) -> list:
+def _feedback_cell(header: str, call: str, kind: str) -> Any:
+    """A practice module's on-demand feedback cell (never graded, never in an exam module)."""
+    return new_code_cell(f"{header}\nfrom shifu.course.notebook import {call.split('(', 1)[0]}\n{call}",
+                         metadata={"shifu": {"kind": kind}})
+
+
+def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any], practice: bool = False) -> list:
     buyer = buyer_message(ex, sc)
     var = f"{ex.id}_reply"
     md = "\n".join([f"### {text['labels']['exercise']} {index}:{sc.title}", "", ex.task.strip(), "",
                     _context_md(sc, text), "", f"> **{text['labels']['buyer']}**:{buyer}"])
+    # plain text under a `%%reply` line (shifu.course.answers): no quotes to pair, nothing to break
     answer = new_code_cell(
-        f'{text["cells"]["reply_hint"]}\n{var} = """\n{SOLUTION_BEGIN}\n{ex.solution.strip()}\n{SOLUTION_END}\n"""',
+        cell_source(var, text["cells"]["reply_hint"], f"{SOLUTION_BEGIN}\n{ex.solution.strip()}\n{SOLUTION_END}"),
         metadata={"nbgrader": _nbgrader(var, solution=True),
                   "shifu": {"kind": "reply", "question": ex.id, "variable": var, "scenario": ex.scenario, "buyer": buyer}})
     cells = [new_markdown_cell(md), answer]
@@ -101,6 +110,11 @@ def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any]) -
             f"{float(points)!r}, criterion={json.dumps(criterion)})"],
             {"kind": "reply_test", "scenario": ex.scenario, "criterion": criterion, "buyer": buyer,
              "answer_cell": var, "variable": var}))
+    if practice:
+        cells.append(_feedback_cell(text["cells"]["feedback_reply"], (
+            f"practice_feedback({json.dumps(var)}, {json.dumps(ex.scenario)},\n"
+            f"                  {json.dumps(buyer, ensure_ascii=False)},\n"
+            f"                  {json.dumps(dict(ex.criteria))})"), "feedback"))
     return cells
 
 
@@ -116,13 +130,13 @@ def _hidden_test_cell(grade_id: str, points: float, header: str, hidden: list[st
                                         "shifu": shifu})
 
 
-def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
+def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any], practice: bool = False) -> list:
     graded = bool(rp.criteria)
     heading = text["labels"]["roleplay"] if graded else text["labels"]["practice"]
     md = "\n".join([f"### {heading}:{sc.title}", "", rp.task.strip(), "", _context_md(sc, text)])
     transcript = transcript_name(rp.scenario)
     launch = new_code_cell(
-        "\n".join([text["cells"]["roleplay_hint"].format(transcript=transcript),
+        "\n".join([text["cells"]["roleplay_hint"].format(transcript=transcript, finish=ui_text().finish),
                    "from shifu.course.notebook import start_roleplay",
                    f"start_roleplay({json.dumps(rp.scenario)})"]),
         metadata={"nbgrader": _nbgrader(f"roleplay_{rp.n}_launch", locked=True) if graded else {},
@@ -139,6 +153,10 @@ def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any]) -> list:
             f"transcript_points(roleplay_transcript({json.dumps(rp.scenario)}), {json.dumps(rp.scenario)}, "
             f"{float(points)!r}, criterion={json.dumps(criterion)})"],
             {"kind": "transcript_test", "scenario": rp.scenario, "criterion": criterion, "transcript": transcript}))
+    if practice and graded:
+        cells.append(_feedback_cell(text["cells"]["feedback_roleplay"].format(finish=ui_text().finish),
+                                    f"practice_feedback_roleplay({json.dumps(rp.scenario)}, {json.dumps(dict(rp.criteria))})",
+                                    "feedback"))
     return cells
 
 
@@ -165,27 +183,42 @@ def scenarios_of(spec: ModuleSpec) -> dict[str, Scenario]:
     return out
 
 
+def _setup_cell(text: dict[str, Any]) -> Any:
+    """The first code cell: loads the notebook helpers (the `%%reply` answer cells need them). Locked."""
+    return new_code_cell(f"{text['cells']['setup']}\n%load_ext shifu.course.notebook",
+                         metadata={"nbgrader": _nbgrader("setup", locked=True), "shifu": {"kind": "setup"}})
+
+
 def build_notebook(spec: ModuleSpec, scenarios: dict[str, Scenario], text: dict[str, Any]) -> nbformat.NotebookNode:
     cells = [new_markdown_cell(_header_md(spec, text)), new_markdown_cell(spec.reading.strip())]
+    if spec.exercises or spec.roleplays:
+        cells.append(_setup_cell(text))
     if spec.quiz:
         cells.append(new_markdown_cell(f"## {text['labels']['quiz']}"))
         for item in spec.quiz:
             cells += _quiz_cells(item, text)
+    practice = spec.mode == "practice"
     for i, ex in enumerate(spec.exercises, 1):
-        cells += _reply_cells(ex, i, scenarios[ex.scenario], text)
+        cells += _reply_cells(ex, i, scenarios[ex.scenario], text, practice)
     for rp in spec.roleplays:
-        cells += _roleplay_cells(rp, scenarios[rp.scenario], text)
+        cells += _roleplay_cells(rp, scenarios[rp.scenario], text, practice)
     if spec.review:
         rv = spec.review
         md = "\n".join([text["review_heading"].format(competency=text["competency_labels"][rv.competency.value],
                                                        points=_fmt_points(rv.points)), "", rv.task.strip()])
+        # A manually graded task is `task: true, grade: false`: a cell marked both is stored by nbgrader as a
+        # grade cell AND a task cell, so the mentor's mark would count twice (nbgrader-notes.md).
         cells.append(new_markdown_cell(md, metadata={
-            "nbgrader": _nbgrader(f"review__{rv.competency.value}", grade=True, locked=True, task=True, points=rv.points)}))
+            "nbgrader": _nbgrader(f"review__{rv.competency.value}", locked=True, task=True, points=rv.points)}))
     cells.append(new_markdown_cell(text["submit"].strip()))
+    if spec.exercises or spec.roleplays or spec.quiz:
+        cells.append(new_code_cell(f"{text['cells']['precheck']}\nfrom shifu.course.notebook import check_before_submit\n"
+                                   "check_before_submit()", metadata={"shifu": {"kind": "precheck"}}))
     nb = new_notebook(cells=cells, metadata={
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
-        "shifu": {"assignment": spec.assignment, "competencies": [c.value for c in spec.competencies]}})
+        "shifu": {"assignment": spec.assignment, "mode": spec.mode,
+                  "competencies": [c.value for c in spec.competencies]}})
     for cell in nb.cells:  # stable ids keep diffs of regenerated notebooks small
         cell["id"] = _cell_id(cell)
     return nb

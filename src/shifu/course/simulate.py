@@ -27,6 +27,7 @@ from ..errors import ShifuError, display_path
 from ..scenario import Scenario, load_scenario
 from ..yamlio import load_model
 from . import layout
+from .answers import magic_form
 from .notebook import transcript_name
 from .transcripts import play_script
 
@@ -216,8 +217,12 @@ def answer_assignment(course: Path, assignment: str, member: Member, profiles: P
                 sc = _scenario(sid)
                 reply = Composer(sc, profiles, rng).say(profile.reply)
                 broken = rng.random() < profile.broken_reply_rate
-                hint = cell.source.split("\n", 1)[0]
-                cell.source = f'{hint}\n{shifu["variable"]} = """\n{reply}\n' + ("" if broken else '"""')
+                if magic_form(cell.source) is not None:  # a `%%reply` cell: plain text, only an unanswered one scores 0
+                    if not broken:
+                        cell.source = cell.source.rstrip("\n") + "\n" + reply
+                else:
+                    hint = cell.source.split("\n", 1)[0]
+                    cell.source = f'{hint}\n{shifu["variable"]} = """\n{reply}\n' + ("" if broken else '"""')
                 out.replies += 1
             elif kind == "roleplay" and shifu.get("graded"):
                 sid = shifu["scenario"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -87,6 +87,9 @@ class Review(Strict):
 class ModuleSpec(Strict):
     assignment: Slug
     notebook: Slug | None = None
+    # practice: the notebook offers 证据/建议 on demand for each reply and the finished role-play;
+    # exam: it never does (the trainee sees points and reasons only in the feedback after grading)
+    mode: Literal["practice", "exam"] = "practice"
     title: Text
     competencies: list[Competency] = Field(min_length=1)
     objectives: list[Text] = Field(min_length=1)

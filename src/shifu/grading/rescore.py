@@ -30,6 +30,8 @@ from typing import Any
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
+from ..attempts import attempts, chosen, hand_in
+from ..course.answers import magic_form, reply_text
 from ..course.notebook import transcript_name
 from . import labscore
 from .scoring import CellScore, TranscriptScores, reply_cell
@@ -119,6 +121,9 @@ def _call_spec(source: str) -> dict | None:
 
 
 def _assigns(source: str, variable: str) -> bool:
+    form = magic_form(source)
+    if form is not None:
+        return form[0] == variable
     return re.search(rf"^\s*{re.escape(variable)}\s*(:[^=]*)?=", source, re.M) is not None
 
 
@@ -194,14 +199,44 @@ def _stopped_at(cell: Any) -> tuple[int | None, str]:
     return None, ""
 
 
+def _broken_quotes(source: str, variable: str) -> str | None:
+    """The reply of an old-style cell whose quotes don't pair (the closing triple quote deleted, or one
+    quote too few on either side), when the cell is nothing but hint comments and that one
+    assignment: everything after the opening quotes, without trailing quotes. None when it is anything else."""
+    lines = source.splitlines()
+    body = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
+    if not body:
+        return None
+    rest = "\n".join(lines[body[0]:])
+    m = re.match(rf"^\s*{re.escape(variable)}\s*=\s*[rRuU]?([\"']{{1,3}})(.*)$", rest, re.S)
+    if m is None:
+        return None
+    text = re.sub(r"[\"']{1,3}\s*$", "", m.group(2)).strip()
+    return text if text and '"""' not in text and "'''" not in text else None
+
+
 def _assigned(answer: Answer, variable: str, words: Any) -> tuple[ast.AST | None, str]:
-    """The value last assigned to `variable` at the top level before the cell stopped; else None and the reason."""
+    """The value last assigned to `variable` at the top level before the cell stopped; else None and the reason.
+
+    A `%%reply NAME` cell (shifu.course.answers) is plain text: its reply is read from the source, whatever
+    the kernel did with it. An old-style cell whose triple quotes don't pair is read leniently
+    (_broken_quotes); the returned reason then says so and the reply still counts.
+    """
+    form = magic_form(answer.source)
+    if form is not None:
+        name, body = form
+        if name != variable:
+            return None, words.no_answer.format(variable=variable)
+        return ast.Constant(reply_text(body)), ""
     try:
         tree = ast.parse(answer.source)
     except RecursionError:  # thousands of pieces joined by +: not a reply written out as text
         return None, words.not_text.format(variable=variable)
     except (SyntaxError, ValueError) as exc:
         if _unpaired(answer.source):
+            recovered = _broken_quotes(answer.source, variable)
+            if recovered is not None:
+                return ast.Constant(recovered), words.unpaired_quotes_read
             return None, words.unpaired_quotes
         return None, words.syntax_error.format(line=getattr(exc, "lineno", None) or 0, message=getattr(exc, "msg", str(exc)))
     found: list[tuple[int, ast.AST]] = []
@@ -234,7 +269,8 @@ def read_reply_source(source: str | Answer, variable: str) -> Reply:
         text = _plain_text(value)
     except RecursionError:
         text = None
-    return Reply(text) if text is not None else Reply(None, words.not_text.format(variable=variable))
+    # reason beside a text: how it was read (quotes that don't pair), shown before the points
+    return Reply(text, reason) if text is not None else Reply(None, words.not_text.format(variable=variable))
 
 
 def _plain_text(node: ast.AST) -> str | None:
@@ -328,6 +364,25 @@ def of_record(folder: Path, name: str) -> Path | None:
     return path if path.is_file() and not path.is_symlink() else None
 
 
+def _with_attempts(score: CellScore, folder: Path, name: str, mentor: list[str]) -> CellScore:
+    """When the folder holds several attempts of a role-play (or a hand-in choice), say which one is
+    graded: a line for the trainee in the first cell that grades it, and one for the mentor."""
+    found = attempts(folder, name)
+    graded = hand_in(folder, name)
+    picked = chosen(folder, name, found)
+    if len(found) < 2 and picked is None:
+        return score
+    words = grading_text().transcript
+    number = next((a.number for a in found if a.path == graded), 0)
+    finished = any(a.finished and a.path == graded for a in found)
+    how = words.attempt_chosen if picked is not None else words.attempt_last_finished if finished else words.attempt_current
+    line = words.attempts.format(count=len(found), number=number, name=graded.name, how=how)
+    listing = ", ".join(f"{a.path.name} ({a.outcome}, {a.replies} replies)" for a in found)
+    mentor.append(f"{name}: {len(found)} attempts [{listing}]; graded {graded.name} "
+                  f"({'chosen by the trainee' if picked is not None else 'newest finished' if finished else 'current, none finished'})")
+    return CellScore(score.points, [line, *score.lines])
+
+
 def _set_outputs(cell: Any, score: CellScore) -> None:
     """The cell shows the grader's reasons and, as its last output, the grader's points (nbgrader's partial credit)."""
     outputs = []
@@ -348,6 +403,7 @@ def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
     replies = submitted_replies(nb, specs, untouched_replies(release, specs), executed=True)
     answers = _answer_sources(nb, executed=True)
     transcripts: dict[str, TranscriptScores] = {}
+    mentor_lines: list[str] = []
     for cell in nb.cells:
         if labs is not None and _grade_id(cell) in labs.specs and cell.cell_type == "code" and _nbmeta(cell).get("grade"):
             # the source test code runs here on the results the kernel kept (its own points are dropped)
@@ -366,13 +422,19 @@ def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
                 score = CellScore(0.0, [reply.reason] if reply.reason else [])
             else:
                 score = reply_cell(reply.text, spec.scenario, spec.buyer, spec.points, spec.criterion)
+                if reply.reason:
+                    score = CellScore(score.points, [reply.reason, *score.lines])
         else:
             record = of_record(folder, spec.transcript)
-            ts = transcripts.setdefault(spec.transcript, TranscriptScores(record or folder / spec.transcript, spec.scenario))
+            first = spec.transcript not in transcripts
+            # the attempt the trainee handed in (shifu.attempts): chosen, else the newest finished one
+            ts = transcripts.setdefault(spec.transcript, TranscriptScores(record or hand_in(folder, spec.transcript), spec.scenario))
             # only the role-play service's copy has reply times the trainee could not set
             score = ts.cell(spec.points, spec.criterion, with_times=record is not None)
+            if first and record is None:
+                score = _with_attempts(score, folder, spec.transcript, mentor_lines)
         _set_outputs(cell, score)
-    mentor: list[str] = []
+    mentor: list[str] = list(mentor_lines)
     for ts in transcripts.values():
         if ts.checked is not None:
             mentor += ts.checked.mentor

@@ -21,6 +21,7 @@ class _Strict(BaseModel):
 
 class ReplyText(_Strict):
     unpaired_quotes: str
+    unpaired_quotes_read: str
     syntax_error: str
     not_text: str
     no_answer: str
@@ -49,6 +50,10 @@ class TranscriptText(_Strict):
     replayed: str
     llm_voiced: str
     timing_formative: str
+    attempts: str
+    attempt_chosen: str
+    attempt_last_finished: str
+    attempt_current: str
     outcomes: Outcomes
 
 

@@ -80,8 +80,8 @@ class Store:
 
     def open(self, user: str, scenario: str, restart: bool = False) -> Engine:
         """The user's conversation with this buyer: live, resumed from its transcript, or new.
-        restart: a finished conversation is kept as <scenario>.<n>.jsonl and a new one begins
-        (what the widget does when its cell runs again); an unfinished one is always carried on."""
+        restart: a finished conversation is kept as <scenario>.<n>.jsonl and a new one begins (the
+        widget's 开始新的一次); without it a finished one is shown again. An unfinished one is always carried on."""
         key = (user, scenario)
         engine = self.live.get(key)
         path = self.folder(user) / f"{scenario}.jsonl"
@@ -92,8 +92,9 @@ class Store:
                 t = read_transcript(path)
             except ShifuError:
                 t = None
-            if t is not None and t.end is None:  # unfinished (the service restarted): carry on, never restart
-                engine = Engine.resume(path)
+            if t is not None and (t.end is None or not restart):
+                # unfinished (the service restarted): carry on; finished and not asked to restart: shown as it ended
+                engine = Engine.resume(path, finished=True)
                 self.live[key] = engine
                 return engine
             _archive(path)
