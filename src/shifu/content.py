@@ -1,20 +1,18 @@
 """Readers for the trainer-edited YAML in grader/ that several layers share."""
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from . import paths
 from .errors import Problem, ShifuError, display_path
-from .yamlio import dotted, line_for, load_yaml
+from .yamlio import Strict, cached_by_file, dotted, line_for, load_yaml
 
 
-class QuestionKind(BaseModel):
+class QuestionKind(Strict):
     """A kind of question that can uncover a hidden fact, with the words that mark it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     label: str = Field(min_length=1)
     cues: list[str] = Field(min_length=1)
@@ -41,13 +39,12 @@ def _load_list(path: Path, model: type[BaseModel], key: str) -> list:
     return out
 
 
-@lru_cache(maxsize=8)
-def _question_kinds_cached(root: str) -> tuple[QuestionKind, ...]:
-    return tuple(_load_list(Path(root) / "question_kinds.yaml", QuestionKind, "question_kinds"))
+def _read_question_kinds(path: Path) -> tuple[QuestionKind, ...]:
+    return tuple(_load_list(path, QuestionKind, "question_kinds"))
 
 
 def question_kinds() -> tuple[QuestionKind, ...]:
-    return _question_kinds_cached(str(paths.grader_dir()))
+    return cached_by_file(paths.grader_dir() / "question_kinds.yaml", _read_question_kinds)
 
 
 def question_kind_ids() -> set[str]:

@@ -6,38 +6,33 @@ recomputed from a transcript at any time. The numbers come from grader/engine.ya
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from . import paths
 from .errors import Problem, ShifuError, display_path
 from .scenario import Scenario
 from .signals import Signals
 from .vocab import BuyerState, Escalation, Signal
-from .yamlio import load_model
+from .yamlio import Strict, load_model_cached
 
 Outcome = Literal["ongoing", "resolved", "escalated"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Effect(_Strict):
+class Effect(Strict):
     mood: float = 0.0
     patience: int = Field(default=0, ge=0)
     only_without_substance: bool = Field(default=False, description="counts only when the reply as a whole has no substance")
 
 
-class MoodRange(_Strict):
+class MoodRange(Strict):
     min: int = 0
     max: int = 100
 
 
-class AcceptRule(_Strict):
+class AcceptRule(Strict):
     min_mood: int = Field(ge=0, le=100)
     needs_time_commitment: bool = True
     needs_consensus_check: bool = True
@@ -46,7 +41,7 @@ class AcceptRule(_Strict):
     time_carries_over: bool = Field(default=False, description="a time already committed to still holds when the offer changes")
 
 
-class HollowRule(_Strict):
+class HollowRule(Strict):
     """A turn that brings nothing the buyer can hold on to (see grader/engine.yaml `hollow`)."""
 
     substantive: list[Signal] = Field(min_length=1)
@@ -56,13 +51,13 @@ class HollowRule(_Strict):
     unforgiven_calming: float = Field(ge=0.0, le=1.0)
 
 
-class LineRule(_Strict):
+class LineRule(Strict):
     angry_below: int = Field(default=30, ge=0, le=100)
     probing_from: int = Field(default=50, ge=0, le=100)
     calm_gain: float = Field(default=3, ge=0)
 
 
-class EngineRules(_Strict):
+class EngineRules(Strict):
     mood: MoodRange = MoodRange()
     signals: dict[Signal, Effect]
     trigger_multiplier: float = Field(ge=1.0)
@@ -85,17 +80,12 @@ def rules_path() -> Path:
     return paths.grader_dir() / "engine.yaml"
 
 
-@lru_cache(maxsize=4)
-def _load_rules_cached(path: str, mtime: float) -> EngineRules:
-    return load_model(Path(path), EngineRules, guide="the comments in grader/engine.yaml")
-
-
 def load_rules(path: Path | None = None) -> EngineRules:
     """The engine rules from grader/engine.yaml (re-read when the file changes)."""
     p = Path(path) if path else rules_path()
     if not p.exists():
         raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/engine.yaml from the repository")])
-    return _load_rules_cached(str(p.resolve()), p.stat().st_mtime)
+    return load_model_cached(p, EngineRules, guide="the comments in grader/engine.yaml")
 
 
 @dataclass(frozen=True)

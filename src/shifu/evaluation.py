@@ -30,7 +30,7 @@ import yaml
 
 from shifu.scenario import Scenario, load_scenario
 from shifu.signals import ReplyContext, Signals, read_reply
-from shifu.vocab import Signal
+
 
 LABELS = ("empathy", "probe", "question", "consensus_check", "solution", "time_commitment",
           "over_promise", "breach", "blame", "stalling")

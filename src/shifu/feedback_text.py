@@ -2,28 +2,21 @@
 feedback), read from grader/feedback.yaml so a trainer can reword them without touching code."""
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
 
 from . import paths
 from .errors import Problem, ShifuError, display_path
-from .yamlio import load_model
+from .yamlio import Strict, load_model_cached
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EvidenceText(_Strict):
+class EvidenceText(Strict):
     latency: str
     accepted: str
     accepted_plain: str
     revealed: str
 
 
-class TableText(_Strict):
+class TableText(Strict):
     heading: str
     buyer: str
     title: str
@@ -36,7 +29,7 @@ class TableText(_Strict):
     note: str
 
 
-class NbgraderText(_Strict):
+class NbgraderText(Strict):
     empty_reply: str
     bad_points: str
     total: str
@@ -51,19 +44,14 @@ class NbgraderText(_Strict):
     wrong_scenario: str
 
 
-class FeedbackText(_Strict):
+class FeedbackText(Strict):
     evidence: EvidenceText
     table: TableText
     nbgrader: NbgraderText
-
-
-@lru_cache(maxsize=4)
-def _cached(path: str, mtime_ns: int) -> FeedbackText:
-    return load_model(Path(path), FeedbackText, guide="the repository's copy (keep the {placeholders})")
 
 
 def feedback_text() -> FeedbackText:
     p = paths.grader_dir() / "feedback.yaml"
     if not p.exists():
         raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/feedback.yaml from the repository")])
-    return _cached(str(p), p.stat().st_mtime_ns)
+    return load_model_cached(p, FeedbackText, guide="the repository's copy (keep the {placeholders})")

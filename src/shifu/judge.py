@@ -14,11 +14,10 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from . import llm_client, paths
 from .errors import Problem, ShifuError, display_path
@@ -26,29 +25,26 @@ from .llm_config import LLMConfig, load_llm_config
 from .rubric import ScoreResult, load_rubric, score_reply, score_transcript
 from .scenario import Scenario, load_scenario
 from .transcript import Transcript, read_transcript
-from .yamlio import load_yaml
+from .yamlio import Strict, load_model_cached
 
 log = logging.getLogger("shifu.judge")
 
 _OPEN, _CLOSE = "<trainee_text>", "</trainee_text>"
 
 
-class _Reasons(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Reasons(Strict):
     no_config: str = Field(min_length=1)
     unreachable: str = Field(min_length=1)
     bad_format: str = Field(min_length=1)
 
 
-class _Speakers(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Speakers(Strict):
     buyer: str = Field(min_length=1)
     trainee: str = Field(min_length=1)
     outcome: str = Field(min_length=1)
 
 
-class JudgePrompts(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class JudgePrompts(Strict):
     system: str = Field(min_length=1)
     user: str = Field(min_length=1)
     fallback: str = Field(min_length=1)
@@ -90,23 +86,11 @@ class _Answer(BaseModel):
     comment: str = Field(min_length=1)
 
 
-@lru_cache(maxsize=4)
-def _prompts_cached(path: str, mtime_ns: int) -> JudgePrompts:
-    p = Path(path)
-    data, _ = load_yaml(p)
-    try:
-        return JudgePrompts.model_validate(data if isinstance(data, dict) else {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ShifuError([Problem(display_path(p), ".".join(map(str, err["loc"])) or "(top level)", err["msg"],
-                                  "restore the field (system, user, fallback)")]) from None
-
-
 def load_prompts() -> JudgePrompts:
     p = paths.grader_dir() / "judge.yaml"
     if not p.exists():
         raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/judge.yaml from the repository")])
-    return _prompts_cached(str(p), p.stat().st_mtime_ns)
+    return load_model_cached(p, JudgePrompts, guide="the repository's grader/judge.yaml")
 
 
 def _as_data(text: str) -> str:

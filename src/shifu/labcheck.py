@@ -16,25 +16,43 @@ Precision, summary labels and every sentence come from grader/labcheck.yaml.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
-
 from shifu import paths
 
 
-@functools.lru_cache(maxsize=1)
+_CONFIG_KEYS = {"precision": dict, "summary_labels": list, "scales": dict, "messages": dict}
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    from shifu.errors import Problem, ShifuError, display_path
+    from shifu.yamlio import line_for, load_yaml
+
+    data, lines = load_yaml(path)
+    shown = display_path(path)
+    if not isinstance(data, dict):
+        raise ShifuError([Problem(shown, "(top level)", "must be a mapping", "restore it from the repository", 1)])
+    problems = [Problem(shown, key, f"must be a {kind.__name__}" if key in data else "required field is missing",
+                        "restore it from the repository's grader/labcheck.yaml", line_for(lines, (key,)))
+                for key, kind in _CONFIG_KEYS.items() if not isinstance(data.get(key), kind)]
+    if problems:
+        raise ShifuError(problems)
+    return data
+
+
 def config() -> dict[str, Any]:
-    """grader/labcheck.yaml: {precision: {kind: {decimals, integer?}}, summary_labels, scales, messages}."""
-    path = paths.grader_dir() / "labcheck.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """grader/labcheck.yaml: {precision: {kind: {decimals, integer?}}, summary_labels, scales, messages};
+    re-read when the file changes; ShifuError naming the file, field and line when a section is missing."""
+    from shifu.yamlio import cached_by_file  # imported here: a trainee's kernel imports labcheck and stays light
+
+    return cached_by_file(paths.grader_dir() / "labcheck.yaml", _read_config)
 
 
 def _msg(key: str, **fields: Any) -> str:

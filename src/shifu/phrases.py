@@ -11,14 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from . import paths
-from .yamlio import load_model
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from .yamlio import Strict, cached_by_file, load_model
 
 
 def _check_patterns(patterns: list[str]) -> list[str]:
@@ -30,7 +26,7 @@ def _check_patterns(patterns: list[str]) -> list[str]:
     return patterns
 
 
-class CueSet(_Strict):
+class CueSet(Strict):
     """Plain words (substring match) and regular expressions that mark one signal."""
 
     words: list[str] = Field(default_factory=list)
@@ -49,7 +45,7 @@ class CueSet(_Strict):
         return [str(w) for w in v]
 
 
-class SignalCues(_Strict):
+class SignalCues(Strict):
     greeting: CueSet
     self_intro: CueSet
     empathy: CueSet
@@ -68,7 +64,7 @@ class SignalCues(_Strict):
     breach: CueSet
 
 
-class Negators(_Strict):
+class Negators(Strict):
     window: int = Field(ge=1, le=40)
     near: list[str] = Field(min_length=1)
     clause: list[str] = Field(default_factory=list)
@@ -77,7 +73,7 @@ class Negators(_Strict):
     after_scope: list[str] = Field(default_factory=list, description="signals also negated by a refusal after them")
 
 
-class Questions(_Strict):
+class Questions(Strict):
     """The grammar of a question: end particles, A-not-A / choice / polite-imperative patterns, wh-words."""
 
     end_particles: list[str] = Field(min_length=1)
@@ -93,7 +89,7 @@ class Questions(_Strict):
         return _check_patterns(v)
 
 
-class Actions(_Strict):
+class Actions(Strict):
     patterns: list[str] = Field(min_length=1)
     # verbs that pass the problem on without changing anything for the buyer ("催仓库", "登记", "反馈"):
     # an action made only of these does not stop a reply from stalling
@@ -105,7 +101,7 @@ class Actions(_Strict):
         return _check_patterns(v)
 
 
-class OverPromise(_Strict):
+class OverPromise(Strict):
     """Over-promises by structure; amounts are compared with a scenario's context.limits."""
 
     patterns: list[str] = Field(default_factory=list)
@@ -121,7 +117,7 @@ class OverPromise(_Strict):
         return _check_patterns(v)
 
 
-class Gaming(_Strict):
+class Gaming(Strict):
     """Thresholds that tell stuffing, padding and copying from a genuine reply."""
 
     min_free_share: float = Field(gt=0, le=1)
@@ -147,7 +143,7 @@ class Gaming(_Strict):
     list_function_chars: str = ""
 
 
-class PhraseBook(_Strict):
+class PhraseBook(Strict):
     signals: SignalCues
     question_markers: CueSet
     questions: Questions
@@ -430,16 +426,10 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
     )
 
 
-@lru_cache(maxsize=4)
-def _cached(path: str, mtime_ns: int) -> CompiledPhrases:
-    return compile_phrases(parse_phrases(Path(path)))
+def _parse_and_compile(path: Path) -> CompiledPhrases:
+    return compile_phrases(parse_phrases(path))
 
 
 def phrases() -> CompiledPhrases:
     """The compiled phrase lists of the current content root (re-read when the file changes)."""
-    p = paths.grader_dir() / "phrases.yaml"
-    try:
-        mtime = p.stat().st_mtime_ns
-    except OSError:
-        mtime = -1
-    return _cached(str(p), mtime)
+    return cached_by_file(paths.grader_dir() / "phrases.yaml", _parse_and_compile)

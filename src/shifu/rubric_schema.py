@@ -7,15 +7,14 @@ file, the field and the fix; scoring lives in shifu.rubric.
 from __future__ import annotations
 
 from enum import Enum
-from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from . import paths
 from .errors import Problem, ShifuError, display_path
 from .vocab import Competency, Signal
-from .yamlio import dotted, line_for, load_yaml
+from .yamlio import Strict, cached_by_file, dotted, line_for, load_yaml
 
 
 class CriterionId(str, Enum):
@@ -42,11 +41,7 @@ MEASURES = {s.value for s in Signal} | set(EXTRA_MEASURES)
 TRANSCRIPT_ONLY = {"outcome_resolved"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Item(_Strict):
+class Item(Strict):
     """One thing that earns (gain) or costs (loss) a share of a criterion's points."""
 
     measure: str = Field(description="a signal name (src/shifu/vocab.py Signal) or one of EXTRA_MEASURES")
@@ -60,7 +55,7 @@ class Item(_Strict):
         return self
 
 
-class Latency(_Strict):
+class Latency(Strict):
     benchmark_s: float = Field(gt=0, description="full points at or under this many seconds")
     zero_after_s: float = Field(gt=0, description="no points at or over this many seconds")
     tip: str = Field(min_length=1, description="shown when replies were slower than the benchmark")
@@ -72,7 +67,7 @@ class Latency(_Strict):
         return self
 
 
-class Judge(_Strict):
+class Judge(Strict):
     """How the criterion is judged, as data."""
 
     base: float = Field(default=0.0, ge=0, le=1, description="share every reply with substance earns (clean-record criteria)")
@@ -87,12 +82,12 @@ class Judge(_Strict):
         return self
 
 
-class Source(_Strict):
+class Source(Strict):
     seed: str = Field(pattern=r"^00[0-4]$")
     fact: str = Field(min_length=1)
 
 
-class Criterion(_Strict):
+class Criterion(Strict):
     id: CriterionId
     label: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -104,13 +99,13 @@ class Criterion(_Strict):
     source: Source
 
 
-class Tips(_Strict):
+class Tips(Strict):
     low_substance: str = Field(min_length=1)
     injection: str = Field(min_length=1)
     empty: str = Field(min_length=1)
 
 
-class Rubric(_Strict):
+class Rubric(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     label: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -184,18 +179,13 @@ def rubrics_dir() -> Path:
     return paths.grader_dir() / "rubrics"
 
 
-@lru_cache(maxsize=32)
-def _cached(path: str, mtime_ns: int) -> Rubric:
-    return parse_rubric(Path(path))
-
-
 def load_rubric(rubric_id: str) -> Rubric:
     """A rubric by id (grader/rubrics/<id>.yaml), validated; re-read when the file changes."""
     path = rubrics_dir() / f"{rubric_id}.yaml"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in rubrics_dir().glob("*.yaml"))) or "none"
         raise ShifuError([Problem(display_path(path), "(file)", f"unknown rubric {rubric_id!r}", f"use one of: {known}")])
-    return _cached(str(path), path.stat().st_mtime_ns)
+    return cached_by_file(path, parse_rubric)
 
 
 def rubric_catalog() -> tuple[dict[str, Rubric], list[Problem]]:

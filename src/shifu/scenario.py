@@ -9,19 +9,15 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from . import paths
 from .errors import Problem, ShifuError, display_path
 from .vocab import BuyerState, Channel, Competency, Escalation, Family, Signal
-from .yamlio import line_for, load_model, load_yaml
+from .yamlio import Strict, line_for, load_model, load_yaml
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Trigger(Strict):

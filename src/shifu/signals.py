@@ -12,7 +12,7 @@ phrases, privacy breaches …) are found everywhere except in copies of the buye
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from .content import question_kinds

@@ -1,14 +1,12 @@
 """The role-play's trainee-facing labels, from grader/ui.yaml, shared by the terminal and the widget."""
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from . import paths
 from .scenario import Scenario
-from .yamlio import load_model
+from .yamlio import load_model_cached
 
 
 class _Text(BaseModel):
@@ -96,11 +94,6 @@ class UIText(_Text):
         return lines
 
 
-@lru_cache(maxsize=4)
-def _cached(path: str, mtime_ns: int) -> UIText:
-    return load_model(Path(path), UIText, guide="the comments in grader/ui.yaml")
-
-
 def ui_text() -> UIText:
     p = paths.grader_dir() / "ui.yaml"
-    return _cached(str(p), p.stat().st_mtime_ns if p.exists() else 0)
+    return load_model_cached(p, UIText, guide="the comments in grader/ui.yaml")

@@ -2,15 +2,24 @@
 from __future__ import annotations
 
 import difflib
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import Problem, ShifuError, display_path
 
 LineMap = dict[tuple[Any, ...], int]
+
+
+class Strict(BaseModel):
+    """Base of every schema for trainer-edited YAML: unknown fields are errors (a misspelt key is never
+    silently ignored) and a loaded value cannot be changed by the code that reads it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _walk(node: yaml.Node, path: tuple[Any, ...], lines: LineMap) -> None:
@@ -182,3 +191,57 @@ def load_model(path: Path, model: type[M], guide: str = "", first_key: str = "")
         return model.model_validate(data)
     except ValidationError as exc:
         raise ShifuError(validation_problems(shown, exc, lines, model, guide)) from None
+
+
+# ------------------------------------------------------------ one cache for every file read from content
+
+T = TypeVar("T")
+_CACHE: OrderedDict[tuple[Hashable, ...], tuple[tuple[int, int], Any]] = OrderedDict()
+_CACHE_SIZE = 256
+
+
+def cached_by_file(path: Path, parse: Callable[[Path], T], *key: Hashable) -> T:
+    """`parse(path)`, remembered until the file changes (resolved path, modification time and size).
+
+    A trainer who edits a YAML file sees the edit in a running kernel or server without a restart; every
+    content loader goes through here so none is cached by path alone. `parse` reports a missing file its own
+    way (it is called, uncached, when the file cannot be stat'ed). `key` separates parses of the same file
+    (e.g. different schemas). Errors are not cached: a fixed file is read again at once.
+    """
+    p = Path(path).resolve()
+    try:
+        st = p.stat()
+    except OSError:
+        return parse(p)
+    stamp = (st.st_mtime_ns, st.st_size)
+    k = (str(p), parse, *key)
+    hit = _CACHE.get(k)
+    if hit is not None and hit[0] == stamp:
+        _CACHE.move_to_end(k)
+        return hit[1]
+    value = parse(p)
+    _CACHE[k] = (stamp, value)
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return value
+
+
+def load_model_cached(path: Path, model: type[M], guide: str = "", first_key: str = "") -> M:
+    """`load_model`, remembered until the file changes (see cached_by_file)."""
+    return cached_by_file(path, _model_parser(model, guide, first_key), model, guide, first_key)
+
+
+_PARSERS: dict[tuple[type[BaseModel], str, str], Callable[[Path], Any]] = {}
+
+
+def _model_parser(model: type[M], guide: str, first_key: str) -> Callable[[Path], M]:
+    # one parser object per (schema, guide) so the cache key stays stable between calls
+    k = (model, guide, first_key)
+    if k not in _PARSERS:
+        _PARSERS[k] = lambda p: load_model(p, model, guide, first_key)
+    return _PARSERS[k]
+
+
+def clear_cache() -> None:
+    """Forget every cached file (tests that rewrite content within the same second and size)."""
+    _CACHE.clear()

@@ -34,7 +34,7 @@ from .. import paths
 from ..errors import Problem, ShifuError, display_path
 from ..scenario import BuyerLine, LineCondition, Scenario
 from ..vocab import BuyerState
-from ..yamlio import load_model
+from ..yamlio import cached_by_file, load_model
 from . import OnText, Utterance, VoiceRequest
 
 _Lines = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=3)]
@@ -54,12 +54,11 @@ def line_book_path() -> Path:
     return paths.grader_dir() / "buyer_lines.yaml"
 
 
-@lru_cache(maxsize=4)
-def _book_cached(path: str, mtime: float) -> BuyerLineBook:
-    book = load_model(Path(path), BuyerLineBook, guide="the comments in grader/buyer_lines.yaml")
+def _read_book(path: Path) -> BuyerLineBook:
+    book = load_model(path, BuyerLineBook, guide="the comments in grader/buyer_lines.yaml")
     missing = [s.value for s in BuyerState if s not in book.fallback]
     if missing:
-        raise ShifuError([Problem(display_path(Path(path)), "fallback", f"no lines for {', '.join(missing)}",
+        raise ShifuError([Problem(display_path(path), "fallback", f"no lines for {', '.join(missing)}",
                                   "add a list of at least 3 lines for every buyer state")])
     return book
 
@@ -69,7 +68,7 @@ def line_book(path: Path | None = None) -> BuyerLineBook:
     p = Path(path) if path else line_book_path()
     if not p.exists():
         raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/buyer_lines.yaml from the repository")])
-    return _book_cached(str(p.resolve()), p.stat().st_mtime)
+    return cached_by_file(p, _read_book)
 
 
 @lru_cache(maxsize=4096)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -10,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from .. import paths
 from ..errors import Problem, ShifuError, display_path
 from ..vocab import BuyerState, Escalation
-from ..yamlio import line_for, load_model, load_yaml
+from ..yamlio import cached_by_file, line_for, load_model, load_yaml
 from . import VoiceRequest
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -95,9 +94,7 @@ class VoiceStyle(BaseModel):
         return None
 
 
-@lru_cache(maxsize=4)
-def _load(path: str, mtime: float) -> VoiceStyle:
-    p = Path(path)
+def _load(p: Path) -> VoiceStyle:
     shown = display_path(p)
     style = load_model(p, VoiceStyle, guide="the comments in grader/buyer_voice.yaml")
     for field in ("role_reversal_starts", "breaks_character", "strip_prefixes"):
@@ -115,4 +112,4 @@ def load_style(path: Path | None = None) -> VoiceStyle:
     p = Path(path) if path else paths.grader_dir() / "buyer_voice.yaml"
     if not p.exists():
         raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/buyer_voice.yaml from the repository")])
-    return _load(str(p.resolve()), p.stat().st_mtime)
+    return cached_by_file(p, _load)

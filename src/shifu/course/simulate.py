@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Annotated
 
 import nbformat
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from .. import paths
 from ..errors import ShifuError, display_path
 from ..scenario import Scenario, load_scenario
-from ..yamlio import load_model
+from ..yamlio import Strict, load_model
 from . import layout
 from .answers import magic_form
 from .notebook import transcript_name
@@ -36,11 +36,7 @@ _SOLUTION_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### 
 CodeChoice = Annotated[str, Field(pattern="^(solution|wrong|stub|crash|loop)$")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Profile(_Strict):
+class Profile(Strict):
     label: str
     reply: list[str] = Field(min_length=1)
     roleplay: list[list[str]] = Field(min_length=1)
@@ -53,12 +49,12 @@ class Profile(_Strict):
         default_factory=dict, description="KPI CSV column -> (low, high) of the monthly values this profile draws")
 
 
-class Member(_Strict):
+class Member(Strict):
     id: str = Field(pattern=r"^synthetic-[a-z0-9-]+$", description="lower-case slug starting with synthetic-")
     profile: str
 
 
-class Profiles(_Strict):
+class Profiles(Strict):
     cohort: list[Member] = Field(min_length=1)
     profiles: dict[str, Profile] = Field(min_length=1)
     moves: dict[str, list[str]] = Field(min_length=1)
@@ -281,19 +277,19 @@ def cohort_kpi(profiles: Profiles, members: list[Member], months: list[str], see
 
 # --- synthetic mentors (导师点评) -------------------------------------------------------------
 
-class SyntheticMentor(_Strict):
+class SyntheticMentor(Strict):
     id: str = Field(pattern=r"^synthetic-[a-z0-9-]+$", description="lower-case slug starting with synthetic-")
     label: str
     bias: float = Field(ge=-100, le=100, description="points of 100 added to the rubric's percentage")
     noise: float = Field(ge=0, le=50, description="standard deviation of the random spread, points of 100")
 
 
-class CommentBand(_Strict):
+class CommentBand(Strict):
     min: float = Field(ge=0, le=100)
     text: str = Field(min_length=1)
 
 
-class MentorPanel(_Strict):
+class MentorPanel(Strict):
     mentors: list[SyntheticMentor] = Field(min_length=1)
     comments: list[CommentBand] = Field(min_length=1)
 

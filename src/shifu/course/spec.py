@@ -6,15 +6,14 @@ the nbgrader source notebook that trainers then keep editing in JupyterLab.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..errors import Problem, ShifuError, display_path
 from ..vocab import Competency
-from ..yamlio import line_for, load_model, load_yaml
+from ..yamlio import Strict, cached_by_file, line_for, load_model, load_yaml
 from . import layout
 
 CRITERIA = ("timeliness", "de_escalation", "need_tracing", "consensus_solution",
@@ -23,10 +22,6 @@ CRITERIA = ("timeliness", "de_escalation", "need_tracing", "consensus_solution",
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 Text = Annotated[str, Field(min_length=1)]
 Points = Annotated[float, Field(gt=0, le=20)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _known_criteria(criteria: dict[str, float]) -> dict[str, float]:
@@ -126,9 +121,8 @@ def module_files(course: Path | None = None) -> list[Path]:
     return sorted(p for p in d.glob("*.yaml") if p.name != "course.yaml")
 
 
-@lru_cache(maxsize=4)
-def _course_text(path: str) -> dict[str, Any]:
-    data, _ = load_yaml(Path(path))
+def _course_text(path: Path) -> dict[str, Any]:
+    data, _ = load_yaml(path)
     if not isinstance(data, dict):
         raise ShifuError([Problem(display_path(path), "(top level)", "must be a mapping", "restore it from the repository", 1)])
     return data
@@ -139,4 +133,4 @@ def course_text(course: Path | None = None) -> dict[str, Any]:
     path = layout.authoring_dir(course) / "course.yaml"
     if not path.exists():
         raise ShifuError([Problem(display_path(path), "(file)", "is missing", "restore it from the repository")])
-    return _course_text(str(path))
+    return cached_by_file(path, _course_text)

@@ -5,21 +5,15 @@ keeps its {placeholders}; a missing or broken file is a ShifuError naming the fi
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from .. import paths
 from ..errors import Problem, ShifuError, display_path
-from ..yamlio import load_model
+from ..yamlio import Strict, load_model_cached
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReplyText(_Strict):
+class ReplyText(Strict):
     unpaired_quotes: str
     unpaired_quotes_read: str
     syntax_error: str
@@ -29,14 +23,14 @@ class ReplyText(_Strict):
     untouched: str
 
 
-class Outcomes(_Strict):
+class Outcomes(Strict):
     resolved: str
     escalated: str
     abandoned: str
     ongoing: str
 
 
-class TranscriptText(_Strict):
+class TranscriptText(Strict):
     missing: str
     rejected: str
     unreadable: str
@@ -57,22 +51,22 @@ class TranscriptText(_Strict):
     outcomes: Outcomes
 
 
-class QuizText(_Strict):
+class QuizText(Strict):
     right: str
     wrong: str
     no_answer: str
     not_a_value: str
 
 
-class KernelText(_Strict):
+class KernelText(Strict):
     not_scored_here: str
 
 
-class Copies(_Strict):
+class Copies(Strict):
     min_reply_chars: int = Field(ge=1)
 
 
-class GradingText(_Strict):
+class GradingText(Strict):
     reply: ReplyText
     transcript: TranscriptText
     quiz: QuizText
@@ -80,14 +74,9 @@ class GradingText(_Strict):
     copies: Copies
 
 
-@lru_cache(maxsize=4)
-def _cached(path: str, mtime_ns: int) -> GradingText:
-    return load_model(Path(path), GradingText, guide="the repository's copy (keep the {placeholders})")
-
-
 def grading_text() -> GradingText:
     """grader/grading.yaml; ShifuError naming the file when it is missing or a field is wrong."""
     p = paths.grader_dir() / "grading.yaml"
     if not p.exists():
         raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/grading.yaml from the repository")])
-    return _cached(str(p), p.stat().st_mtime_ns)
+    return load_model_cached(p, GradingText, guide="the repository's copy (keep the {placeholders})")

@@ -12,11 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import paths
 from ..errors import Problem, ShifuError, display_path
-from ..yamlio import dotted, line_for, load_model, load_yaml
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from ..yamlio import Strict, dotted, line_for, load_model, load_yaml
 
 
 class _Open(BaseModel):
@@ -57,29 +53,29 @@ class CompetenciesFile(_Open):
 
 # ---------------------------------------------------------------- progress.yaml
 
-class ProficiencyRules(_Strict):
+class ProficiencyRules(Strict):
     min_items: int = Field(ge=1)
     max_age_days: float = Field(gt=0)
     half_life_days: float = Field(gt=0)
     undated_weight: float = Field(ge=0, le=1)
 
 
-class ResponseTime(_Strict):
+class ResponseTime(Strict):
     benchmark_s: float = Field(gt=0)
 
 
-class AtRisk(_Strict):
+class AtRisk(Strict):
     below_score: float = Field(ge=0, le=100)
     missing_submissions: int = Field(ge=1)
     insufficient_abilities: int = Field(ge=1)
 
 
-class Improvement(_Strict):
+class Improvement(Strict):
     window_days: float = Field(gt=0)
     top: int = Field(ge=1)
 
 
-class Calibration(_Strict):
+class Calibration(Strict):
     """How `shifu calibrate` sets mentors' grades beside the automatic ones (see progress.yaml)."""
 
     mentor_cells: str = Field(min_length=1)     # regex on the grade id of a 导师点评 cell
@@ -103,7 +99,7 @@ class Calibration(_Strict):
         return self
 
 
-class ProgressRules(_Strict):
+class ProgressRules(Strict):
     proficiency: ProficiencyRules
     response_time: ResponseTime
     at_risk: AtRisk
@@ -119,13 +115,13 @@ class ProgressRules(_Strict):
 
 # ---------------------------------------------------------------- review.yaml
 
-class Parts(_Strict):
+class Parts(Strict):
     kpi: float = Field(ge=0)
     competencies: float = Field(ge=0)
     apprentices: float = Field(ge=0)
 
 
-class KpiComponent(_Strict):
+class KpiComponent(Strict):
     label: str = Field(min_length=1)
     column: str = Field(min_length=1)
     better: Literal["higher", "lower"]
@@ -140,7 +136,7 @@ class KpiComponent(_Strict):
         return self.rate if self.rate is not None else self.target <= 1
 
 
-class KpiRules(_Strict):
+class KpiRules(Strict):
     bar: float = Field(gt=0)
     cap: float = Field(ge=1)
     min_months: int = Field(ge=1, le=6)
@@ -150,25 +146,25 @@ class KpiRules(_Strict):
     default_files: list[str] = Field(default_factory=lambda: ["agent_kpi.csv"])
 
 
-class TableRules(_Strict):
+class TableRules(Strict):
     """How exported tables are read (shifu.tabular): rows whose first cell is a total marker are skipped."""
 
     total_markers: list[str] = Field(min_length=1)
 
 
-class ApprenticeRules(_Strict):
+class ApprenticeRules(Strict):
     """The words a `passed_probation` cell may hold."""
 
     passed: list[str] = Field(min_length=1)
     failed: list[str] = Field(min_length=1)
 
 
-class ReviewCompetencies(_Strict):
+class ReviewCompetencies(Strict):
     min_abilities: int = Field(ge=0, le=5)
     max_age_days: float = Field(gt=0)
 
 
-class ReviewRules(_Strict):
+class ReviewRules(Strict):
     parts: Parts
     kpi: KpiRules
     competencies: ReviewCompetencies

@@ -13,8 +13,6 @@ import json
 import logging
 import re
 from collections import OrderedDict
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -25,7 +23,7 @@ from ..llm_config import LLMConfig
 from ..phrases import normalize_map
 from ..signals import ReplyContext, Signals, Span, read_reply
 from ..vocab import Signal
-from ..yamlio import load_model
+from ..yamlio import load_model_cached
 
 log = logging.getLogger("shifu.readers.llm")
 
@@ -39,15 +37,12 @@ class ReaderPrompt(BaseModel):
     user: str
 
 
-@lru_cache(maxsize=4)
-def _prompt(path: str, mtime: int) -> ReaderPrompt:
-    return load_model(Path(path), ReaderPrompt, guide="the comments at the top of grader/reader_prompt.yaml",
-                      first_key="system")
 
 
 def load_prompt() -> ReaderPrompt:
     p = paths.grader_dir() / "reader_prompt.yaml"
-    return _prompt(str(p), p.stat().st_mtime_ns if p.exists() else -1)
+    return load_model_cached(p, ReaderPrompt, guide="the comments at the top of grader/reader_prompt.yaml",
+                             first_key="system")
 
 
 class LLMReader:
