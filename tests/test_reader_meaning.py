@@ -228,3 +228,14 @@ def test_casual_chat_with_spaces_is_talk_not_a_keyword_list():
     assert not sig.of(Signal.stuffing), sig.of(Signal.stuffing)
     listed = "顺丰加急 补发 新礼盒 周五前送到 运费我们承担 您看可以吗"
     assert read_reply(listed, ReplyContext(load_scenario("bad-review-threat"), buyer_message="")).of(Signal.stuffing)
+
+
+def test_restating_the_buyers_claim_is_not_admitting_it():
+    reply = ("赵先生您好,您的诉求我复述一下:您指出详情页有「最健康」的用语,要求按退一赔十处理。我理解得对吗?")
+    assert "breach" not in names("claim-hunter-absolute-words", reply)
+    assert "breach" in names("claim-hunter-absolute-words", "好的,我们同意按退一赔十处理。")
+
+
+def test_asking_whether_the_plan_helps_is_a_consensus_check():
+    reply = "如果您要走法律途径,我把需要准备的材料清单整理好,今天之内发到这个对话里。您看这样对您有帮助吗?"
+    assert "consensus_check" in names("privacy-other-order", reply)
