@@ -91,8 +91,27 @@ def get_json(url: str, method: str = "GET") -> tuple[int, object]:
         return status, body
 
 
+def _fontconfig(folder: Path) -> Path | None:
+    """A fontconfig file adding the CJK fonts the mplfonts package ships (a dependency): screenshots taken
+    on a machine without a system CJK font still show Chinese, not boxes. None when there is none."""
+    try:
+        import mplfonts
+    except ImportError:
+        return None
+    fonts = Path(mplfonts.__file__).parent / "fonts"
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                    '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+                    f"<dir>{fonts}</dir><cachedir>{folder / 'cache'}</cachedir></fontconfig>", encoding="utf-8")
+    return conf
+
+
 @contextmanager
-def chromium(width: int = 1400, height: int = 1000):
+def chromium(width: int = 1400, height: int = 1000, scratch: Path | None = None):
+    """Headless chromium; scratch: a folder for its font settings (Chinese glyphs in screenshots)."""
+    import tempfile
+
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -102,7 +121,9 @@ def chromium(width: int = 1400, height: int = 1000):
                  "--disable-component-update", "--disable-sync", "--no-first-run", f"--window-size={width},{height}",
                  "--disable-dev-shm-usage", "--lang=zh-CN"):
         opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    conf = _fontconfig(Path(scratch or tempfile.mkdtemp(prefix="shifu-fonts-")) / "fontconfig")
+    env = {**os.environ, **({"FONTCONFIG_FILE": str(conf)} if conf else {})}
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, env=env), options=opts)
     try:
         yield driver
     finally:

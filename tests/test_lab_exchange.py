@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from labserver import BIN, content_copy, get_json, running_lab
+from labserver import BIN, HAVE_CHROMIUM, chromium, content_copy, get_json, running_lab, screenshot_dir
 
 pytestmark = pytest.mark.slow
 TRAINEE = "xiaolin"
@@ -125,3 +126,91 @@ def test_formgrader_finds_the_course_in_the_mentor_lab(single_user):
         assert m01["status"] == "released"  # it sees the exchange `make lab` set up
         settings = json.loads((mentor.config_dir / "labconfig" / "page_config.json").read_text(encoding="utf-8"))
         assert settings["disabledExtensions"] == {}
+
+
+# -- in a real browser: what a newcomer sees, what the mentor grades --------------------------------------
+
+def _wait_for_app(driver, timeout: float = 180):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout, poll_frequency=0.5).until(
+        lambda d: d.execute_script("return !!(window.jupyterapp && window.jupyterapp.shell"
+                                   " && document.querySelector('.jp-DirListing-item'))"))
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason="chromium is not installed")
+def test_a_newcomer_sees_chinese_a_start_page_modules_in_order_and_no_mentor_tools(single_user):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    tmp, trainee, _ = single_user
+    shots = screenshot_dir(tmp / "screenshots")
+    with running_lab(trainee, tmp / "logs-trainee-browser") as url, chromium(scratch=tmp) as driver:
+        driver.get(f"{url}{trainee.default_url}")
+        _wait_for_app(driver)
+        wait = WebDriverWait(driver, 120, poll_frequency=0.5)
+        # the start page opens rendered (Markdown preview), with the course's own words
+        start = (tmp / "home" / "course" / "start" / trainee.default_url.removeprefix("/lab/tree/")).read_text(encoding="utf-8")
+        heading = start.splitlines()[0].lstrip("# ").strip()
+        wait.until(lambda d: heading in d.execute_script(
+            "const r = document.querySelector('.jp-RenderedMarkdown h1'); return r ? r.textContent : '';"))
+        # JupyterLab's own menus in Chinese (the language pack's word for "File")
+        wait.until(lambda d: "文件" in [e.text for e in d.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")])
+        items = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".jp-DirListing-item .jp-DirListing-itemText")]
+        folders = [n for n in items if n[:2].isdigit()]
+        assert folders[0] == "01-m00_orientation" and folders[6] == "07-m06_double11" and folders[7] == "08-lab1_kpi", items
+        assert "lab1_kpi" not in items
+        driver.save_screenshot(str(shots / "trainee-start-page.png"))
+        # mentor tools are not in the trainee's lab: no Formgrader, no Create Assignment
+        commands = driver.execute_script("return window.jupyterapp.commands.listCommands();")
+        assert "nbgrader:open-assignment-list" in commands
+        assert "nbgrader:open-formgrader" not in commands and "nbgrader:open-create-assignment" not in commands
+        # the Assignments panel lists the workspace's assignments as downloaded, ready to submit
+        driver.execute_script("window.jupyterapp.commands.execute('nbgrader:open-assignment-list');")
+        wait.until(lambda d: "m01_logistics" in d.find_element(By.ID, "nbgrader-assignment-list").text)
+        driver.save_screenshot(str(shots / "trainee-assignment-list.png"))
+        panel = driver.find_element(By.ID, "nbgrader-assignment-list").text
+        assert "Error" not in panel and "exchange directory" not in panel
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason="chromium is not installed")
+def test_the_mentor_grades_a_submitted_roleplay_with_the_chat_in_formgrader(single_user):
+    from nbgrader.api import Gradebook
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from shifu.course import layout
+    from shifu.grading import grade_course
+
+    tmp, trainee, mentor = single_user
+    shots = screenshot_dir(tmp / "screenshots")
+    a, sc = "m01_logistics", "late-parcel-wrong-station"
+    reference = layout.reference_dir(tmp / "home" / "course") / a / f"{sc}.jsonl"
+    shutil.copy2(reference, trainee.root_dir / a / f"{sc}.jsonl")  # the trainee's finished chat
+    assert _nbgrader(["submit", a], trainee, trainee.root_dir).returncode == 0
+    col = _nbgrader(["collect", a], mentor, mentor.root_dir)
+    assert col.returncode == 0, col.stderr[-2000:]
+    course = mentor.root_dir
+    db = "sqlite:///" + str(course / "gradebook.db")
+    results = grade_course(course, assignment=a, workers=1, db_url=db, progress=False)
+    assert all(r.graded for r in results), [r.reason for r in results]
+    with Gradebook(db, "shifu") as gb:
+        nb_id = gb.find_submission_notebook(a, a, TRAINEE).id
+    reply = next(json.loads(line) for line in reference.read_text(encoding="utf-8").splitlines()
+                 if '"role": "trainee"' in line)["text"]
+    with running_lab(mentor, tmp / "logs-mentor-browser") as url, chromium(1400, 1600, scratch=tmp) as driver:
+        driver.get(f"{url}/formgrader/submissions/{nb_id}/")
+        WebDriverWait(driver, 180, poll_frequency=0.5).until(
+            lambda d: d.execute_script("return document.querySelectorAll('.shifu-transcript .alert-info').length") > 0)
+        bubble = driver.execute_script("const b = document.querySelector('.shifu-transcript .alert-info');"
+                                       "b.scrollIntoView(); return [b.textContent, getComputedStyle(b).backgroundColor];")
+        assert reply[:20] in bubble[0]
+        assert bubble[1] not in ("rgba(0, 0, 0, 0)", "transparent")  # styled as a bubble by formgrader's Bootstrap
+        driver.save_screenshot(str(shots / "mentor-formgrader-chat.png"))
+        feedback = course / "feedback" / TRAINEE / a / f"{a}.html"
+        driver.get(feedback.as_uri())
+        WebDriverWait(driver, 60).until(
+            lambda d: d.execute_script("return document.querySelectorAll('.shifu-transcript .alert-warning').length") > 0)
+        driver.execute_script("document.querySelector('.shifu-transcript').scrollIntoView();")
+        driver.save_screenshot(str(shots / "trainee-feedback-chat.png"))
