@@ -204,7 +204,8 @@ def test_the_mentor_grades_a_submitted_roleplay_with_the_chat_in_formgrader(sing
         WebDriverWait(driver, 180, poll_frequency=0.5).until(
             lambda d: d.execute_script("return document.querySelectorAll('.shifu-transcript .alert-info').length") > 0)
         bubble = driver.execute_script("const b = document.querySelector('.shifu-transcript .alert-info');"
-                                       "b.scrollIntoView(); return [b.textContent, getComputedStyle(b).backgroundColor];")
+                                       "document.querySelector('.shifu-transcript').scrollIntoView();"
+                                       "return [b.textContent, getComputedStyle(b).backgroundColor];")
         assert reply[:20] in bubble[0]
         assert bubble[1] not in ("rgba(0, 0, 0, 0)", "transparent")  # styled as a bubble by formgrader's Bootstrap
         driver.save_screenshot(str(shots / "mentor-formgrader-chat.png"))

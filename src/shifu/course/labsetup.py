@@ -86,7 +86,9 @@ class LabState:
 
 def lab_overrides(start_page: str | None = None) -> dict:
     """JupyterLab setting defaults for both roles (the user's own choices, saved in ~/.jupyter, still win)."""
-    overrides: dict = {"@jupyterlab/translation-extension:plugin": {"locale": LOCALE}}
+    overrides: dict = {"@jupyterlab/translation-extension:plugin": {"locale": LOCALE},
+                       # offline first: no news feed, no update check, no English pop-up asking about them
+                       "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
     if start_page:
         # the start page is Markdown: open it rendered, not in the text editor
         overrides["@jupyterlab/docmanager-extension:plugin"] = {"defaultViewers": {"markdown": "Markdown Preview"}}
