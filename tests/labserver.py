@@ -42,13 +42,13 @@ def free_port() -> int:
 @contextmanager
 def running_lab(launch, log_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:  # launch: shifu.course.labsetup.Launch
     """Start JupyterLab for `launch` (its folder, settings and first page); yield its base URL; stop it."""
+    from shifu.commands.lab import lab_command
+
     port = free_port()
-    cmd = [str(BIN / "jupyter-lab"), "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.root_dir={launch.root_dir}", "--IdentityProvider.token=", "--ServerApp.password=",
-           "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={log_dir / 'lab-workspaces'}",
-           "--ServerApp.disable_check_xsrf=True", f"--ServerApp.default_url={launch.default_url}"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
+    # the command `shifu lab` runs, plus what a test needs: no token, no XSRF, its own lab workspaces
+    cmd = lab_command(launch.root_dir, port, open_browser=False, default_url=launch.default_url)
+    cmd += ["--IdentityProvider.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.workspaces_dir={log_dir / 'lab-workspaces'}", "--ServerApp.disable_check_xsrf=True"]
     full_env = {**os.environ, **(env or {}), **launch.env, "JUPYTER_RUNTIME_DIR": str(log_dir / "runtime"),
                 "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     log_dir.mkdir(parents=True, exist_ok=True)

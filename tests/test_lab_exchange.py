@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import unquote
 
 import nbformat
 import pytest
@@ -109,7 +110,7 @@ def test_assignments_panel_lists_and_submits_in_the_trainee_lab(single_user):
         folders = [n for n in names if n[:2].isdigit()]
         assert folders[:2] == ["01-m00_orientation", "02-m01_logistics"] and folders[7] == "08-lab1_kpi", names
         assert "m00_orientation" not in names and "lab1_kpi" not in names
-        assert trainee.default_url.startswith("/lab/tree/") and trainee.default_url.removeprefix("/lab/tree/") in names
+        assert trainee.default_url.startswith("/lab/tree/") and unquote(trainee.default_url.removeprefix("/lab/tree/")) in names
         # a notebook opens through its link (the kernel's folder is the assignment's)
         status, model = get_json(f"{url}/api/contents/01-m00_orientation/m00_orientation.ipynb?content=0")
         assert status == 200 and model["type"] == "notebook"
@@ -147,11 +148,11 @@ def test_a_newcomer_sees_chinese_a_start_page_modules_in_order_and_no_mentor_too
     tmp, trainee, _ = single_user
     shots = screenshot_dir(tmp / "screenshots")
     with running_lab(trainee, tmp / "logs-trainee-browser") as url, chromium(scratch=tmp) as driver:
-        driver.get(f"{url}{trainee.default_url}")
+        driver.get(f"{url}/")  # the server's own first page: it sends the browser to the start page
         _wait_for_app(driver)
         wait = WebDriverWait(driver, 120, poll_frequency=0.5)
         # the start page opens rendered (Markdown preview), with the course's own words
-        start = (tmp / "home" / "course" / "start" / trainee.default_url.removeprefix("/lab/tree/")).read_text(encoding="utf-8")
+        start = (tmp / "home" / "course" / "start" / unquote(trainee.default_url.removeprefix("/lab/tree/"))).read_text(encoding="utf-8")
         heading = start.splitlines()[0].lstrip("# ").strip()
         wait.until(lambda d: heading in d.execute_script(
             "const r = document.querySelector('.jp-RenderedMarkdown h1'); return r ? r.textContent : '';"))
@@ -215,3 +216,17 @@ def test_the_mentor_grades_a_submitted_roleplay_with_the_chat_in_formgrader(sing
             lambda d: d.execute_script("return document.querySelectorAll('.shifu-transcript .alert-warning').length") > 0)
         driver.execute_script("document.querySelector('.shifu-transcript').scrollIntoView();")
         driver.save_screenshot(str(shots / "trainee-feedback-chat.png"))
+
+
+def test_course_order_links_are_kept_and_never_replace_a_trainees_file(tmp_path):
+    from shifu.course.labsetup import link_in_course_order
+
+    for name in ("m00_orientation", "m01_logistics", "lab1_kpi"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "02-m01_logistics").write_text("my notes", encoding="utf-8")  # the trainee's own file
+    hidden = link_in_course_order(tmp_path, ["m00_orientation", "m01_logistics", "lab1_kpi", "m02_refunds"])
+    assert hidden == ["m00_orientation", "lab1_kpi"]  # m01 stays visible: its link name is taken
+    assert os.readlink(tmp_path / "01-m00_orientation") == "m00_orientation"
+    assert (tmp_path / "02-m01_logistics").read_text(encoding="utf-8") == "my notes"
+    assert os.readlink(tmp_path / "03-lab1_kpi") == "lab1_kpi"
+    assert link_in_course_order(tmp_path, ["m00_orientation", "m01_logistics", "lab1_kpi"]) == hidden  # idempotent

@@ -31,7 +31,7 @@ def lab_command(root_dir: Path, port: int, open_browser: bool, default_url: str 
     jupyter = shutil.which("jupyter-lab") or str(Path(sys.executable).parent / "jupyter-lab")
     cmd = [jupyter, f"--ServerApp.root_dir={root_dir}", f"--port={port}", "--ServerApp.ip=127.0.0.1"]
     if default_url != "/lab":
-        cmd.append(f"--ServerApp.default_url={default_url}")
+        cmd.append(f"--LabApp.default_url={default_url}")
     if not open_browser:
         cmd.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:

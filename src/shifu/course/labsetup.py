@@ -30,6 +30,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from .. import paths
 from ..errors import Problem, ShifuError, display_path
@@ -245,11 +246,7 @@ def prepare_lab(role: Role = "trainee", state: LabState | None = None, trainee: 
     for r in ROLES:
         write_role_config(state, r, cid, trainee=trainee, start_page=start, hide=hide)
     root = ws.root if role == "trainee" else course
-    default_url = f"/lab/tree/{start}" if (role == "trainee" and start) else "/lab"
+    default_url = f"/lab/tree/{quote(start)}" if (role == "trainee" and start) else "/lab"
     env = {"JUPYTER_CONFIG_PATH": os.pathsep.join(
         [str(state.config_dir(role))] + [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p])}
-    if role == "mentor":
-        env["SHIFU_GRADEBOOK_URL"] = os.environ.get("SHIFU_GRADEBOOK_URL", "")
-        if not env["SHIFU_GRADEBOOK_URL"]:
-            del env["SHIFU_GRADEBOOK_URL"]
     return Launch(role, root, state.config_dir(role), env, default_url, notes)

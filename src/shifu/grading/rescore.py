@@ -441,7 +441,8 @@ def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
             shown.add(spec.transcript)
             bubbles = notebook_output(transcripts[spec.transcript])
             if bubbles is not None:
-                cell["outputs"].insert(0, bubbles)  # before the points: nbgrader reads the first execute_result
+                # after the reasons, before the points (nbgrader reads the first execute_result)
+                cell["outputs"].insert(len(cell["outputs"]) - 1, bubbles)
     mentor: list[str] = list(mentor_lines)
     for ts in transcripts.values():
         if ts.checked is not None:
