@@ -126,3 +126,11 @@ def test_graded_roleplay_cell_and_feedback_show_the_conversation(tmp_path):
     fb = (course / "feedback" / "xiaolin" / A / f"{A}.html").read_text(encoding="utf-8")
     assert 'class="alert alert-info"' in fb and view_text().signal("empathy") in fb
     assert view_text().title.format(title="", scenario=SC).split("{")[0].strip(":") in fb
+
+
+def test_a_transcript_of_an_unknown_scenario_is_shown_as_written(tmp_path):
+    records = _records()
+    records[0]["scenario"] = "no-such-buyer"
+    shown = show_file(_write(tmp_path / "x.jsonl", records))
+    assert not shown.checked and "no-such-buyer" in shown.warning
+    assert next(r for r in records if r["type"] == "turn")["text"] in render_text(shown)

@@ -44,6 +44,7 @@ class TranscriptViewText(BaseModel):
     llm_voiced: str
     not_replayed: str
     unfinished: str
+    unknown_scenario: str
     signal_labels: dict[str, str]
 
     def signal(self, name: str) -> str:
@@ -98,8 +99,10 @@ def _scenario_bits(scenario_id: str) -> tuple[str, dict[str, str]]:
     return sc.title, {f.id: f.fact for f in sc.hidden_facts}
 
 
-def shown_from_check(checked, path: Path | str) -> Shown | None:  # checked: shifu.grading.replay.Checked | None
-    """What to show for one checked transcript file; None when there is nothing to show (no file, no turns)."""
+def shown_from_check(checked, path: Path | str, why: str = "") -> Shown | None:  # checked: replay.Checked | None
+    """What to show for one checked transcript file; None when there is nothing to show (no file, no turns).
+
+    why: the reason it was not replayed, when `checked` is None."""
     from .errors import ShifuError
     from .transcript import read_transcript
 
@@ -117,7 +120,7 @@ def shown_from_check(checked, path: Path | str) -> Shown | None:  # checked: shi
         return None
     if not t.turns:
         return None
-    reason = checked.reason if checked is not None else ""
+    reason = checked.reason if checked is not None else why
     title, facts = _scenario_bits(t.scenario)
     return Shown(t, title, False, warning=words.not_replayed.format(reason=reason.rstrip("。.")), facts=facts)
 
@@ -129,11 +132,13 @@ def show_file(path: Path | str) -> Shown:
     from .transcript import read_transcript
 
     t = read_transcript(path)
+    why = ""
     try:
         checked = check_transcript(path, t.scenario)
     except ShifuError:
         checked = None  # the scenario is unknown here: shown as written
-    shown = shown_from_check(checked, path)
+        why = view_text().unknown_scenario.format(scenario=t.scenario)
+    shown = shown_from_check(checked, path, why)
     if shown is None:
         raise ShifuError([Problem(display_path(path), "turns", "the transcript holds no turns",
                                   "play the role-play and save it, then show it again")])
