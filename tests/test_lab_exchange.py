@@ -74,9 +74,12 @@ def test_fetch_submit_collect_with_nbgrader_from_the_written_configuration(singl
     inbound = tmp / "state" / "exchange" / "shifu" / "inbound"
     handed = [p.name for p in inbound.iterdir()]
     assert any(n.startswith(f"{TRAINEE}+m00_orientation+") for n in handed), handed
-    # the mentor collects in the course folder, with the mentor's settings
+    # the mentor collects in the course folder: with the mentor's settings, or from any terminal there
     col = _nbgrader(["collect", "m00_orientation"], mentor, mentor.root_dir)
     assert col.returncode == 0, col.stderr[-2000:]
+    plain = subprocess.run([str(BIN / "nbgrader"), "list", "--inbound"], cwd=mentor.root_dir, capture_output=True,
+                           text=True, timeout=300, env={k: v for k, v in os.environ.items() if k != "JUPYTER_CONFIG_PATH"})
+    assert plain.returncode == 0 and f"{TRAINEE} m00_orientation" in plain.stdout + plain.stderr, plain.stderr[-2000:]
     collected = mentor.root_dir / "submitted" / TRAINEE / "m00_orientation" / "m00_orientation.ipynb"
     assert collected.is_file()
     assert "我的笔记:先共情再追问" in nbformat.read(collected, as_version=4).cells[0].source
