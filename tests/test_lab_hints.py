@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 from shifu.lab_hints import hint_for, lab_hints
