@@ -21,19 +21,16 @@ import re
 import sys
 import sysconfig
 import types
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
 from . import paths
-from .yamlio import load_model
+from .yamlio import Strict, load_model_cached
 
 
-class HintRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class HintRule(Strict):
     error: str
     message: str | None = None
     needs: Literal["columns"] | None = None
@@ -50,10 +47,8 @@ class HintRule(BaseModel):
         return v
 
 
-class LabHints(BaseModel):
+class LabHints(Strict):
     """grader/lab_hints.yaml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     header: str
     close_match: str
@@ -62,14 +57,9 @@ class LabHints(BaseModel):
     rules: list[HintRule]
 
 
-@lru_cache(maxsize=4)
-def _cached(path: str, mtime_ns: int) -> LabHints:
-    return load_model(Path(path), LabHints, guide="the comments in grader/lab_hints.yaml")
-
-
 def lab_hints() -> LabHints:
-    p = paths.grader_dir() / "lab_hints.yaml"
-    return _cached(str(p), p.stat().st_mtime_ns if p.exists() else 0)
+    """The rules, re-read when the file changes; ShifuError naming file, line and field when one is wrong."""
+    return load_model_cached(paths.grader_dir() / "lab_hints.yaml", LabHints, guide="the comments in grader/lab_hints.yaml")
 
 
 def _frames(tb: types.TracebackType | None) -> list[types.TracebackType]:

@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict
 
 from . import paths
 from .transcript import Transcript, TurnRecord
-from .yamlio import load_model
+from .yamlio import Strict, load_model_cached
 
 
-class TranscriptViewText(BaseModel):
+class TranscriptViewText(Strict):
     """grader/transcript_view.yaml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: str
     roles: dict[str, str]
@@ -51,15 +46,10 @@ class TranscriptViewText(BaseModel):
         return self.signal_labels.get(name, name)
 
 
-@lru_cache(maxsize=4)
-def _cached(path: str, mtime_ns: int) -> TranscriptViewText:
-    return load_model(Path(path), TranscriptViewText, guide="the comments in grader/transcript_view.yaml")
-
-
 def view_text() -> TranscriptViewText:
     """The wording, re-read when the file changes; ShifuError naming file and field when it is wrong."""
-    p = paths.grader_dir() / "transcript_view.yaml"
-    return _cached(str(p), p.stat().st_mtime_ns if p.exists() else 0)
+    return load_model_cached(paths.grader_dir() / "transcript_view.yaml", TranscriptViewText,
+                             guide="the comments in grader/transcript_view.yaml")
 
 
 def _tone(signal: str) -> int:
