@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # nbgrader shells out to `alembic`: the venv's bin must be on PATH for every command.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: lab hub test demo setup clean
+.PHONY: lab mentor hub test demo setup clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Shifu needs Python >= 3.11"'
@@ -20,6 +20,11 @@ setup: $(STAMP)
 ## make lab: set up and open the course in JupyterLab (under CI / with no display: start, check, stop)
 lab: $(STAMP)
 	$(BIN)/shifu lab $(if $(SERVE),--serve,)
+
+## make mentor: the mentor's JupyterLab on the same machine — starts in course/ with the formgrader
+## (Manage Assignments, Collect, Manual Grading); `make lab` opens the trainee's side
+mentor: $(STAMP)
+	$(BIN)/shifu lab --mentor $(if $(SERVE),--serve,)
 
 ## make hub: the cohort on JupyterHub — real logins, nbgrader's exchange, PostgreSQL gradebook, role-play service
 ## (needs root, Node.js ≥ 18 with npm, PostgreSQL's server programs; under CI / with no display: start, check, stop)

@@ -22,3 +22,11 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 
 c.ClearSolutions.code_stub = {"python": "# 在这里写你的答案\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "在这里写你的回答"
+
+# The exchange `make lab` sets up on one machine (shifu.course.labsetup): found here too, so
+# `nbgrader collect` / `release_feedback` work from any terminal in this folder. The hub's copy of the
+# course has no such folder beside it; its users get their exchange from their own settings.
+_lab_state = os.environ.get("SHIFU_LAB_STATE") or os.path.join(os.path.dirname(_here), ".shifu", "lab")
+if os.path.isdir(os.path.join(_lab_state, "exchange")):
+    c.Exchange.root = os.path.join(os.path.abspath(_lab_state), "exchange")
+    c.Exchange.cache = os.path.join(os.path.abspath(_lab_state), "cache")

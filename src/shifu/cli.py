@@ -21,6 +21,7 @@ from .commands import progress as progress_cmd
 from .commands import review as review_cmd
 from .commands import calibrate as calibrate_cmd
 from .commands import score as score_cmd
+from .commands import transcript as transcript_cmd
 
 app = typer.Typer(
     help="Shifu 师傅 — training lab for e-commerce customer-service agents.",
@@ -34,6 +35,7 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(course_cmd.app, name="course")
 app.add_typer(llm_cmd.app, name="llm")
 app.add_typer(hub_cmd.app, name="hub")
+app.add_typer(transcript_cmd.app, name="transcript")
 app.command("demo")(demo_cmd.demo)
 app.command("play")(play_cmd.play)
 app.command("progress")(progress_cmd.progress)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import typer
 
-from .. import paths
 from ..errors import ShifuError
+
+from ..course.labsetup import Launch
 
 app = typer.Typer()
 
@@ -26,9 +27,11 @@ def is_headless() -> bool:
     return not has_display and not sys.stdin.isatty()
 
 
-def lab_command(root_dir: Path, port: int, open_browser: bool) -> list[str]:
+def lab_command(root_dir: Path, port: int, open_browser: bool, default_url: str = "/lab") -> list[str]:
     jupyter = shutil.which("jupyter-lab") or str(Path(sys.executable).parent / "jupyter-lab")
     cmd = [jupyter, f"--ServerApp.root_dir={root_dir}", f"--port={port}", "--ServerApp.ip=127.0.0.1"]
+    if default_url != "/lab":
+        cmd.append(f"--LabApp.default_url={default_url}")
     if not open_browser:
         cmd.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -36,18 +39,25 @@ def lab_command(root_dir: Path, port: int, open_browser: bool) -> list[str]:
     return cmd
 
 
-def _prepare_workspace() -> Path:
-    """The folder trainees work in; the course module fills it when the course exists."""
-    try:
-        from ..course.workspace import prepare_workspace  # type: ignore[import-not-found]
-    except ImportError:
-        return paths.course_dir()
-    return prepare_workspace()
+def _prepare(role: str) -> Launch:
+    """The workspace (trainee) or the course (mentor), nbgrader's exchange and the role's settings."""
+    from ..course.labsetup import prepare_lab
+
+    launch = prepare_lab("mentor" if role == "mentor" else "trainee")
+    for line in launch.notes:
+        print(f"warning: {line}", file=sys.stderr)
+    return launch
 
 
-def smoke_check(root_dir: Path, port: int, timeout: float = 90.0) -> str:
-    """Start JupyterLab, wait until /lab answers, stop it; return the URL it answered on."""
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.update(extra or {})
+    return env
+
+
+def smoke_check(root_dir: Path, port: int, timeout: float = 90.0, extra_env: dict[str, str] | None = None) -> str:
+    """Start JupyterLab, wait until /lab answers, stop it; return the URL it answered on."""
+    env = _env(extra_env)
     proc = subprocess.Popen(lab_command(root_dir, port, open_browser=False), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
     url = ""
@@ -85,15 +95,19 @@ def smoke_check(root_dir: Path, port: int, timeout: float = 90.0) -> str:
 def lab(
     serve: bool = typer.Option(None, "--serve/--check", help="keep JupyterLab running (default when someone is at the screen), or only prove it starts (default under CI or with no display)"),
     port: int = typer.Option(8888, help="port for JupyterLab"),
+    mentor: bool = typer.Option(False, "--mentor", help="the mentor's JupyterLab: starts in course/ with the formgrader (Manage Assignments, Collect, Manual Grading)"),
 ) -> None:
-    """Open the course in JupyterLab with the offline buyer."""
-    root = _prepare_workspace()
+    """Open the course in JupyterLab with the offline buyer (trainee), or the formgrader (--mentor)."""
+    launch = _prepare("mentor" if mentor else "trainee")
+    root = launch.root_dir
     if serve is None:
         serve = not is_headless()
     if serve:
         typer.echo(f"Starting JupyterLab in {root} (Ctrl-C to stop)")
-        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-        raise typer.Exit(subprocess.call(lab_command(root, port, open_browser=True), env=env))
-    url = smoke_check(root, port)
-    typer.echo(f"JupyterLab started and answered at {url} (workspace: {root}), then stopped: no display here.")
-    typer.echo("To keep it running: `make lab SERVE=1` (or `shifu lab --serve`), then open the URL it prints.")
+        raise typer.Exit(subprocess.call(lab_command(root, port, open_browser=True, default_url=launch.default_url),
+                                         env=_env(launch.env)))
+    url = smoke_check(root, port, extra_env=launch.env)
+    where = "course" if mentor else "workspace"
+    typer.echo(f"JupyterLab started and answered at {url} ({where}: {root}), then stopped: no display here.")
+    more = " --mentor" if mentor else ""
+    typer.echo(f"To keep it running: `make {'mentor' if mentor else 'lab'} SERVE=1` (or `shifu lab{more} --serve`), then open the URL it prints.")

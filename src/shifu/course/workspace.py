@@ -17,6 +17,18 @@ from . import layout
 from .build import build_course, release_missing
 
 
+def start_dir(course: Path | None = None) -> Path:
+    """course/start/: the pages a newcomer reads first, copied to the top of the workspace (content, not code)."""
+    return (course or paths.course_dir()) / "start"
+
+
+def start_page(course: Path | None = None) -> str | None:
+    """The file name of the page JupyterLab opens first: the first Markdown file in course/start/, by name."""
+    folder = start_dir(course)
+    pages = sorted(p.name for p in folder.glob("*.md")) if folder.is_dir() else []
+    return pages[0] if pages else None
+
+
 def workspace_dir() -> Path:
     """SHIFU_WORKSPACE, else workspace/ at the project root."""
     env = os.environ.get("SHIFU_WORKSPACE")
@@ -43,6 +55,7 @@ def sync_workspace(course: Path | None = None, workspace: Path | None = None) ->
         for b in build_course(course, stale):
             (result.built if b.ok else result.not_built).append(b.assignment if b.ok else f"{b.assignment}: {b.error}")
     root.mkdir(parents=True, exist_ok=True)
+    _copy_start_pages(course, root, result)
     for name in names:
         rel = layout.release_dir(course) / name
         for src in sorted(p for p in rel.rglob("*") if p.is_file()):
@@ -54,6 +67,20 @@ def sync_workspace(course: Path | None = None, workspace: Path | None = None) ->
             shutil.copy2(src, dest)
             result.copied.append(dest)
     return result
+
+
+def _copy_start_pages(course: Path, root: Path, result: Prepared) -> None:
+    """The start pages are the course's, not the trainee's work: a changed page replaces the old copy."""
+    folder = start_dir(course)
+    if not folder.is_dir():
+        return
+    for src in sorted(p for p in folder.iterdir() if p.is_file()):
+        dest = root / src.name
+        if dest.exists() and dest.read_bytes() == src.read_bytes():
+            result.kept.append(dest)
+            continue
+        shutil.copy2(src, dest)
+        result.copied.append(dest)
 
 
 def prepare_workspace() -> Path:

@@ -86,7 +86,13 @@ def generate(seed: int = DEFAULT_SEED, out: Path | None = None) -> dict[str, Pat
 
 
 def lab_data(name: str, folder: Path | str | None = None) -> pd.DataFrame:
-    """One data set as a DataFrame, timestamps parsed; a clear error when it is missing."""
+    """One data set as a DataFrame, timestamps parsed; a clear error when it is missing.
+
+    Every lab calls this first, so it also turns on the Chinese hints for pandas mistakes (shifu.lab_hints).
+    """
+    from ..lab_hints import install
+
+    install()
     if name not in DATASETS:
         raise ShifuError([Problem("lab_data", "name", f"no data set called {name!r}",
                                   f"use one of {', '.join(DATASETS)}")])

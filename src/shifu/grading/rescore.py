@@ -33,6 +33,7 @@ from nbformat.v4 import new_output
 from ..attempts import attempts, chosen, hand_in
 from ..course.answers import magic_form, reply_text
 from ..course.notebook import transcript_name
+from ..transcript_view import notebook_output
 from . import labscore
 from .scoring import CellScore, TranscriptScores, reply_cell
 
@@ -404,6 +405,7 @@ def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
     answers = _answer_sources(nb, executed=True)
     transcripts: dict[str, TranscriptScores] = {}
     mentor_lines: list[str] = []
+    shown: set[str] = set()
     for cell in nb.cells:
         if labs is not None and _grade_id(cell) in labs.specs and cell.cell_type == "code" and _nbmeta(cell).get("grade"):
             # the source test code runs here on the results the kernel kept (its own points are dropped)
@@ -434,6 +436,13 @@ def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
             if first and record is None:
                 score = _with_attempts(score, folder, spec.transcript, mentor_lines)
         _set_outputs(cell, score)
+        if spec.kind == TRANSCRIPT and spec.transcript not in shown:
+            # the first cell grading a transcript also shows the conversation (formgrader and feedback)
+            shown.add(spec.transcript)
+            bubbles = notebook_output(transcripts[spec.transcript])
+            if bubbles is not None:
+                # after the reasons, before the points (nbgrader reads the first execute_result)
+                cell["outputs"].insert(len(cell["outputs"]) - 1, bubbles)
     mentor: list[str] = list(mentor_lines)
     for ts in transcripts.values():
         if ts.checked is not None:

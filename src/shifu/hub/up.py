@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import ShifuError
+from ..course.labsetup import lab_overrides
 from . import system
 from .roster import Roster, load_roster
 
@@ -67,6 +68,8 @@ def _write_role_configs(state: Path, course: Path, exchange: Path, gradebook_url
         (d / "labconfig").mkdir(parents=True, exist_ok=True)
         text = "c = get_config()  # noqa: F821\n" + common
         disabled: dict[str, bool] = {}
+        # JupyterLab in Chinese, no news feed (the same defaults as `make lab`, shifu.course.labsetup)
+        lab = {"LabApp": {"app_settings_dir": str(d / "lab-settings")}}
         server: dict[str, object] = {}
         if role == "mentor":
             text += f"c.CourseDirectory.root = {str(course)!r}\nc.CourseDirectory.db_url = {gradebook_url!r}\n"
@@ -77,7 +80,9 @@ def _write_role_configs(state: Path, course: Path, exchange: Path, gradebook_url
             disabled = {"@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:course-list": True,
                         "@jupyter/nbgrader:create-assignment": True}
         (d / "nbgrader_config.py").write_text(text, encoding="utf-8")
-        (d / "jupyter_server_config.json").write_text(json.dumps(server, indent=1), encoding="utf-8")
+        (d / "jupyter_server_config.json").write_text(json.dumps({**server, **lab}, indent=1), encoding="utf-8")
+        (d / "lab-settings").mkdir(exist_ok=True)
+        (d / "lab-settings" / "overrides.json").write_text(json.dumps(lab_overrides(), indent=1), encoding="utf-8")
         (d / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}, indent=1),
                                                           encoding="utf-8")
         for root, dirs, files in os.walk(d):
