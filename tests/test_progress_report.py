@@ -78,7 +78,7 @@ def test_cohort_report_files(course):
     prof = pd.read_csv(out / "proficiency.csv")
     assert set(prof["trainee"]) == {"ana", "bo", "cy"}
     risk = pd.read_csv(out / "at_risk.csv").set_index("trainee")
-    assert "not submitted" in risk.loc["cy", "reasons"] and "not submitted" in risk.loc["bo", "reasons"]
+    assert "份到期作业未提交" in risk.loc["cy", "reasons"] and "2 份到期作业未提交:m02_refunds、lab1_kpi" in risk.loc["bo", "reasons"]
     assert "ana" not in risk.index
     evidence = pd.read_csv(out / "evidence.csv")
     assert len(evidence) == 11
@@ -119,7 +119,7 @@ def test_empty_cohort_report(tmp_path):
     assert ev.trainees == [] and ev.table.empty
     written = write_cohort(cohort_view(ev, rules), rules, tmp_path / "out")
     html = written[0].read_text(encoding="utf-8")
-    assert "no students yet" in html
+    assert "成绩册里还没有学员" in html
     _self_contained(html)
 
 

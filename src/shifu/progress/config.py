@@ -69,14 +69,32 @@ class ResponseTime(_Strict):
 
 
 class AtRisk(_Strict):
+    """Who needs a mentor now (proficiency.at_risk); the comments in progress.yaml give each rule's reason."""
+
+    behind_median_points: float = Field(gt=0, le=100)
+    weak_ability_points: float = Field(gt=0, le=100)
     below_score: float = Field(ge=0, le=100)
+    falling_points: float = Field(gt=0, le=100)
     missing_submissions: int = Field(ge=1)
     insufficient_abilities: int = Field(ge=1)
 
 
+class TrendRules(_Strict):
+    """A trainee's recent assignments against their earlier ones, in the order they handed them in."""
+
+    recent_assignments: int = Field(ge=1)
+    min_earlier: int = Field(ge=1)
+
+
 class Improvement(_Strict):
-    window_days: float = Field(gt=0)
     top: int = Field(ge=1)
+
+
+class Tables(_Strict):
+    """How long tables are shown: the first `top` rows open, the rest folded (<details>)."""
+
+    top: int = Field(ge=1)
+    max_rows: int = Field(ge=1)
 
 
 class Calibration(_Strict):
@@ -103,18 +121,73 @@ class Calibration(_Strict):
         return self
 
 
+# The `text:` templates reports fill in, with the values each may use. Checked on load, so a typo in a
+# `{name}` is an error naming the key, never a KeyError in the middle of a report.
+TEMPLATES: dict[str, tuple[str, ...]] = {
+    "risk_behind": ("score", "median", "gap"),
+    "risk_weak": ("ability", "score", "median"),
+    "risk_falling": ("recent", "earlier", "drop", "n"),
+    "risk_missing": ("n", "assignments"),
+    "risk_no_evidence": ("n", "total"),
+    "as_of": ("date", "source"),
+    "folded": ("shown", "total"),
+    "improved_note": ("n",),
+    "review_explain": ("total", "parts"),
+    "review_kpi": ("score", "bar_verdict", "bar", "months", "period", "components", "share", "contribution"),
+    "review_kpi_none": ("period",),
+    "review_competencies": ("score", "abilities", "items", "automatic", "mentor", "details", "share", "contribution"),
+    "review_apprentices": ("score", "passed", "count", "share", "contribution"),
+    "review_needs_kpi": ("months", "needed"),
+    "review_needs_abilities": ("abilities", "total", "needed"),
+    "review_formula": ("kpi", "competencies", "apprentices", "bar"),
+    "review_kpi_formula": ("cap", "min_months"),
+    "review_competency_formula": ("min_abilities", "max_age_days"),
+    "review_above_100": ("cap",),
+    "review_period": ("start", "end"),
+}
+
+
 class ProgressRules(_Strict):
     proficiency: ProficiencyRules
     response_time: ResponseTime
     at_risk: AtRisk
+    trend: TrendRules
     improvement: Improvement
     calibration: Calibration
+    tables: Tables
     heatmap_max_rows: int = Field(ge=5)
     text: dict[str, str]
+    columns: dict[str, str] = Field(default_factory=dict)   # table column id → the heading a mentor reads
+
+    @model_validator(mode="after")
+    def _templates(self) -> "ProgressRules":
+        for key, names in TEMPLATES.items():
+            if key not in self.text:
+                continue
+            try:
+                self.text[key].format(**{n: _Any() for n in names})
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"text.{key}: {self.text[key]!r} uses {exc} — it may use only "
+                                 + ", ".join("{" + n + "}" for n in names))
+        return self
 
     def t(self, key: str) -> str:
         """A label from `text:`; the key itself when a trainer removed it, so a chart never fails on wording."""
         return self.text.get(key, key)
+
+    def say(self, key: str, **values: object) -> str:
+        """A `text:` template filled with values (names checked on load); the key and values when it is missing."""
+        template = self.text.get(key)
+        if template is None:
+            return key + " " + " ".join(f"{k}={v}" for k, v in values.items())
+        return template.format(**values)
+
+
+class _Any:
+    """Stands for any value when a template is checked: accepts every format spec."""
+
+    def __format__(self, spec: str) -> str:
+        return ""
 
 
 # ---------------------------------------------------------------- review.yaml
