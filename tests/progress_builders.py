@@ -58,6 +58,7 @@ at_risk:
   below_score: 60
   falling_points: 15
   missing_submissions: 2
+  missing_window: 3
   insufficient_abilities: 5
 trend:
   recent_assignments: 1

@@ -76,6 +76,7 @@ class AtRisk(_Strict):
     below_score: float = Field(ge=0, le=100)
     falling_points: float = Field(gt=0, le=100)
     missing_submissions: int = Field(ge=1)
+    missing_window: int = Field(ge=1)
     insufficient_abilities: int = Field(ge=1)
 
 
@@ -144,6 +145,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "review_competency_formula": ("min_abilities", "max_age_days"),
     "review_above_100": ("cap",),
     "review_period": ("start", "end"),
+    "calibration_summary": ("pairs", "spearman", "difference", "bias", "min_pairs"),
 }
 
 
@@ -281,6 +283,7 @@ class Taxonomy:
     rubric_criteria: dict[str, dict[str, str]] = field(default_factory=dict)  # rubric id → criterion → target
     scenario_rubrics: dict[str, str] = field(default_factory=dict)  # scenario id → rubric id
     ambiguous: set[str] = field(default_factory=set)  # criteria that rubrics map to different competencies
+    criterion_labels: dict[str, str] = field(default_factory=dict)  # criterion id → its label (first rubric that has one)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -299,7 +302,7 @@ class Taxonomy:
             for s in c.sub_skills:
                 if s.id == skill:
                     return s.label
-        return skill
+        return self.criterion_labels.get(skill, skill)
 
     def resolve(self, tag: str, rubric: str | None = None) -> Tag | None:
         """The meaning of a tag: a competency id, a sub-skill id, or a rubric criterion id.
@@ -392,6 +395,8 @@ def _read_rubric_criteria(path: Path, known: set[str], tax: Taxonomy) -> None:
                                     f"use one of: {', '.join(sorted(known))}", line_for(lines, loc + ("competency",))))
             continue
         tax.rubric_criteria.setdefault(rubric_id, {})[cid] = comp
+        if isinstance(item.get("label"), str) and item["label"]:
+            tax.criterion_labels.setdefault(cid, item["label"])
         previous = tax.criteria.setdefault(cid, comp)
         if previous != comp:
             tax.ambiguous.add(cid)

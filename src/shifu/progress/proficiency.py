@@ -220,7 +220,7 @@ def at_risk(ev: Evidence, prof: pd.DataFrame, tax: Taxonomy, rules: AtRisk, as_o
       behind   overall proficiency `behind_median_points` or more below the cohort's median;
       weak     an ability below `below_score` and `weak_ability_points` or more below the cohort's median of it;
       falling  the recent score rate `falling_points` or more below the trainee's earlier rate (see trend());
-      missing  `missing_submissions` or more due assignments not handed in;
+      missing  `missing_submissions` or more of the latest `missing_window` due assignments not handed in;
       no evidence  `insufficient_abilities` or more abilities without enough evidence.
     Columns: trainee, overall, reasons (joined by "；"), count (of reasons). Most reasons first, then
     lowest overall.
@@ -252,6 +252,10 @@ def at_risk(ev: Evidence, prof: pd.DataFrame, tax: Taxonomy, rules: AtRisk, as_o
                                                 n=trend_rules.recent_assignments if trend_rules else 0))
     missing = missing_submissions(ev, when)
     if len(missing):
+        # only the latest `missing_window` due assignments: a gap months ago is no news this week
+        order = dict(zip(ev.assignments["assignment"], ev.assignments["order"])) if "order" in ev.assignments else {}
+        latest = set(sorted(set(missing["assignment"]) | _due(ev, when), key=lambda a: order.get(a, 1e9))[-rules.missing_window:])
+        missing = missing[missing["assignment"].isin(latest)]
         for t, group in missing.groupby("trainee", sort=False):
             if len(group) >= rules.missing_submissions and t in reasons:
                 shown = list(group["assignment"])
@@ -262,6 +266,16 @@ def at_risk(ev: Evidence, prof: pd.DataFrame, tax: Taxonomy, rules: AtRisk, as_o
     rows = [{"trainee": t, "overall": ov.get(t, np.nan), "reasons": "；".join(r), "count": len(r)} for t, r in reasons.items() if r]
     out = pd.DataFrame(rows, columns=cols)
     return out.sort_values(["count", "overall", "trainee"], ascending=[False, True, True], na_position="first").reset_index(drop=True)
+
+
+def _due(ev: Evidence, when: pd.Timestamp) -> set[str]:
+    """Assignments already due on `when` (or, undated, handed in by someone): as missing_submissions counts them."""
+    a = ev.assignments
+    if a.empty:
+        return set()
+    dated = a["duedate"].notna() & (a["duedate"] <= when)
+    undated = a["duedate"].isna() & a["assignment"].isin(set(ev.submissions["assignment"]))
+    return set(a.loc[dated | undated, "assignment"])
 
 
 def _english(key: str, **values: object) -> str:

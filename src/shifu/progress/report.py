@@ -155,7 +155,7 @@ def readable(df: pd.DataFrame, rules: ProgressRules, tax: Taxonomy | None = None
             out[col] = s.map({True: rules.t("bool_true"), False: rules.t("bool_false")})
         elif col == "source":
             out[col] = s.astype(object).map(lambda v: rules.text.get(f"source_{v}", v))
-        elif tax is not None and col in ("competency", "skill", "ability_id"):
+        elif tax is not None and col in ("competency", "skill", "criterion"):
             out[col] = s.astype(object).map(lambda v: tax.label(v) if isinstance(v, str) else v)
     return out.rename(columns={c: rules.columns.get(c, c) for c in out.columns if isinstance(c, str)})
 
