@@ -159,7 +159,7 @@ def open_gradebook(url: str, upgrade: bool = False) -> Iterator["object"]:
         gb.close()
 
 
-Convert = Callable[[tuple], np.ndarray]
+Convert = Callable[[np.ndarray], np.ndarray]  # one chunk of one column (an object array) → its values
 
 
 def _dates(values: pd.Series) -> pd.Series:
@@ -167,24 +167,24 @@ def _dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(pd.Series(values, dtype=object), format="mixed") if len(values) else pd.Series(values, dtype="datetime64[ns]")
 
 
-def _flags(values: tuple) -> np.ndarray:
-    """Booleans: True/False (PostgreSQL) or 1/0 (SQLite)."""
-    return np.array([bool(v) for v in values], dtype=bool)
+def _flags(values: np.ndarray) -> np.ndarray:
+    """Booleans: True/False (PostgreSQL) or 1/0 (SQLite); NULL is False."""
+    return np.where(np.equal(values, None), False, values).astype(bool)
 
 
-def floats(values: tuple) -> np.ndarray:
+def floats(values: np.ndarray) -> np.ndarray:
     """Driver values → float64, None → NaN."""
-    return np.fromiter((np.nan if v is None else v for v in values), dtype=float, count=len(values))
+    return np.where(np.equal(values, None), np.nan, values).astype(float)
 
 
-def texts(values: tuple) -> np.ndarray:
-    return np.array(values, dtype=object)
+def texts(values: np.ndarray) -> np.ndarray:
+    return values
 
 
 def positions_in(index: pd.Index) -> Convert:
     """Driver values → their positions in `index` (-1 where absent): joins a big table to a small one by id,
     so a million grades keep integers, not a million id strings."""
-    return lambda values: index.get_indexer(np.array(values, dtype=object)) if len(index) else np.full(len(values), -1)
+    return lambda values: index.get_indexer(values) if len(index) else np.full(len(values), -1)
 
 
 def _frame(db, columns: dict[str, tuple[object, Convert]], chunk: int = 200_000) -> pd.DataFrame:
@@ -209,11 +209,13 @@ def _frame(db, columns: dict[str, tuple[object, Convert]], chunk: int = 200_000)
             rows = cursor.fetchmany(chunk)
             if not rows:
                 break
-            for k, values in enumerate(zip(*rows)):
-                parts[k].append(convert[k](values))
+            block = np.empty((len(rows), len(convert)), dtype=object)
+            block[:] = rows  # the driver's tuples, transposed in C (zip(*rows) costs five times as much)
+            for k in range(len(convert)):
+                parts[k].append(convert[k](block[:, k]))
     finally:
         cursor.close()
-    return pd.DataFrame({name: (np.concatenate(parts[k]) if parts[k] else convert[k](()))
+    return pd.DataFrame({name: (np.concatenate(parts[k]) if parts[k] else convert[k](np.empty(0, dtype=object)))
                          for k, name in enumerate(columns)}, columns=list(columns))
 
 

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from ..errors import ShifuError
 from ..fonts import css_font_face
 from . import charts
+from .csvfiles import write_csv
 from .config import ProgressRules, Taxonomy
 from .evidence import Evidence, missing_submissions
 
@@ -315,8 +316,7 @@ def write_cohort(view: CohortView, rules: ProgressRules, out_dir: Path) -> list[
     if view.calibration is not None:
         csvs.update({"calibration-by_mentor.csv": view.calibration.by_mentor, "calibration-pairs.csv": view.calibration.pairs})
     for name, df in csvs.items():
-        df.to_csv(out_dir / name, index=False, encoding="utf-8")
-        written.append(out_dir / name)
+        written.append(write_csv(df, out_dir / name))
     return written
 
 
@@ -325,8 +325,6 @@ def write_trainee(view: TraineeView, rules: ProgressRules, out_dir: Path) -> lis
     stem = safe_name(view.trainee)
     html_path = out_dir / f"{stem}.html"
     html_path.write_text(trainee_html(view, rules), encoding="utf-8")
-    csv_path = out_dir / f"{stem}-evidence.csv"
-    view.evidence.to_csv(csv_path, index=False, encoding="utf-8")
-    prof_path = out_dir / f"{stem}-proficiency.csv"
-    view.prof.to_csv(prof_path, index=False, encoding="utf-8")
+    csv_path = write_csv(view.evidence, out_dir / f"{stem}-evidence.csv")
+    prof_path = write_csv(view.prof, out_dir / f"{stem}-proficiency.csv")
     return [html_path, csv_path, prof_path]
