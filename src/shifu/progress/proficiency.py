@@ -219,7 +219,8 @@ def at_risk(ev: Evidence, prof: pd.DataFrame, tax: Taxonomy, rules: AtRisk, as_o
     Rules (grader/progress.yaml `at_risk`), relative to the cohort where a cohort-wide dip is no one's fault:
       behind   overall proficiency `behind_median_points` or more below the cohort's median;
       weak     an ability below `below_score` and `weak_ability_points` or more below the cohort's median of it;
-      falling  the recent score rate `falling_points` or more below the trainee's earlier rate (see trend());
+      falling  the recent score rate `falling_points` or more below the trainee's earlier rate, beyond the cohort's
+               median change when that is a drop (see trend());
       missing  `missing_submissions` or more of the latest `missing_window` due assignments not handed in;
       no evidence  `insufficient_abilities` or more abilities without enough evidence.
     Columns: trainee, overall, reasons (joined by "；"), count (of reasons). Most reasons first, then
@@ -245,7 +246,9 @@ def at_risk(ev: Evidence, prof: pd.DataFrame, tax: Taxonomy, rules: AtRisk, as_o
             reasons[t].append(say("risk_weak", ability=tax.label(c), score=v, median=medians[c]))
     tr = trends if trends is not None else (trend(ev, trend_rules) if trend_rules is not None else None)
     if tr is not None and len(tr):
-        falling = tr[tr["change"] <= -rules.falling_points]
+        # against the cohort's own change: a hard last module that lowers everyone flags no one
+        usual = min(0.0, float(tr["change"].median()))
+        falling = tr[tr["change"] <= usual - rules.falling_points]
         for row in falling.itertuples(index=False):
             if row.trainee in reasons:
                 reasons[row.trainee].append(say("risk_falling", recent=row.recent, earlier=row.earlier, drop=-row.change,

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 from .proficiency import ability_matrix, as_timestamp, at_risk, module_trend, overall, proficiency, trend
 
 _CSS = """
-body{font-family:"Noto Sans CJK SC","Shifu CJK","PingFang SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:1200px}
+body{font-family:"Shifu CJK","Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:1200px}
 h1{border-bottom:2px solid #2166ac;padding-bottom:.2em} h2{color:#2166ac;margin-top:1.6em}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0} th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
 th{background:#f0f4fa} .muted{color:#777} .num{text-align:right} img{max-width:100%;margin:.5em 0}
