@@ -295,7 +295,7 @@ def collect_evidence(course_dir: Path | str | None = None, db_url: str | None = 
     tax = load_taxonomy(grader)
     url = db_url or default_db_url(course)
     upgraded = check_schema(url, upgrade)
-    gbd = load_gradebook(url)
+    gbd = load_gradebook(url, checked=True)
     if scorer == "rubric":
         scorer = rubric_scorer()
     ev = build_evidence(gbd, read_transcripts(course), tax, scorer)  # type: ignore[arg-type]

@@ -139,13 +139,16 @@ def check_schema(url: str, upgrade: bool = False) -> list[str]:
 
 
 @contextlib.contextmanager
-def open_gradebook(url: str, upgrade: bool = False) -> Iterator["object"]:
-    """An nbgrader Gradebook on an existing gradebook only, of this nbgrader's schema (see check_schema); closed on exit."""
+def open_gradebook(url: str, upgrade: bool = False, checked: bool = False) -> Iterator["object"]:
+    """An nbgrader Gradebook on an existing gradebook only, of this nbgrader's schema (see check_schema); closed on exit.
+
+    checked: the caller has just run check_schema on this URL (it is not repeated)."""
     from nbgrader.api import Course, Gradebook
     from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
-    check_schema(url, upgrade)
+    if not checked:
+        check_schema(url, upgrade)
     engine = create_engine(url)
     try:
         with Session(engine) as s:  # reuse the course id already there, so opening writes nothing
@@ -329,6 +332,6 @@ def read_gradebook(gb) -> GradebookData:
                          assignments=assignments, url=str(gb.engine.url), comments=comments)
 
 
-def load_gradebook(url: str, upgrade: bool = False) -> GradebookData:
-    with open_gradebook(url, upgrade) as gb:
+def load_gradebook(url: str, upgrade: bool = False, checked: bool = False) -> GradebookData:
+    with open_gradebook(url, upgrade, checked) as gb:
         return read_gradebook(gb)
