@@ -257,8 +257,8 @@ def cohort_html(view: CohortView, rules: ProgressRules, out_dir: Path | None = N
         f'<p class="muted">{esc(rules.say("improved_note", n=rules.trend.recent_assignments))}</p>',
         table_html(view.improved, rules.t("no_data"), rules=rules),
         f"<h2>{esc(rules.t('backlog_title'))}</h2>",
-        img(view.figures["backlog"]) if "backlog" in view.figures else "",
-        table_html(view.backlog, "—", rules=rules),
+        img(view.figures["backlog"]) if "backlog" in view.figures and len(view.backlog) else "",
+        table_html(view.backlog, rules.t("no_data"), rules=rules),
         f"<h2>{esc(rules.t('missing_title'))}</h2>", table_html(view.missing, "—", rules=rules),
         f"<h2>{esc(rules.t('proficiency_title'))}</h2>", table_html(matrix, "—", rules=rules),
     ]
