@@ -186,3 +186,17 @@ def test_shifu_review_cli(world, monkeypatch):
     assert (root / "cli" / "review-2026-H1.csv").exists()
     res = CliRunner().invoke(app, ["review", "--period", "2026-H3", "--out", str(root / "cli")])
     assert isinstance(res.exception, ShifuError)
+
+
+def test_formula_prints_every_figure_exactly_and_explains_totals_above_100():
+    """review.yaml's own figures (0.38, 0.98, 0.005), never rounded to 0.4, 1.0 or 0.0 (issue 12)."""
+    from shifu.progress.report import exact
+    from shifu.progress.review import formula_html
+
+    assert [exact(v) for v in (0.38, 0.98, 0.005, 19.0, 1.2)] == ["0.38", "0.98", "0.005", "19", "1.2"]
+    html = formula_html(load_review_rules(), load_progress_rules())
+    cells = re.findall(r"<td>([^<]*)</td>", html)
+    for figure in ("0.38", "0.98", "0.005", "19", "95"):
+        assert figure in cells, (figure, cells)
+    assert "0.0" not in cells and "0.4" not in cells and "1.0" not in cells
+    assert "超过 100 分" in html and "1.2 倍" in html
