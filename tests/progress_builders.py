@@ -53,12 +53,21 @@ proficiency:
 response_time:
   benchmark_s: 19
 at_risk:
+  behind_median_points: 15
+  weak_ability_points: 20
   below_score: 60
+  falling_points: 15
   missing_submissions: 2
+  missing_window: 3
   insufficient_abilities: 5
+trend:
+  recent_assignments: 1
+  min_earlier: 1
 improvement:
-  window_days: 30
   top: 10
+tables:
+  top: 15
+  max_rows: 500
 heatmap_max_rows: 60
 calibration:
   mentor_cells: "^review__"
@@ -71,13 +80,13 @@ calibration:
 
 
 def progress_yaml() -> str:
-    """Known thresholds for hand-computed tests; the wording (`text:`) is the repository's own."""
+    """Known thresholds for hand-computed tests; the wording (`text:`, `columns:`) is the repository's own."""
     import yaml
 
     from shifu import paths
 
-    text = yaml.safe_load((paths.grader_dir() / "progress.yaml").read_text(encoding="utf-8"))["text"]
-    return PROGRESS_RULES + yaml.safe_dump({"text": text}, allow_unicode=True)
+    own = yaml.safe_load((paths.grader_dir() / "progress.yaml").read_text(encoding="utf-8"))
+    return PROGRESS_RULES + yaml.safe_dump({"text": own["text"], "columns": own["columns"]}, allow_unicode=True)
 
 REVIEW = """
 parts: {kpi: 0.6, competencies: 0.3, apprentices: 0.1}

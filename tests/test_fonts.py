@@ -83,3 +83,45 @@ def test_pages_share_one_subset_up_to_a_glyph_cap(tmp_path):
         data = re.search(r"base64,([A-Za-z0-9+/=]+)", face).group(1)
         cmap = TTFont(io.BytesIO(base64.b64decode(data))).getBestCmap()
         assert all(ord(ch) in cmap for ch in texts[page.stem])
+
+
+def test_embedded_face_comes_first_in_every_font_list():
+    """Behind Helvetica/Arial, headless Chromium without a CJK font drew □ in bold headings (issue 12)."""
+    from shifu import fonts
+    from shifu.progress import report
+
+    assert fonts.FONT_STACK.startswith('"Shifu CJK"') and fonts.MONO_STACK.startswith('"Shifu CJK"')
+    assert "h4" in fonts._FALLBACK_CSS and "th" in fonts._FALLBACK_CSS
+    assert 'body{font-family:"Shifu CJK"' in report._CSS
+
+
+def _screenshot(chromium: str, html_path, png_path) -> bytes:
+    import subprocess
+
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={png_path}",
+                    "--window-size=420,200", html_path.as_uri()], capture_output=True, timeout=120)
+    return png_path.read_bytes()
+
+
+def test_bold_headings_draw_the_embedded_glyphs_in_a_real_browser(tmp_path):
+    """A page with the embedded face must look different from the same page without it (□ boxes):
+    for a normal line, a <b> and bold <h4> of the kind nbgrader's feedback and the reports use."""
+    import shutil
+
+    import pytest
+
+    from shifu.fonts import _FALLBACK_CSS, css_font_face
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not chromium:
+        pytest.skip("needs headless chromium")
+    text = "得分 学习目标"
+    pages = {}
+    for name, face in (("with", css_font_face(text)), ("without", "")):
+        for tag in ("h4", "b", "p"):
+            path = tmp_path / f"{name}-{tag}.html"
+            path.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"><style>{face}{_FALLBACK_CSS}'
+                            f'h4{{font-weight:500}}</style></head><body><{tag}>{text}</{tag}></body></html>', encoding="utf-8")
+            pages[name, tag] = _screenshot(chromium, path, tmp_path / f"{name}-{tag}.png")
+    for tag in ("h4", "b", "p"):
+        assert pages["with", tag] != pages["without", tag], f"<{tag}> shows the same boxes with and without the font"

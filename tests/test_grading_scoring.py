@@ -402,3 +402,35 @@ def test_reply_times_count_only_in_the_service_transcript_of_record(tmp_path):
     assert trusted.points > 0.0
     (record.parent / "link.jsonl").symlink_to(record)
     assert of_record(submitted, "link.jsonl") is None
+
+
+# -- what the trainee reads: one scale, and an untouched answer named as such -------------------------
+
+def test_feedback_lines_are_on_the_cells_own_scale():
+    """The cell records 1.8/3 in nbgrader: its lines must say x/3 too, never the rubric's internal 12/20."""
+    import re
+
+    from shifu.grading.scoring import reply_cell
+
+    reply = "亲,真的抱歉让您着急了!请问包裹显示在哪个驿站?我马上联系快递,今天下午5点前给您回复,您看可以吗?"
+    for criterion in ("need_tracing", "de_escalation", None):
+        got = reply_cell(reply, SC, "在吗?我的鞋三天没更新物流了", 3.0, criterion)
+        figures = re.findall(r"([\d.]+)/([\d.]+)", "\n".join(got.lines))
+        assert figures, got.lines
+        head_points, head_max = figures[0]
+        assert float(head_max) == 3.0 and float(head_points) == pytest.approx(got.points)
+        if criterion is None:  # each criterion's share of the cell's 3 points
+            assert sum(float(m) for _, m in figures[1:]) == pytest.approx(3.0, abs=0.05)
+
+
+def test_an_untouched_placeholder_says_you_have_not_answered_yet():
+    from shifu.grading.scoring import is_placeholder, reply_cell
+
+    words = grading_text().reply.untouched
+    assert "你还没作答" in words
+    for stub in ("\n# 在这里写你的答案\nraise NotImplementedError()\n", "# YOUR CODE HERE\nraise NotImplementedError()"):
+        assert is_placeholder(stub)
+        got = reply_cell(stub, SC, "在吗?", 2.0, "de_escalation")
+        assert got.points == 0.0 and got.lines == [words]
+        assert not any("客套" in line for line in got.lines)
+    assert not is_placeholder("亲,抱歉让您久等了,我马上帮您查。")

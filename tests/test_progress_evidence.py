@@ -193,7 +193,8 @@ def test_criterion_means_what_the_scenarios_rubric_says(tmp_path):
                         students=pd.DataFrame({"trainee": ["a"], "name": [""]}),
                         assignments=pd.DataFrame({"assignment": ["m01", "m04"], "duedate": pd.NaT}), url="")
     ev = build_evidence(gbd, [], tax)
-    by = dict(zip(ev.table["assignment"] + "/" + ev.table["item"], ev.table["competency"]))
+    t = ev.table.astype({"assignment": str, "item": str})  # text columns are categoricals
+    by = dict(zip(t["assignment"] + "/" + t["item"], t["competency"]))
     assert by == {"m01/nb/q1_reply__need_tracing": "communication", "m04/nb/q1_reply__need_tracing": "product",
                   "m04/nb/q9__need_tracing": "communication"}
     assert any("1 graded cell(s) tagged `need_tracing` name no scenario" in n for n in ev.notes)

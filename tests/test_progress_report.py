@@ -78,7 +78,7 @@ def test_cohort_report_files(course):
     prof = pd.read_csv(out / "proficiency.csv")
     assert set(prof["trainee"]) == {"ana", "bo", "cy"}
     risk = pd.read_csv(out / "at_risk.csv").set_index("trainee")
-    assert "not submitted" in risk.loc["cy", "reasons"] and "not submitted" in risk.loc["bo", "reasons"]
+    assert "份到期作业未提交" in risk.loc["cy", "reasons"] and "2 份到期作业未提交:m02_refunds、lab1_kpi" in risk.loc["bo", "reasons"]
     assert "ana" not in risk.index
     evidence = pd.read_csv(out / "evidence.csv")
     assert len(evidence) == 11
@@ -119,7 +119,7 @@ def test_empty_cohort_report(tmp_path):
     assert ev.trainees == [] and ev.table.empty
     written = write_cohort(cohort_view(ev, rules), rules, tmp_path / "out")
     html = written[0].read_text(encoding="utf-8")
-    assert "no students yet" in html
+    assert "成绩册里还没有学员" in html
     _self_contained(html)
 
 
@@ -170,3 +170,77 @@ def test_transcripts_scored_by_the_rubric_module(course):
     assert (tr["score"] <= tr["max"]).all() and (tr["max"] > 0).all()
     # m01's timeliness is graded in the gradebook's roleplay_1 cell: not counted twice
     assert not ((tr["assignment"] == "m01_logistics") & (tr["criterion"] == "timeliness")).any()
+
+
+class _Text(__import__("html.parser").parser.HTMLParser):
+    """The words a reader sees: text outside <style>, <title> and the data notes (file paths, log lines)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "title") or (tag == "ul" and ("class", "notes") in attrs):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "title", "ul") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.words.append(data)
+
+
+def english_words(html: str, ids: set[str]) -> set[str]:
+    """Latin words in the visible text that are not ids (trainees, assignments, cells, paths) or KPI."""
+    p = _Text()
+    p.feed(html)
+    text = " ".join(p.words)
+    tokens = set(re.findall(r"[A-Za-z][A-Za-z0-9_.+-]*", text))
+    allowed = {"KPI"} | set(ids) | {part for i in ids for part in re.split(r"[/:\s]+", i) if part}
+    return {t.rstrip(".") for t in tokens} - allowed
+
+
+def test_reports_speak_chinese(course):
+    """Every heading, card, column, reason and value a mentor reads is Chinese; only ids stay as they are."""
+    root, grader, c = course
+    rules = load_progress_rules(grader)
+    ev = collect_evidence(c, grader_dir=grader, scorer=None)
+    ids = set(ev.trainees) | set(ev.assignments["assignment"]) | {ev.source_url, "main", "sqlite"} \
+        | set(ev.table["item"].astype(str)) | set(ev.unmapped["item"].astype(str)) | set(ev.unmapped["tag"].dropna().astype(str)) \
+        | set(ev.backlog["cell"].astype(str))
+    cohort = write_cohort(cohort_view(ev, rules, AS_OF), rules, root / "zh")[0].read_text(encoding="utf-8")
+    assert english_words(cohort, ids) == set()
+    for heading in ("概况", "需关注学员", "进步最大", "待人工批改", "未提交作业", "能力熟练度"):
+        assert heading in cohort
+    one = write_trainee(trainee_view(ev, rules, "ana", AS_OF), rules, root / "zh-ana")[0].read_text(encoding="utf-8")
+    assert english_words(one, ids | {"late-parcel-wrong-station"}) == set()
+    # the check can fail: an English heading is caught
+    assert english_words("<h2>at risk</h2>", ids) == {"at", "risk"}
+
+
+def test_long_tables_are_folded(course):
+    from shifu.progress.report import table_html
+
+    root, grader, c = course
+    rules = load_progress_rules(grader)
+    df = pd.DataFrame({"trainee": [f"t{i:03d}" for i in range(100)], "overall": [float(i) for i in range(100)]})
+    out = table_html(df, rules=rules)
+    opened, folded = out.split("<details>")
+    assert opened.count("<tr>") == rules.tables.top  # body rows (the header row has a style)
+    assert folded.count("<tr>") == 100 - rules.tables.top and "共 100 条" in folded
+    assert "<th>学员</th>" in out and "<th>综合</th>" in out
+
+
+def test_most_improved_shows_a_value(course):
+    root, grader, c = course
+    rules = load_progress_rules(grader)
+    ev = collect_evidence(c, grader_dir=grader, scorer=None)
+    view = cohort_view(ev, rules, AS_OF)
+    # ana handed in m01, m02 and lab1 in that order; the test rules compare the last one with the two before
+    assert list(view.improved["trainee"]) == ["ana"] and view.improved.loc[0, "change"] > 0
+    html = write_cohort(view, rules, root / "imp")[0].read_text(encoding="utf-8")
+    section = html.split("进步最大")[1].split("<h2>")[0]
+    assert "ana" in section and f"{view.improved.loc[0, 'change']:.1f}" in section

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -110,17 +111,18 @@ def test_ranking_by_hand(world):
     # automatically; bo's letter still waits for the mentor, so all of his is automatic
     assert (r.loc["ANA", "evidence_automatic"], r.loc["ANA", "evidence_mentor"]) == (6, 3)
     assert (r.loc["bo", "evidence_automatic"], r.loc["bo", "evidence_mentor"]) == (2, 0)
-    assert "6 automatic and 3 mentor-graded" in r.loc["ANA", "explanation"]
+    assert "其中自动评分 6 条、导师评分 3 条" in r.loc["ANA", "explanation"]
     # each ranking explains its parts and what they add
     expl = r.loc["ANA", "explanation"]
-    assert "KPI 96.7" in expl and "× 0.6/1 = 58.0" in expl and "1 of 2 passed probation" in expl and "沟通能力" in expl
+    assert "统一KPI 96.7" in expl and "× 0.6/1 = 58.0" in expl and "2 名徒弟中 1 名转正" in expl and "沟通能力" in expl
+    assert not re.search(r"[A-Za-z]{2,}", expl.replace("KPI", "").replace("ANA", ""))  # Chinese, but for KPI
 
 
 def test_too_little_evidence_is_listed_apart(world):
     result, _, _ = _run(world)
     u = result.unranked.set_index("candidate")
     assert list(u.index) == ["dee"]
-    assert "KPI for 1 of 6 months" in u.loc["dee", "reasons"] and "0 of 5 abilities" in u.loc["dee", "reasons"]
+    assert "KPI 仅有 1/6 个月" in u.loc["dee", "reasons"] and "0/5 项能力证据充足" in u.loc["dee", "reasons"]
     assert math.isnan(u.loc["dee", "total"])
     assert any("no curriculum evidence" in n for n in result.notes)
 
@@ -148,8 +150,10 @@ def test_outputs_csv_and_html(world):
     assert df.loc[0, "total"] == pytest.approx((0.6 * 107 + 0.3 * 75) / 0.9, abs=0.01)
     html = html_path.read_text(encoding="utf-8")
     assert 'src="data:image/png;base64,' in html and "<script" not in html
-    for needle in ("导师选拔评审 2026-H1", "dee", "KPI for 1 of 6 months", "attainment", "响应时间"):
+    for needle in ("导师选拔评审 2026-H1", "dee", "KPI 仅有 1/6 个月", "达成率", "响应时间", "达到KPI分线", "KPI贡献"):
         assert needle in html
+    for english in ("meets_kpi_bar", "kpi_contribution", "attainment", "True", "False", "higher", "lower"):
+        assert english not in html
 
 
 def test_bad_kpi_file_is_a_clear_error(world, tmp_path):
@@ -182,3 +186,17 @@ def test_shifu_review_cli(world, monkeypatch):
     assert (root / "cli" / "review-2026-H1.csv").exists()
     res = CliRunner().invoke(app, ["review", "--period", "2026-H3", "--out", str(root / "cli")])
     assert isinstance(res.exception, ShifuError)
+
+
+def test_formula_prints_every_figure_exactly_and_explains_totals_above_100():
+    """review.yaml's own figures (0.38, 0.98, 0.005), never rounded to 0.4, 1.0 or 0.0 (issue 12)."""
+    from shifu.progress.report import exact
+    from shifu.progress.review import formula_html
+
+    assert [exact(v) for v in (0.38, 0.98, 0.005, 19.0, 1.2)] == ["0.38", "0.98", "0.005", "19", "1.2"]
+    html = formula_html(load_review_rules(), load_progress_rules())
+    cells = re.findall(r"<td>([^<]*)</td>", html)
+    for figure in ("0.38", "0.98", "0.005", "19", "95"):
+        assert figure in cells, (figure, cells)
+    assert "0.0" not in cells and "0.4" not in cells and "1.0" not in cells
+    assert "超过 100 分" in html and "1.2 倍" in html

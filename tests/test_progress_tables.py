@@ -182,3 +182,26 @@ def test_a_rate_on_the_wrong_scale_is_noted(tmp_path, h1, rules):
     assert "complaint_rate: mixes fractions" in str(exc.value) and "more than 100%" not in str(exc.value)
     plain = load_kpi(_write(h1, tmp_path / "ok.csv"), rules)
     assert not any("the median" in n for n in plain.attrs["notes"])
+
+
+def test_report_csv_reads_back_like_pandas_wrote_it(tmp_path):
+    """shifu.progress.csvfiles formats each distinct value once; the file must read back to the same table."""
+    import numpy as np
+    import pandas as pd
+
+    from shifu.progress.csvfiles import write_csv
+
+    df = pd.DataFrame({
+        "trainee": pd.Categorical(["ana", "bo", "ana", None]),
+        "text": ["a,b", 'say "hi"', "line\nbreak", "plain"],
+        "score": [1.5, np.nan, 0.1, 2.0],
+        "n": [1, 2, 3, 4],
+        "flag": [True, False, True, False],
+        "date": pd.to_datetime(["2026-03-01 10:00:00", None, "2026-03-02 00:00:00", "2026-03-02 08:30:15"]),
+        "名字": ["王芳", "李博", "", "x"],
+    })
+    ours, theirs = write_csv(df, tmp_path / "ours.csv"), tmp_path / "pandas.csv"
+    df.to_csv(theirs, index=False, encoding="utf-8")
+    a, b = pd.read_csv(ours), pd.read_csv(theirs)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 4 and a.loc[1, "text"] == 'say "hi"'

@@ -44,10 +44,27 @@ class NbgraderText(Strict):
     wrong_scenario: str
 
 
+class PageText(Strict):
+    """The trainee's feedback page (shifu.grading.feedback_items): item names and the words around scores."""
+
+    title: str
+    score: str
+    top: str
+    comments: str
+    late_penalty: str
+    item_exercise: str
+    item_answer: str
+    item_roleplay: str
+    item_review: str
+    item_lab: str
+    item_other: str
+
+
 class FeedbackText(Strict):
     evidence: EvidenceText
     table: TableText
     nbgrader: NbgraderText
+    page: PageText
 
 
 def feedback_text() -> FeedbackText:

@@ -67,12 +67,18 @@ def css_font_face(text: str, family: str = "Shifu CJK") -> str:
     except Exception:  # the report still reads with the reader's own fonts
         return ""
     data = base64.b64encode(buf.getvalue()).decode("ascii")
+    # declared for the normal weight: a browser draws bold and medium headings (<h4>, <b>, <th>) from it by
+    # thickening it (a weight range here would tell it not to). The family must come first in a font list
+    # (FONT_STACK): behind Helvetica or Arial, headless Chromium without CJK fonts drew □ for every weight.
     return f'@font-face{{font-family:"{family}";src:url(data:font/otf;base64,{data}) format("opentype");}}'
 
 
+# The embedded face first: it holds only CJK glyphs, so Latin letters and digits still come from the fonts after it.
+FONT_STACK = '"Shifu CJK","Helvetica Neue",Helvetica,Arial,"Noto Sans CJK SC",sans-serif'
+MONO_STACK = '"Shifu CJK",Menlo,Consolas,"DejaVu Sans Mono",monospace'
 _FALLBACK_CSS = (
-    'body{font-family:"Helvetica Neue",Helvetica,Arial,"Noto Sans CJK SC","Shifu CJK",sans-serif}'
-    'pre,code,kbd,samp,.highlight,.highlight *{font-family:Menlo,Consolas,"DejaVu Sans Mono",monospace,"Shifu CJK"}'
+    f'body,h1,h2,h3,h4,h5,h6,b,strong,th{{font-family:{FONT_STACK}}}'
+    f'pre,code,kbd,samp,.highlight,.highlight *{{font-family:{MONO_STACK}}}'
 )
 
 

@@ -33,9 +33,9 @@ def review(
     app_df = load_apprentices(apprentices, rules) if apprentices else None
     ev = collect_evidence(course, db, upgrade=upgrade)
     result = run_review(per, kpi_df, ev, ev.taxonomy, progress_rules, rules, app_df)
-    sources = {"KPI": display_path(kpi_path), "gradebook": ev.source_url}
+    sources = {progress_rules.t("review_source_kpi"): display_path(kpi_path), progress_rules.t("review_source_gradebook"): ev.source_url}
     if apprentices:
-        sources["apprentices"] = display_path(apprentices)
+        sources[progress_rules.t("review_source_apprentices")] = display_path(apprentices)
     written = write_review(result, progress_rules, ev.taxonomy, out, sources)
     typer.echo(f"{per.label}: {len(result.ranking)} ranked, {len(result.unranked)} with too little evidence")
     for row in result.ranking.head(5).itertuples():

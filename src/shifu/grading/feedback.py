@@ -17,6 +17,7 @@ from nbgrader.preprocessors import ClearHiddenTests
 from ..fonts import embed_shared_cjk_font
 from nbgrader.coursedir import CourseDirectory
 
+from . import feedback_items
 from .course import Course
 
 
@@ -33,7 +34,7 @@ class FeedbackWriter:
         conv = GenerateFeedback(coursedir=cd, parent=course.app)
         conv.force = True
         conv.writer = FilesWriter(parent=conv, config=conv.config)
-        conv.exporter = conv.exporter_class(parent=conv, config=conv.config)
+        conv.exporter = conv.exporter_class(parent=conv, config=feedback_items.page_config(conv.config))
         # trainee output and markdown are untrusted: no <script>, no on…= handlers in the page a mentor opens
         if hasattr(conv.exporter, "sanitize_html"):
             conv.exporter.sanitize_html = True
@@ -41,6 +42,8 @@ class FeedbackWriter:
             conv.exporter.register_preprocessor(pp)
         # the page goes to the trainee: hidden tests stay hidden (nbgrader's own remover, as at release)
         conv.exporter.register_preprocessor(ClearHiddenTests(parent=conv, enforce_metadata=False), enabled=True)
+        # in Chinese, each item named by its exercise and criterion (shifu.grading.feedback_items)
+        conv.exporter.register_preprocessor(feedback_items.FeedbackItems(parent=conv), enabled=True)
         self.conv = conv
         self.written: list[Path] = []   # pages still waiting for their CJK glyphs
 

@@ -59,13 +59,30 @@ def _cap(points: float) -> float | None:
     return cap if math.isfinite(cap) and cap > 0 else None
 
 
-def share(result: ScoreResult, criterion: str | None) -> tuple[float, list[str]]:
-    """Fraction of the rubric earned (whole rubric, or one criterion) and the lines explaining it."""
+def _on(points: float, of: float, cap: float | None) -> tuple[float, float]:
+    """points/of on the cell's scale (its nbgrader points, cap) — the one scale the trainee's feedback shows —
+    or the rubric's own when no cap is given."""
+    if cap is None or of <= 0:
+        return points, of
+    return _points(points / of, cap), cap
+
+
+def share(result: ScoreResult, criterion: str | None, cap: float | None = None) -> tuple[float, list[str]]:
+    """Fraction of the rubric earned (whole rubric, or one criterion) and the lines explaining it.
+
+    cap: the cell's points; the lines then show points on that scale (1.8/3, not the rubric's 12/20), so
+    every figure in a trainee's feedback sits on the scale of the score nbgrader records for the cell.
+    For the whole rubric each criterion shows its share of the cell's points.
+    """
     text = feedback_text().nbgrader
     if criterion is None:
-        lines = [text.total.format(total=result.total, max=result.max)]
-        lines += [text.total_line.format(label=c.label, points=c.points, max=c.max, tip=c.tip)
-                  for c in result.criteria if c.applicable]
+        total, top = _on(result.total, result.max, cap)
+        lines = [text.total.format(total=total, max=top)]
+        for c in result.criteria:
+            if c.applicable:
+                got = _points(c.points / result.max, cap) if cap is not None and result.max > 0 else c.points
+                most = _points(c.max / result.max, cap) if cap is not None and result.max > 0 else c.max
+                lines.append(text.total_line.format(label=c.label, points=got, max=most, tip=c.tip))
         return (result.total / result.max if result.max > 0 else 0.0), lines
     try:
         c = result.criterion(criterion)
@@ -73,10 +90,19 @@ def share(result: ScoreResult, criterion: str | None) -> tuple[float, list[str]]
         return 0.0, [text.unknown_criterion.format(criterion=criterion)]
     if not c.applicable or c.max <= 0:
         return 0.0, [text.not_applicable.format(label=c.label, tip=c.tip)]
-    lines = [text.criterion.format(label=c.label, points=c.points, max=c.max)]
+    got, top = _on(c.points, c.max, cap)
+    lines = [text.criterion.format(label=c.label, points=got, max=top)]
     lines += [text.evidence_line.format(turn=e.turn, quote=e.quote) for e in c.evidence[:3]]
     lines.append(text.tip_line.format(tip=c.tip))
     return c.points / c.max, lines
+
+
+def is_placeholder(text: str) -> bool:
+    """The text nbgrader leaves where a solution was (its code stub, in any wording): comment lines and
+    `raise NotImplementedError()` only. Nothing a trainee wrote; never scored as a reply."""
+    left = [ln.strip() for ln in text.strip().splitlines()]
+    left = [ln for ln in left if ln and not ln.startswith("#") and ln.replace(" ", "") != "raiseNotImplementedError()"]
+    return not left and "NotImplementedError" in text
 
 
 def _points(frac: float, cap: float) -> float:
@@ -91,8 +117,10 @@ def reply_cell(answer: str | None, scenario_id: str, buyer: str, points: float, 
     text = answer if isinstance(answer, str) else ("" if answer is None else str(answer))
     if not text.strip():
         return CellScore(0.0, [feedback_text().nbgrader.empty_reply])
+    if is_placeholder(text):
+        return CellScore(0.0, [grading_text().reply.untouched])
     try:
-        frac, lines = share(score_reply(scenario(scenario_id), text, buyer=buyer or ""), criterion)
+        frac, lines = share(score_reply(scenario(scenario_id), text, buyer=buyer or ""), criterion, cap)
     except Exception as exc:  # a trainee's input must never break the grading run
         return CellScore(0.0, [feedback_text().nbgrader.cannot_score.format(reason=_reason(exc))])
     return CellScore(_points(frac, cap), lines)
@@ -138,7 +166,7 @@ class TranscriptScores:
                 return CellScore(0.0, [words.missing.format(name=self.path.name)])
             if not checked.accepted:
                 return CellScore(0.0, [checked.reason])
-            frac, lines = share(self.timed if with_times else self.untimed, criterion)
+            frac, lines = share(self.timed if with_times else self.untimed, criterion, cap)
             if criterion is not None and not with_times:
                 lines = self._formative_timing(criterion, lines, cap)
         except Exception as exc:  # a broken scenario or rubric must show as a reason, not a traceback in feedback

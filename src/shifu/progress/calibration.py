@@ -259,7 +259,15 @@ def _links_html(paths_text: str, base: Path) -> str:
 
 def _verdict_label(v: str, rules: ProgressRules) -> str:
     return {"harsh": rules.t("calibration_harsh"), "lenient": rules.t("calibration_lenient"), "in_line": rules.t("calibration_in_line"),
-            "too_few": rules.t("calibration_too_few")}.get(v, v)
+            "too_few": rules.t("calibration_too_few"), "unknown": rules.t("calibration_unknown")}.get(v, v)
+
+
+def _shown(df: pd.DataFrame, rules: ProgressRules) -> pd.DataFrame:
+    """(unknown) mentors in words; the competency id left out where its label (ability) is shown."""
+    out = df.drop(columns=["competency"], errors="ignore") if "ability" in df.columns else df.copy()
+    if "mentor" in out.columns:
+        out["mentor"] = out["mentor"].replace({UNKNOWN_MENTOR: rules.t("calibration_unknown")})
+    return out
 
 
 def section_html(result: CalibrationResult, rules: ProgressRules, base: Path, heading: str = "h2") -> str:
@@ -269,27 +277,27 @@ def section_html(result: CalibrationResult, rules: ProgressRules, base: Path, he
     sub = "h3" if heading == "h2" else "h4"
     o = result.overall
     cfg = rules.calibration
+    notes = ('<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in result.notes) + "</ul>") if result.notes else ""
     if not o["pairs"]:
         return (f"<{heading}>{esc(rules.t('calibration_title'))}</{heading}>"
-                f'<p class="muted">{esc(rules.t("no_data"))} — no 导师点评 grade has an automatic score beside it yet.</p>'
-                + ("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in result.notes) + "</ul>" if result.notes else ""))
+                f'<p class="muted">{esc(rules.t("no_data"))} — {esc(rules.t("calibration_none"))}</p>' + notes)
     mentors = result.by_mentor.assign(verdict=result.by_mentor["verdict"].map(lambda v: _verdict_label(v, rules)))
-    top = result.disagreements.copy()
+    top = _shown(result.disagreements, rules)
     top["transcripts"] = [_links_html(t, base) for t in top["transcripts"]]
     shown = ["trainee", "assignment", "ability", "mentor", "mentor_pct", "rubric_pct", "difference", "transcripts"]
-    top_html = top[shown].to_html(index=False, escape=False, na_rep="", float_format=lambda v: f"{v:.1f}", border=0) if len(top) else "—"
-    flagged = [f"{_verdict_label(v, rules)}: {', '.join(result.mentors_with(v))}" for v in ("harsh", "lenient") if result.mentors_with(v)]
+    flagged = [f"{_verdict_label(v, rules)}:{'、'.join(result.mentors_with(v))}" for v in ("harsh", "lenient") if result.mentors_with(v)]
+    summary = rules.say("calibration_summary", pairs=o["pairs"], spearman="—" if o["spearman"] != o["spearman"] else f"{o['spearman']:.2f}",
+                        difference=f"{o['mean_difference']:+.1f}", bias=f"{cfg.bias_points:g}", min_pairs=cfg.min_pairs)
     return "\n".join([
         f"<{heading}>{esc(rules.t('calibration_title'))}</{heading}>",
-        f"<p>{o['pairs']} mentor-graded submission × ability pairs; Spearman ρ {o['spearman']:.2f}, mean difference "
-        f"(mentor − rubric) {o['mean_difference']:+.1f} points of 100. A mentor {cfg.bias_points:g}+ points harder or softer than "
-        f"the other mentors (at least {cfg.min_pairs} pairs) is flagged." + (f" <b>{esc('; '.join(flagged))}</b>" if flagged else "") + "</p>",
-        f"<{sub}>{esc(rules.t('calibration_by_mentor'))}</{sub}>", table_html(mentors),
+        f"<p>{esc(summary)}" + (f" <b>{esc('；'.join(flagged))}</b>" if flagged else "") + "</p>",
+        f"<{sub}>{esc(rules.t('calibration_by_mentor'))}</{sub}>", table_html(_shown(mentors, rules), rules=rules),
         f"<{sub}>{esc(rules.t('calibration_by_ability'))}</{sub}>",
-        table_html(result.by_ability),
-        f"<{sub}>{esc(rules.t('calibration_by_module'))}</{sub}>", table_html(result.by_module),
-        f"<{sub}>{esc(rules.t('calibration_disagreements'))}</{sub}>", top_html,
-        ("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in result.notes) + "</ul>") if result.notes else "",
+        table_html(_shown(result.by_ability, rules), rules=rules),
+        f"<{sub}>{esc(rules.t('calibration_by_module'))}</{sub}>", table_html(result.by_module, rules=rules),
+        f"<{sub}>{esc(rules.t('calibration_disagreements'))}</{sub}>",
+        table_html(top[shown], "—", rules=rules, escape=False),
+        notes,
     ])
 
 
@@ -306,7 +314,7 @@ def write_calibration(result: CalibrationResult, rules: ProgressRules, out_dir: 
         written.append(path)
     body = section_html(result, rules, out_dir, heading="h1")
     if source:
-        body = body.replace("</h1>", f'</h1><p class="muted">gradebook {esc(source)}</p>', 1)
+        body = body.replace("</h1>", f'</h1><p class="muted">{esc(rules.t("review_source_gradebook"))} {esc(source)}</p>', 1)
     html_path = out_dir / "calibration.html"
     html_path.write_text(page(rules.t("calibration_title"), body), encoding="utf-8")
     return [html_path] + written

@@ -15,6 +15,7 @@ from ..errors import Problem, ShifuError, display_path
 from ..yamlio import Strict, dotted, line_for, load_model, load_yaml
 
 
+
 class _Open(BaseModel):
     """For files other parts of Shifu also write to: unknown keys are theirs, not errors."""
 
@@ -65,14 +66,33 @@ class ResponseTime(Strict):
 
 
 class AtRisk(Strict):
+    """Who needs a mentor now (proficiency.at_risk); the comments in progress.yaml give each rule's reason."""
+
+    behind_median_points: float = Field(gt=0, le=100)
+    weak_ability_points: float = Field(gt=0, le=100)
     below_score: float = Field(ge=0, le=100)
+    falling_points: float = Field(gt=0, le=100)
     missing_submissions: int = Field(ge=1)
+    missing_window: int = Field(ge=1)
     insufficient_abilities: int = Field(ge=1)
 
 
+class TrendRules(Strict):
+    """A trainee's recent assignments against their earlier ones, in the order they handed them in."""
+
+    recent_assignments: int = Field(ge=1)
+    min_earlier: int = Field(ge=1)
+
+
 class Improvement(Strict):
-    window_days: float = Field(gt=0)
     top: int = Field(ge=1)
+
+
+class Tables(Strict):
+    """How long tables are shown: the first `top` rows open, the rest folded (<details>)."""
+
+    top: int = Field(ge=1)
+    max_rows: int = Field(ge=1)
 
 
 class Calibration(Strict):
@@ -99,18 +119,74 @@ class Calibration(Strict):
         return self
 
 
+# The `text:` templates reports fill in, with the values each may use. Checked on load, so a typo in a
+# `{name}` is an error naming the key, never a KeyError in the middle of a report.
+TEMPLATES: dict[str, tuple[str, ...]] = {
+    "risk_behind": ("score", "median", "gap"),
+    "risk_weak": ("ability", "score", "median"),
+    "risk_falling": ("recent", "earlier", "drop", "n"),
+    "risk_missing": ("n", "assignments"),
+    "risk_no_evidence": ("n", "total"),
+    "as_of": ("date", "source"),
+    "folded": ("shown", "total"),
+    "improved_note": ("n",),
+    "review_explain": ("total", "parts"),
+    "review_kpi": ("score", "bar_verdict", "bar", "months", "period", "components", "share", "contribution"),
+    "review_kpi_none": ("period",),
+    "review_competencies": ("score", "abilities", "items", "automatic", "mentor", "details", "share", "contribution"),
+    "review_apprentices": ("score", "passed", "count", "share", "contribution"),
+    "review_needs_kpi": ("months", "needed"),
+    "review_needs_abilities": ("abilities", "total", "needed"),
+    "review_formula": ("kpi", "competencies", "apprentices", "bar"),
+    "review_kpi_formula": ("cap", "min_months"),
+    "review_competency_formula": ("min_abilities", "max_age_days"),
+    "review_above_100": ("cap",),
+    "review_period": ("start", "end"),
+    "calibration_summary": ("pairs", "spearman", "difference", "bias", "min_pairs"),
+}
+
+
 class ProgressRules(Strict):
     proficiency: ProficiencyRules
     response_time: ResponseTime
     at_risk: AtRisk
+    trend: TrendRules
     improvement: Improvement
     calibration: Calibration
+    tables: Tables
     heatmap_max_rows: int = Field(ge=5)
     text: dict[str, str]
+    columns: dict[str, str] = Field(default_factory=dict)   # table column id → the heading a mentor reads
+
+    @model_validator(mode="after")
+    def _templates(self) -> "ProgressRules":
+        for key, names in TEMPLATES.items():
+            if key not in self.text:
+                continue
+            try:
+                self.text[key].format(**{n: _Any() for n in names})
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"text.{key}: {self.text[key]!r} uses {exc} — it may use only "
+                                 + ", ".join("{" + n + "}" for n in names))
+        return self
 
     def t(self, key: str) -> str:
         """A label from `text:`; the key itself when a trainer removed it, so a chart never fails on wording."""
         return self.text.get(key, key)
+
+    def say(self, key: str, **values: object) -> str:
+        """A `text:` template filled with values (names checked on load); the key and values when it is missing."""
+        template = self.text.get(key)
+        if template is None:
+            return key + " " + " ".join(f"{k}={v}" for k, v in values.items())
+        return template.format(**values)
+
+
+class _Any:
+    """Stands for any value when a template is checked: accepts every format spec."""
+
+    def __format__(self, spec: str) -> str:
+        return ""
 
 
 # ---------------------------------------------------------------- review.yaml
@@ -204,6 +280,7 @@ class Taxonomy:
     rubric_criteria: dict[str, dict[str, str]] = field(default_factory=dict)  # rubric id → criterion → target
     scenario_rubrics: dict[str, str] = field(default_factory=dict)  # scenario id → rubric id
     ambiguous: set[str] = field(default_factory=set)  # criteria that rubrics map to different competencies
+    criterion_labels: dict[str, str] = field(default_factory=dict)  # criterion id → its label (first rubric that has one)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -222,7 +299,7 @@ class Taxonomy:
             for s in c.sub_skills:
                 if s.id == skill:
                     return s.label
-        return skill
+        return self.criterion_labels.get(skill, skill)
 
     def resolve(self, tag: str, rubric: str | None = None) -> Tag | None:
         """The meaning of a tag: a competency id, a sub-skill id, or a rubric criterion id.
@@ -315,6 +392,8 @@ def _read_rubric_criteria(path: Path, known: set[str], tax: Taxonomy) -> None:
                                     f"use one of: {', '.join(sorted(known))}", line_for(lines, loc + ("competency",))))
             continue
         tax.rubric_criteria.setdefault(rubric_id, {})[cid] = comp
+        if isinstance(item.get("label"), str) and item["label"]:
+            tax.criterion_labels.setdefault(cid, item["label"])
         previous = tax.criteria.setdefault(cid, comp)
         if previous != comp:
             tax.ambiguous.add(cid)

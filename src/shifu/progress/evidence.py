@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import paths
@@ -50,8 +51,13 @@ class Evidence:
 
     @property
     def trainees(self) -> list[str]:
-        ids = set(self.students["trainee"]) | set(self.table["trainee"]) | set(self.latency["trainee"])
-        return sorted(ids)
+        """Every trainee id: students, evidence and transcripts (sorted; computed once)."""
+        cached = self.__dict__.get("_trainees")
+        if cached is None or cached[0] is not self.table:
+            ids = set(self.students["trainee"]) | set(pd.unique(self.table["trainee"].astype(object))) | set(self.latency["trainee"])
+            cached = (self.table, sorted(str(t) for t in ids if t == t))
+            self.__dict__["_trainees"] = cached
+        return cached[1]
 
     def for_trainee(self, trainee: str) -> pd.DataFrame:
         return self.table[self.table["trainee"] == trainee]
@@ -77,7 +83,11 @@ def _map_cells(grades: pd.DataFrame, sources: pd.DataFrame, tax: Taxonomy, notes
     A criterion tag means what the rubric of the scenario its test cell scores against says; the
     cell's source (kept in the gradebook) names that scenario.
     """
-    keys = grades[["assignment", "notebook", "cell"]].drop_duplicates()
+    return _map_keys(_cell_keys(grades)[0], sources, tax, notes)
+
+
+def _map_keys(keys: pd.DataFrame, sources: pd.DataFrame, tax: Taxonomy, notes: list[str]) -> pd.DataFrame:
+    """_map_cells for the distinct (assignment, notebook, cell) rows `keys`, in their order."""
     src = dict(zip(zip(sources["assignment"], sources["notebook"], sources["cell"]), sources["source"]))
     rows, guessed = [], Counter()
     for a, n, c in keys.itertuples(index=False):
@@ -100,33 +110,69 @@ def _map_cells(grades: pd.DataFrame, sources: pd.DataFrame, tax: Taxonomy, notes
     return pd.DataFrame(rows, columns=["assignment", "notebook", "cell", "competency", "skill", "criterion", "reason"])
 
 
+def _cell_keys(g: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct (assignment, notebook, cell) of a grades table, and for each row the position of its key.
+
+    Computed on integer codes: a cohort has a few hundred cells but a million grades."""
+    on = ["assignment", "notebook", "cell"]
+    if g.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in on}), np.zeros(0, dtype=np.int64)
+    cats = [pd.Categorical(g[c]) for c in on]
+    code = np.zeros(len(g), dtype=np.int64)
+    for c in cats:
+        code = code * (len(c.categories) + 1) + c.codes.astype(np.int64)
+    uniq, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    keys = pd.DataFrame({c: np.asarray(cat.categories, dtype=object)[cat.codes[first]] for c, cat in zip(on, cats)})
+    return keys, inverse.reshape(-1)
+
+
+def _categorical(values: np.ndarray | list, categories: list | None = None) -> pd.Categorical:
+    return pd.Categorical(values, categories=categories)
+
+
 def _grade_evidence(gbd: GradebookData, tax: Taxonomy, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     g = gbd.grades
-    backlog = g.loc[g["needs_manual_grade"], ["trainee", "assignment", "notebook", "cell", "max"]].reset_index(drop=True)
-    graded = g[~g["needs_manual_grade"] & (g["max"] > 0)]
-    mapping = _map_cells(g, gbd.sources, tax, notes)
-    on = ["assignment", "notebook", "cell"]
-    graded = graded.merge(mapping, on=on, how="left")
-    bad = g.merge(mapping[mapping["reason"] != ""], on=on, how="inner")
+    backlog = g.loc[g["needs_manual_grade"].astype(bool), ["trainee", "assignment", "notebook", "cell", "max"]].reset_index(drop=True)
+    backlog = backlog.astype({c: object for c in ("trainee", "assignment", "notebook", "cell")})
+    keys, key_of = _cell_keys(g)
+    mapping = _map_keys(keys, gbd.sources, tax, notes) if len(g) else \
+        pd.DataFrame(columns=["assignment", "notebook", "cell", "competency", "skill", "criterion", "reason"])
+    # mapping rows are in key order (both from _cell_keys): one lookup per grade by position
+    ok_key = (mapping["reason"] == "").to_numpy() if len(mapping) else np.zeros(0, dtype=bool)
+    row_ok = ok_key[key_of] if len(g) else np.zeros(0, dtype=bool)
+    bad_counts = np.bincount(key_of[~row_ok], minlength=len(mapping)) if len(g) else np.zeros(0, dtype=int)
+    bad = mapping.assign(grades=bad_counts)[~ok_key] if len(mapping) else mapping.assign(grades=0)
     unmapped = (
         bad.assign(item=bad["notebook"] + "/" + bad["cell"], tag=bad["criterion"])
         .groupby(["assignment", "item", "reason"], dropna=False, as_index=False)
-        .agg(tag=("tag", "first"), grades=("cell", "size"))
+        .agg(tag=("tag", "first"), grades=("grades", "sum"))
     )[["assignment", "item", "tag", "reason", "grades"]] if len(bad) else pd.DataFrame(columns=UNMAPPED_COLUMNS)
-    ok = graded[graded["reason"] == ""]
+    take = row_ok & ~g["needs_manual_grade"].astype(bool).to_numpy() & (g["max"].to_numpy() > 0) if len(g) else row_ok
+    ok = g[take]
+    k = key_of[take]
+
+    def per_key(column: pd.Series) -> pd.Categorical:
+        cat = as_category(column)
+        return pd.Categorical.from_codes(cat.codes[k], categories=cat.categories)
+
+    item = mapping["notebook"].astype(str) + "/" + mapping["cell"].astype(str) if len(mapping) else mapping["cell"]
+    stamp = ok["timestamp"]
     table = pd.DataFrame({
-        "trainee": ok["trainee"],
-        "competency": ok["competency"],
-        "skill": ok["skill"],
-        "criterion": ok["criterion"],
-        "score": ok["score"].clip(lower=0),
-        "max": ok["max"],
-        "date": ok["timestamp"].fillna(ok["duedate"]),
-        "source": ok["manual_score"].notna().map({True: "manual", False: "autograded"}),
-        "assignment": ok["assignment"],
-        "item": ok["notebook"] + "/" + ok["cell"],
+        "trainee": as_category(ok["trainee"]),
+        "competency": per_key(mapping["competency"]),
+        "skill": per_key(mapping["skill"]),
+        "criterion": per_key(mapping["criterion"]),
+        "score": ok["score"].clip(lower=0).to_numpy(dtype=float),
+        "max": ok["max"].to_numpy(dtype=float),
+        "date": stamp.where(stamp.notna(), ok["duedate"]).to_numpy(),
+        "source": as_category(np.where(ok["manual_score"].notna(), "manual", "autograded")),
+        "assignment": per_key(mapping["assignment"]),
+        "item": per_key(item),
     })
-    cells = g.merge(mapping[mapping["reason"] == ""], on=on, how="inner")
+    cells = g[row_ok].reset_index(drop=True)
+    kc = key_of[row_ok]
+    for col in ("competency", "skill", "criterion"):
+        cells[col] = mapping[col].to_numpy(dtype=object)[kc]
     cells = cells.reindex(columns=CELL_COLUMNS).reset_index(drop=True)
     return table.reset_index(drop=True), unmapped, backlog, cells
 
@@ -183,16 +229,49 @@ def _course_order(gbd: GradebookData, table: pd.DataFrame) -> pd.DataFrame:
     return a[["assignment", "duedate", "order"]]
 
 
+_NOT_TEXT = ("score", "max", "date")
+
+
+def as_category(values: pd.Series | np.ndarray | list) -> pd.Categorical:
+    """Text as a pandas categorical with plain object categories (so any two can be joined)."""
+    c = values.array if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype) \
+        else pd.Categorical(np.asarray(values, dtype=object))
+    if c.categories.dtype != object:
+        c = pd.Categorical.from_codes(c.codes, categories=pd.Index(np.asarray(c.categories, dtype=object), dtype=object))
+    return c
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Rows of several tables; text columns stay categorical (the union of the categories), so a
+    million-row evidence table holds codes, not strings."""
+    from pandas.api.types import union_categoricals
+
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: (pd.Series(dtype=float) if c in _NOT_TEXT else pd.Series(as_category([]))) for c in columns})
+    return pd.DataFrame({
+        c: (pd.concat([f[c] for f in frames], ignore_index=True) if c in _NOT_TEXT
+            else pd.Series(union_categoricals([as_category(f[c]) for f in frames], ignore_order=True)))
+        for c in columns})
+
+
 def build_evidence(gbd: GradebookData, transcripts: list[TranscriptFile], tax: Taxonomy,
                    scorer: Scorer | None = None) -> Evidence:
-    """Pure: gradebook tables + transcripts + taxonomy → Evidence."""
+    """Pure: gradebook tables + transcripts + taxonomy → Evidence.
+
+    The evidence table's text columns (trainee, competency, skill, criterion, source, assignment,
+    item) are pandas categoricals: compare them with strings as usual."""
     notes = list(tax.notes)
     grade_table, unmapped, backlog, cells = _grade_evidence(gbd, tax, notes)
-    rp = grade_table[grade_table["item"].str.split("/").str[-1].str.match(_ROLEPLAY)] if len(grade_table) else grade_table
-    graded_roleplay = set(zip(rp["trainee"], rp["assignment"], rp["criterion"]))
+    if len(grade_table):
+        items = pd.Series(grade_table["item"].cat.categories.astype(object))
+        is_rp = items.str.split("/").str[-1].str.match(_ROLEPLAY).fillna(False).to_numpy(dtype=bool)
+        rp = grade_table[is_rp[grade_table["item"].cat.codes.to_numpy()]]
+    else:
+        rp = grade_table
+    graded_roleplay = set(zip(rp["trainee"].astype(object), rp["assignment"].astype(object), rp["criterion"].astype(object)))
     t_table, t_unmapped = _transcript_evidence(transcripts, scorer, tax, graded_roleplay, notes)
-    parts = [t for t in (grade_table, t_table) if len(t)]
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=EVIDENCE_COLUMNS)
+    table = _concat([grade_table, t_table], EVIDENCE_COLUMNS)
     table = table.astype({"score": float, "max": float})
     table["date"] = pd.to_datetime(table["date"])
     unmapped_all = pd.concat([u for u in (unmapped, t_unmapped) if len(u)], ignore_index=True) if len(unmapped) or len(t_unmapped) \
@@ -216,7 +295,7 @@ def collect_evidence(course_dir: Path | str | None = None, db_url: str | None = 
     tax = load_taxonomy(grader)
     url = db_url or default_db_url(course)
     upgraded = check_schema(url, upgrade)
-    gbd = load_gradebook(url)
+    gbd = load_gradebook(url, checked=True)
     if scorer == "rubric":
         scorer = rubric_scorer()
     ev = build_evidence(gbd, read_transcripts(course), tax, scorer)  # type: ignore[arg-type]

@@ -10,22 +10,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import ShifuError
 from ..fonts import css_font_face
 from . import charts
+from .csvfiles import write_csv
 from .config import ProgressRules, Taxonomy
 from .evidence import Evidence, missing_submissions
 
 if TYPE_CHECKING:
     from .calibration import CalibrationResult
-from .proficiency import (ability_matrix, as_timestamp, at_risk, improvement, module_trend, overall,
-                          proficiency)
+from .proficiency import ability_matrix, as_timestamp, at_risk, module_trend, overall, proficiency, trend
 
 _CSS = """
-body{font-family:"Noto Sans CJK SC","Shifu CJK","PingFang SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:1200px}
+body{font-family:"Shifu CJK","Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:1200px}
 h1{border-bottom:2px solid #2166ac;padding-bottom:.2em} h2{color:#2166ac;margin-top:1.6em}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0} th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
 th{background:#f0f4fa} .muted{color:#777} .num{text-align:right} img{max-width:100%;margin:.5em 0}
@@ -74,10 +75,12 @@ def cohort_view(ev: Evidence, rules: ProgressRules, as_of: object | None = None,
     m = ability_matrix(prof, tax)
     if len(m):
         m = m.assign(_o=overall(prof, tax)).sort_values("_o", na_position="first").drop(columns="_o")
+    trends = trend(ev, rules.trend)
+    improved = trends[trends["change"] > 0].sort_values(["change", "trainee"], ascending=[False, True])
     view = CohortView(
         as_of=when, prof=prof, matrix=m,
-        at_risk=at_risk(ev, prof, tax, rules.at_risk, when),
-        improved=improvement(ev, tax, rules.proficiency, rules.improvement.window_days, when).head(rules.improvement.top),
+        at_risk=at_risk(ev, prof, tax, rules.at_risk, when, text=rules.say, trend_rules=rules.trend, trends=trends),
+        improved=improved.head(rules.improvement.top).reset_index(drop=True),
         backlog=ev.backlog, missing=missing_submissions(ev, when), ev=ev,
         calibration=calibrate(ev, rules, roster),
     )
@@ -105,7 +108,7 @@ def trainee_view(ev: Evidence, rules: ProgressRules, trainee: str, as_of: object
     view = TraineeView(
         trainee=trainee, name=str(names.get(trainee, "") or ""), as_of=when, prof=prof,
         trend=module_trend(table, ev.assignments), latency=ev.latency[ev.latency["trainee"] == trainee],
-        evidence=table.sort_values(["date", "assignment", "item"], na_position="last"),
+        evidence=_in_time_order(table, ev.assignments),
         backlog=ev.backlog[ev.backlog["trainee"] == trainee],
         missing=missing_submissions(ev, when).query("trainee == @trainee"), ev=ev,
     )
@@ -118,19 +121,68 @@ def trainee_view(ev: Evidence, rules: ProgressRules, trainee: str, as_of: object
     return view
 
 
+def _in_time_order(table: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+    """Evidence by date, then course order (m00 → m06 → labs, not the alphabet), then item."""
+    course = dict(zip(assignments["assignment"], assignments["order"])) if "order" in assignments else {}
+    t = table.assign(_course=table["assignment"].astype(object).map(course), _item=table["item"].astype(object))
+    return t.sort_values(["date", "_course", "_item"], na_position="last", kind="stable").drop(columns=["_course", "_item"])
+
+
 # ---------------------------------------------------------------- HTML
 
 def esc(x: object) -> str:
     return html.escape(str(x))
 
 
-def table_html(df: pd.DataFrame, empty: str = "—", max_rows: int | None = None) -> str:
+def num(v: object, digits: int = 1) -> str:
+    """A score for a table cell: `digits` decimals, blank for missing."""
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return f"{v:.{digits}f}" if isinstance(v, (float, np.floating)) else str(v)
+
+
+def exact(v: float) -> str:
+    """A rule's figure as written in its YAML (0.38, 0.005, 19 — never rounded to 0.4 or 0.0)."""
+    return f"{v:.10g}"
+
+
+def readable(df: pd.DataFrame, rules: ProgressRules, tax: Taxonomy | None = None) -> pd.DataFrame:
+    """A table as a mentor reads it: column headings from progress.yaml `columns:`, ability ids as their
+    labels, yes/no and the evidence sources in words. The CSV keeps the ids."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == bool:
+            out[col] = s.map({True: rules.t("bool_true"), False: rules.t("bool_false")})
+        elif col == "source":
+            out[col] = s.astype(object).map(lambda v: rules.text.get(f"source_{v}", v))
+        elif tax is not None and col in ("competency", "skill", "criterion"):
+            out[col] = s.astype(object).map(lambda v: tax.label(v) if isinstance(v, str) else v)
+    return out.rename(columns={c: rules.columns.get(c, c) for c in out.columns if isinstance(c, str)})
+
+
+def table_html(df: pd.DataFrame, empty: str = "—", max_rows: int | None = None, rules: ProgressRules | None = None,
+               tax: Taxonomy | None = None, digits: int = 1, escape: bool = True) -> str:
+    """A table; with `rules`, headings and values in words (readable()) and long tables folded: the
+    first `tables.top` rows open, the rest under <details>, at most `tables.max_rows` (or max_rows) in all."""
     if df is None or df.empty:
         return f'<p class="muted">{esc(empty)}</p>'
-    shown = df.head(max_rows) if max_rows else df
-    out = shown.to_html(index=False, escape=True, na_rep="", float_format=lambda v: f"{v:.1f}", border=0)
-    if max_rows and len(df) > max_rows:
-        out += f'<p class="muted">{max_rows} / {len(df)} …</p>'
+    shown = readable(df, rules, tax) if rules is not None else df
+    limit = max_rows or (rules.tables.max_rows if rules is not None else None)
+    top = rules.tables.top if rules is not None else None
+
+    def render(part: pd.DataFrame) -> str:
+        return part.to_html(index=False, escape=escape, na_rep="", float_format=lambda v: num(v, digits), border=0)
+
+    capped = shown.head(limit) if limit else shown
+    if top is not None and len(capped) > top + 5:  # folding a handful of rows helps no one
+        out = render(capped.head(top)) + (
+            f'<details><summary>{esc(rules.say("folded", shown=top, total=len(shown)))}</summary>'
+            + render(capped.iloc[top:]) + "</details>")
+    else:
+        out = render(capped)
+    if limit and len(shown) > limit:
+        out += f'<p class="muted">{limit} / {len(shown)} …</p>'
     return out
 
 
@@ -147,11 +199,24 @@ def _cards(items: list[tuple[str, object]]) -> str:
     return "".join(f'<div class="card"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in items)
 
 
+def _unmapped(ev: Evidence, rules: ProgressRules) -> pd.DataFrame:
+    u = ev.unmapped.copy()
+    if len(u):
+        def reason(r: str) -> str:
+            if r.startswith("no `__"):
+                return rules.t("unmapped_no_tag")
+            if r.startswith("unknown"):
+                return rules.t("unmapped_unknown_tag")
+            return r
+        u["reason"] = u["reason"].map(reason)
+    return u
+
+
 def _notes(ev: Evidence, rules: ProgressRules) -> str:
     parts = [f"<h2>{esc(rules.t('unmapped_title'))}</h2>",
-             table_html(ev.unmapped, "—", max_rows=200)]
+             table_html(_unmapped(ev, rules), "—", rules=rules)]
     if ev.notes:
-        parts.append(f"<h2>{esc(rules.t('notes_title'))}</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in ev.notes) + "</ul>")
+        parts.append(f"<h2>{esc(rules.t('notes_title'))}</h2><ul class=\"notes\">" + "".join(f"<li>{esc(n)}</li>" for n in ev.notes) + "</ul>")
     return "\n".join(parts)
 
 
@@ -161,7 +226,7 @@ def _prof_table(prof: pd.DataFrame, tax: Taxonomy, rules: ProgressRules) -> pd.D
     p["score"] = p["score"].map(lambda v: "" if v != v else f"{v:.1f}")
     p["last_date"] = p["last_date"].dt.strftime("%Y-%m-%d").fillna("")
     p["weight"] = p["weight"].round(2)
-    return p.drop(columns=["sufficient", "level"])
+    return p.drop(columns=["sufficient", "level", "skill", "competency", "trainee"])
 
 
 def cohort_html(view: CohortView, rules: ProgressRules, out_dir: Path | None = None) -> str:
@@ -170,27 +235,32 @@ def cohort_html(view: CohortView, rules: ProgressRules, out_dir: Path | None = N
     matrix = view.matrix.copy()
     matrix.columns = [tax.label(c) for c in matrix.columns]
     matrix = matrix.reset_index().rename(columns={"index": "trainee"})
+    backlog_subs = view.backlog.drop_duplicates(["trainee", "assignment"]).shape[0] if len(view.backlog) else 0
     body = [
         f"<h1>{esc(rules.t('cohort_title'))}</h1>",
-        f'<p class="muted">as of {view.as_of:%Y-%m-%d} · gradebook {esc(ev.source_url)}</p>',
+        f'<p class="muted">{esc(rules.say("as_of", date=f"{view.as_of:%Y-%m-%d}", source=ev.source_url))}</p>',
         f"<h2>{esc(rules.t('summary_title'))}</h2>",
-        _cards([("trainees", n), ("evidence items", len(ev.table)), ("at risk", len(view.at_risk)),
-                ("waiting for manual grading", view.backlog.drop_duplicates(["trainee", "assignment"]).shape[0] if len(view.backlog) else 0),
-                ("missing submissions", len(view.missing)), ("unmapped cells", len(ev.unmapped))]),
+        _cards([(rules.t("card_trainees"), n), (rules.t("card_evidence"), len(ev.table)), (rules.t("card_at_risk"), len(view.at_risk)),
+                (rules.t("card_backlog"), backlog_subs), (rules.t("card_missing"), len(view.missing)),
+                (rules.t("card_unmapped"), len(ev.unmapped))]),
     ]
     if n == 0:
-        body.append(f'<p class="muted">{esc(rules.t("no_data"))} — the gradebook has no students yet.</p>')
+        body.append(f'<p class="muted">{esc(rules.t("no_data"))} — {esc(rules.t("no_students"))}</p>')
     for key in ("heatmap", "levels"):
         if key in view.figures:
             body.append(img(view.figures[key]))
+    risk = view.at_risk.drop(columns=["count"], errors="ignore")
     body += [
-        f"<h2>{esc(rules.t('at_risk_title'))}</h2>", table_html(view.at_risk, "—", max_rows=200),
-        f"<h2>{esc(rules.t('improved_title'))} ({rules.improvement.window_days:.0f} d)</h2>", table_html(view.improved, "—"),
+        f"<h2>{esc(rules.t('at_risk_title'))}</h2>", f'<p class="muted">{esc(rules.t("at_risk_note"))}</p>',
+        table_html(risk, rules.t("at_risk_none"), rules=rules),
+        f"<h2>{esc(rules.t('improved_title'))}</h2>",
+        f'<p class="muted">{esc(rules.say("improved_note", n=rules.trend.recent_assignments))}</p>',
+        table_html(view.improved, rules.t("no_data"), rules=rules),
         f"<h2>{esc(rules.t('backlog_title'))}</h2>",
-        img(view.figures["backlog"]) if "backlog" in view.figures else "",
-        table_html(view.backlog, "—", max_rows=200),
-        f"<h2>{esc(rules.t('missing_title'))}</h2>", table_html(view.missing, "—", max_rows=200),
-        f"<h2>{esc(rules.t('proficiency_title'))}</h2>", table_html(matrix, "—", max_rows=300),
+        img(view.figures["backlog"]) if "backlog" in view.figures and len(view.backlog) else "",
+        table_html(view.backlog, rules.t("no_data"), rules=rules),
+        f"<h2>{esc(rules.t('missing_title'))}</h2>", table_html(view.missing, "—", rules=rules),
+        f"<h2>{esc(rules.t('proficiency_title'))}</h2>", table_html(matrix, "—", rules=rules),
     ]
     if view.calibration is not None:
         from .calibration import section_html
@@ -205,7 +275,7 @@ def trainee_html(view: TraineeView, rules: ProgressRules) -> str:
     from .. import clock
 
     tz = clock.time_zone(view.ev.course_dir)  # times are naive UTC (nbgrader's); shown in the course's zone
-    evidence = view.evidence.copy()
+    evidence = view.evidence.drop(columns=["trainee"]).copy()
     evidence["date"] = clock.to_local(evidence["date"], tz).dt.strftime("%Y-%m-%d").fillna("")
     lat = view.latency[["date", "scenario", "turns", "mean_latency_s"]].copy() if len(view.latency) else view.latency
     if len(lat):
@@ -213,15 +283,15 @@ def trainee_html(view: TraineeView, rules: ProgressRules) -> str:
     title = f"{rules.t('trainee_title')} · {view.trainee}" + (f" {view.name}" if view.name else "")
     body = [
         f"<h1>{esc(title)}</h1>",
-        f'<p class="muted">as of {view.as_of:%Y-%m-%d}</p>',
+        f'<p class="muted">{esc(rules.say("as_of", date=f"{view.as_of:%Y-%m-%d}", source=view.ev.source_url))}</p>',
         img(view.figures["radar"]) if "radar" in view.figures else "",
-        f"<h2>{esc(rules.t('proficiency_title'))}</h2>", table_html(_prof_table(view.prof, tax, rules)),
+        f"<h2>{esc(rules.t('proficiency_title'))}</h2>", table_html(_prof_table(view.prof, tax, rules), rules=rules),
         f"<h2>{esc(rules.t('trend_title'))}</h2>", img(view.figures["trend"]) if "trend" in view.figures else "",
         f"<h2>{esc(rules.t('response_title'))}</h2>", img(view.figures["response"]) if "response" in view.figures else "",
-        table_html(lat, "—"),
-        f"<h2>{esc(rules.t('backlog_title'))}</h2>", table_html(view.backlog, "—"),
-        f"<h2>{esc(rules.t('missing_title'))}</h2>", table_html(view.missing, "—"),
-        f"<h2>{esc(rules.t('evidence_title'))}</h2>", table_html(evidence, "—", max_rows=500),
+        table_html(lat, "—", rules=rules),
+        f"<h2>{esc(rules.t('backlog_title'))}</h2>", table_html(view.backlog.drop(columns=["trainee"]), "—", rules=rules),
+        f"<h2>{esc(rules.t('missing_title'))}</h2>", table_html(view.missing.drop(columns=["trainee"]), "—", rules=rules),
+        f"<h2>{esc(rules.t('evidence_title'))}</h2>", table_html(evidence, "—", rules=rules, tax=tax),
         _notes(view.ev, rules),
     ]
     return page(title, "\n".join(b for b in body if b))
@@ -246,8 +316,7 @@ def write_cohort(view: CohortView, rules: ProgressRules, out_dir: Path) -> list[
     if view.calibration is not None:
         csvs.update({"calibration-by_mentor.csv": view.calibration.by_mentor, "calibration-pairs.csv": view.calibration.pairs})
     for name, df in csvs.items():
-        df.to_csv(out_dir / name, index=False, encoding="utf-8")
-        written.append(out_dir / name)
+        written.append(write_csv(df, out_dir / name))
     return written
 
 
@@ -256,8 +325,6 @@ def write_trainee(view: TraineeView, rules: ProgressRules, out_dir: Path) -> lis
     stem = safe_name(view.trainee)
     html_path = out_dir / f"{stem}.html"
     html_path.write_text(trainee_html(view, rules), encoding="utf-8")
-    csv_path = out_dir / f"{stem}-evidence.csv"
-    view.evidence.to_csv(csv_path, index=False, encoding="utf-8")
-    prof_path = out_dir / f"{stem}-proficiency.csv"
-    view.prof.to_csv(prof_path, index=False, encoding="utf-8")
+    csv_path = write_csv(view.evidence, out_dir / f"{stem}-evidence.csv")
+    prof_path = write_csv(view.prof, out_dir / f"{stem}-proficiency.csv")
     return [html_path, csv_path, prof_path]

@@ -195,9 +195,10 @@ def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, p
         scores = {"kpi": kpi_score, "competencies": comp_score, "apprentices": app_score}
         reasons = []
         if len(m) < rules.kpi.min_months:
-            reasons.append(f"KPI for {len(m)} of 6 months (needs {rules.kpi.min_months})")
+            reasons.append(progress.say("review_needs_kpi", months=len(m), needed=rules.kpi.min_months))
         if abilities < rules.competencies.min_abilities:
-            reasons.append(f"{abilities} of {len(tax.ability_ids)} abilities with enough evidence (needs {rules.competencies.min_abilities})")
+            reasons.append(progress.say("review_needs_abilities", abilities=abilities, total=len(tax.ability_ids),
+                                        needed=rules.competencies.min_abilities))
         present = {p: s for p, s in scores.items() if s == s and weights[p] > 0}
         wsum = sum(weights[p] for p in present)
         contrib = {p: (weights[p] * present[p] / wsum if p in present and wsum else np.nan) for p in PARTS}
@@ -213,9 +214,9 @@ def run_review(period: Period, kpi: pd.DataFrame, ev: Evidence, tax: Taxonomy, p
             **{f"ability_{c}": row_m.get(c, np.nan) for c in tax.ability_ids},
             "apprentices_score": app_score, "apprentices": len(a), "apprentices_passed": int(a["passed"].sum()) if len(a) else 0,
             "apprentices_contribution": contrib["apprentices"],
-            "reasons": "; ".join(reasons),
+            "reasons": "；".join(reasons),
         }
-        row["explanation"] = _explain(row, weights, wsum, rules, tax, period)
+        row["explanation"] = _explain(row, weights, wsum, rules, tax, period, progress)
         rows.append(row)
     df = pd.DataFrame(rows, columns=_columns(comps, tax))
     ok = df["reasons"] == ""
@@ -257,76 +258,87 @@ def _columns(comps: list[str], tax: Taxonomy) -> list[str]:
             + ["apprentices_score", "apprentices", "apprentices_passed", "apprentices_contribution", "reasons", "explanation"])
 
 
-def _explain(row: dict, weights: dict[str, float], wsum: float, rules: ReviewRules, tax: Taxonomy, period: Period) -> str:
-    """Which parts, which evidence, and what each part adds — in one line a reviewer can check by hand."""
+def _explain(row: dict, weights: dict[str, float], wsum: float, rules: ReviewRules, tax: Taxonomy, period: Period,
+             progress: ProgressRules) -> str:
+    """Which parts, which evidence, and what each part adds — in one line a reviewer can check by hand
+    (wording: progress.yaml text.review_*)."""
     def share(p: str) -> str:
         return f"{weights[p]:g}/{wsum:g}" if wsum else f"{weights[p]:g}"
 
+    say = progress.say
     parts = []
     if row["kpi_score"] == row["kpi_score"]:
-        comp_bits = ", ".join(f"{c.label} {_fmt(row[f'kpi_{n}'])}/{c.points:g}" for n, c in rules.kpi.components.items())
-        bar = "clears" if row["meets_kpi_bar"] else "below"
-        parts.append(f"KPI {_fmt(row['kpi_score'])} ({bar} the {rules.kpi.bar:g} bar; {row['kpi_months']} months of {period.label}: "
-                     f"{comp_bits}) × {share('kpi')} = {_fmt(row['kpi_contribution'])}")
+        comp_bits = "、".join(f"{c.label} {_fmt(row[f'kpi_{n}'])}/{c.points:g}" for n, c in rules.kpi.components.items())
+        parts.append(say("review_kpi", score=_fmt(row["kpi_score"]),
+                         bar_verdict=progress.t("review_bar_met" if row["meets_kpi_bar"] else "review_bar_missed"),
+                         bar=f"{rules.kpi.bar:g}", months=row["kpi_months"], period=period.label, components=comp_bits,
+                         share=share("kpi"), contribution=_fmt(row["kpi_contribution"])))
     else:
-        parts.append(f"KPI: no data in {period.label}")
+        parts.append(say("review_kpi_none", period=period.label))
     if row["competencies_score"] == row["competencies_score"]:
-        ab = ", ".join(f"{tax.label(c)} {_fmt(row[f'ability_{c}'])}" for c in tax.ability_ids if row[f"ability_{c}"] == row[f"ability_{c}"])
-        parts.append(f"competencies {_fmt(row['competencies_score'])} ({row['abilities']} abilities from {row['evidence_items']} "
-                     f"evidence items, {row['evidence_automatic']} automatic and {row['evidence_mentor']} mentor-graded: {ab}) "
-                     f"× {share('competencies')} = {_fmt(row['competencies_contribution'])}")
+        ab = "、".join(f"{tax.label(c)} {_fmt(row[f'ability_{c}'])}" for c in tax.ability_ids if row[f"ability_{c}"] == row[f"ability_{c}"])
+        parts.append(say("review_competencies", score=_fmt(row["competencies_score"]), abilities=row["abilities"],
+                         items=row["evidence_items"], automatic=row["evidence_automatic"], mentor=row["evidence_mentor"],
+                         details=ab, share=share("competencies"), contribution=_fmt(row["competencies_contribution"])))
     else:
-        parts.append("competencies: not enough curriculum evidence")
+        parts.append(progress.t("review_competencies_none"))
     if row["apprentices"]:
-        parts.append(f"apprentices {_fmt(row['apprentices_score'])} ({row['apprentices_passed']} of {row['apprentices']} passed "
-                     f"probation) × {share('apprentices')} = {_fmt(row['apprentices_contribution'])}")
+        parts.append(say("review_apprentices", score=_fmt(row["apprentices_score"]), passed=row["apprentices_passed"],
+                         count=row["apprentices"], share=share("apprentices"), contribution=_fmt(row["apprentices_contribution"])))
     else:
-        parts.append("apprentices: none in the period (part left out)")
-    return f"total {_fmt(row['total'])} = " + "; ".join(parts)
+        parts.append(progress.t("review_apprentices_none"))
+    return say("review_explain", total=_fmt(row["total"]), parts="；".join(parts))
 
 
 # ---------------------------------------------------------------- output
 
-def formula_html(rules: ReviewRules) -> str:
+def formula_html(rules: ReviewRules, progress: ProgressRules) -> str:
+    """The scoring rules with every figure exactly as review.yaml writes it (0.38, 0.005 — never rounded)."""
+    from .report import exact
+
     k = rules.kpi
     comp_rows = pd.DataFrame([
-        {"component": n, "label": c.label, "column": c.column, "better": c.better, "target": c.target, "points": c.points}
-        for n, c in k.components.items()
+        {"component": c.label, "column": c.column, "better": progress.t(f"better_{c.better}"),
+         "target": exact(c.target), "points": exact(c.points)}
+        for c in k.components.values()
     ])
     return (
-        f"<p>score = Σ weight × part / Σ weights of the parts present; weights: KPI {rules.parts.kpi:g}, "
-        f"competencies {rules.parts.competencies:g}, apprentices {rules.parts.apprentices:g} (left out when a candidate has no apprentice "
-        f"in the period). Candidates whose KPI composite reaches {k.bar:g} rank first.</p>"
-        f"<p>KPI composite per month = Σ points × min({k.cap:g}, attainment), attainment = value/target (higher is better) or "
-        f"target/value (lower is better); averaged over the months of the period (at least {k.min_months}).</p>"
-        + table_html(comp_rows)
-        + f"<p>competencies = mean proficiency over the abilities with enough evidence (at least {rules.competencies.min_abilities}; "
-          f"evidence up to {rules.competencies.max_age_days:g} days old at the end of the period).</p>"
+        f"<p>{esc(progress.say('review_formula', kpi=exact(rules.parts.kpi), competencies=exact(rules.parts.competencies), apprentices=exact(rules.parts.apprentices), bar=exact(k.bar)))}</p>"
+        f"<p>{esc(progress.say('review_kpi_formula', cap=exact(k.cap), min_months=k.min_months))}</p>"
+        + table_html(comp_rows, rules=progress)
+        + f"<p>{esc(progress.say('review_above_100', cap=exact(k.cap)))}</p>"
+        + f"<p>{esc(progress.say('review_competency_formula', min_abilities=rules.competencies.min_abilities, max_age_days=exact(rules.competencies.max_age_days)))}</p>"
     )
 
 
 def review_html(result: ReviewResult, progress: ProgressRules, tax: Taxonomy, sources: dict[str, str]) -> str:
-    part_labels = {"kpi": "KPI", "competencies": "competencies", "apprentices": "apprentices"}
+    from .report import exact
+
+    part_labels = {"kpi": progress.columns.get("kpi_score", "KPI"), "competencies": progress.columns.get("competencies_score", "competencies"),
+                   "apprentices": progress.columns.get("apprentices_score", "apprentices")}
     show = ["rank", "candidate", "total", "meets_kpi_bar", "kpi_score", "kpi_contribution", "competencies_score",
             "competencies_contribution", "evidence_automatic", "evidence_mentor", "apprentices_score", "apprentices_contribution"]
     expl = "".join(f"<li><b>{esc(r.rank)}. {esc(r.candidate)}</b> — {esc(r.explanation)}</li>" for r in result.ranking.itertuples())
     title = f"{progress.t('review_title')} {result.period.label}"
+    over = bool(len(result.ranking)) and bool((result.ranking["total"] > 100).any() or (result.ranking["kpi_score"] > 100).any())
     body = [
         f"<h1>{esc(title)}</h1>",
-        f'<p class="muted">{result.period.start:%Y-%m-%d} – {result.period.end:%Y-%m-%d} · '
-        + " · ".join(f"{esc(k)}: {esc(v)}" for k, v in sources.items()) + "</p>",
+        f'<p class="muted">{esc(progress.say("review_period", start=f"{result.period.start:%Y-%m-%d}", end=f"{result.period.end:%Y-%m-%d}"))} · '
+        f"{esc(progress.t('review_sources'))}:" + " · ".join(f"{esc(k)} {esc(v)}" for k, v in sources.items()) + "</p>",
         f"<h2>{esc(progress.t('ranking_title'))}</h2>",
         img(charts.contributions(result.ranking, part_labels, progress)),
-        table_html(result.ranking[show], "—"),
+        table_html(result.ranking[show], "—", rules=progress),
+        f'<p class="muted">{esc(progress.say("review_above_100", cap=exact(result.rules.kpi.cap)))}</p>' if over else "",
+        f"<h2>{esc(progress.t('review_explain_title'))}</h2>",
         f"<ol style='list-style:none;padding-left:0'>{expl}</ol>",
         f"<h2>{esc(progress.t('unranked_title'))}</h2>",
         table_html(result.unranked[["candidate", "reasons", "kpi_months", "abilities", "evidence_automatic", "evidence_mentor",
-                                    "explanation"]], "—"),
-        f"<h2>{esc(progress.t('formula_title'))}</h2>", formula_html(result.rules),
+                                    "explanation"]], progress.t("review_unranked_none"), rules=progress),
+        f"<h2>{esc(progress.t('formula_title'))}</h2>", formula_html(result.rules, progress),
     ]
     if result.notes:
-        body.append(f"<h2>{esc(progress.t('notes_title'))}</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in result.notes) + "</ul>")
-    return page(title, "\n".join(body))
+        body.append(f"<h2>{esc(progress.t('notes_title'))}</h2><ul class=\"notes\">" + "".join(f"<li>{esc(n)}</li>" for n in result.notes) + "</ul>")
+    return page(title, "\n".join(b for b in body if b))
 
 
 def write_review(result: ReviewResult, progress: ProgressRules, tax: Taxonomy, out_dir: Path,
