@@ -61,3 +61,11 @@ def test_a_missing_file_is_reported_by_the_parser(tmp_path):
     with pytest.raises(ShifuError) as err:
         load_model_cached(tmp_path / "gone.yaml", Tiny)
     assert "missing" in str(err.value)
+
+
+def test_the_venv_bin_goes_first_on_path_once():
+    from shifu.paths import venv_bin, venv_env
+
+    env = venv_env({"PATH": "/usr/bin:/bin"}, EXTRA="1")
+    assert env["PATH"].split(":")[0] == venv_bin() and env["EXTRA"] == "1"
+    assert venv_env(env)["PATH"] == env["PATH"]  # not added twice

@@ -1,11 +1,11 @@
 """The `shifu` command. Each verb lives in its own module under shifu.commands."""
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
 
+from . import paths
 from .errors import ShifuError
 from .commands import data as data_cmd
 from .commands import course as course_cmd
@@ -47,16 +47,9 @@ app.command("eval")(eval_cmd.eval_cmd)
 # more verbs register here
 
 
-def _own_bin_on_path() -> None:
-    """nbgrader shells out to `alembic`: `.venv/bin/shifu` must work without activating the venv."""
-    own = os.path.dirname(sys.executable)
-    if own not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = own + os.pathsep + os.environ.get("PATH", "")
-
-
 def main() -> None:
     """Entry point: a ShifuError becomes clear lines on stderr and exit code 2, never a traceback."""
-    _own_bin_on_path()
+    paths.ensure_venv_on_path()
     try:
         app()
     except ShifuError as exc:

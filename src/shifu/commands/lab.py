@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from .. import paths
 from ..errors import ShifuError
 
 from ..course.labsetup import Launch
@@ -50,9 +51,7 @@ def _prepare(role: str) -> Launch:
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    env.update(extra or {})
-    return env
+    return paths.venv_env(**(extra or {}))
 
 
 def smoke_check(root_dir: Path, port: int, timeout: float = 90.0, extra_env: dict[str, str] | None = None) -> str:

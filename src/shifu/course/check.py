@@ -67,7 +67,7 @@ def _validate_one(notebook: str, course: str, timeout: int | None) -> tuple[str,
     """Runs in a worker process: nbgrader's Validator on one source notebook."""
     from nbgrader.validator import Validator
 
-    from .layout import ensure_venv_on_path
+    from ..paths import ensure_venv_on_path
     from .nbgrader_api import load_config
 
     ensure_venv_on_path()

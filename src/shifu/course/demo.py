@@ -69,7 +69,7 @@ def copy_course(src: Path, dest: Path, assignments: list[str], cell_timeout: int
 def _shifu_cli(args: list[str], cwd: Path, log: Path) -> tuple[bool, str]:
     """Run another `shifu` verb as its own process, so its failure is reported, not fatal."""
     cmd = [sys.executable, "-c", "from shifu.cli import main; main()", *args]
-    env = dict(layout.venv_env(), MPLBACKEND="Agg")
+    env = paths.venv_env(MPLBACKEND="Agg")
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     log.write_text(f"$ shifu {' '.join(args)}\n\n{proc.stdout}\n{proc.stderr}", encoding="utf-8")
     text = (proc.stdout + proc.stderr).strip().splitlines()

@@ -35,7 +35,7 @@ from urllib.parse import quote
 from .. import paths
 from ..errors import Problem, ShifuError, display_path
 from . import layout
-from .layout import ensure_venv_on_path
+from ..paths import ensure_venv_on_path
 from .nbgrader_api import error_tail, load_config
 
 Role = Literal["trainee", "mentor"]

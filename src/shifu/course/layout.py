@@ -1,8 +1,6 @@
 """Where the course's parts live, and the assignments it knows about."""
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 from .. import paths
@@ -44,14 +42,3 @@ def source_assignments(course: Path | None = None) -> list[str]:
     return ordered + sorted(present - set(ordered))
 
 
-def venv_env() -> dict[str, str]:
-    """The environment nbgrader needs: it shells out to `alembic`, which lives beside this Python."""
-    bindir = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    if bindir not in path.split(os.pathsep):
-        path = bindir + os.pathsep + path
-    return dict(os.environ, PATH=path)
-
-
-def ensure_venv_on_path() -> None:
-    os.environ["PATH"] = venv_env()["PATH"]

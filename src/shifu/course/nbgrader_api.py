@@ -11,7 +11,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from ..errors import Problem, ShifuError, display_path
-from .layout import ensure_venv_on_path
+from ..paths import ensure_venv_on_path
 
 
 def load_config(course: Path, db_url: str | None = None, timeout: int | None = None) -> Config:

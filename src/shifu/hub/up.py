@@ -181,8 +181,7 @@ class Hub:
         """Start JupyterHub (which starts the proxy and the role-play service); wait until both answer."""
         st = self.settings
         t0 = time.perf_counter()
-        env = dict(os.environ, SHIFU_HUB_SETTINGS=str(st.state / "hub" / "settings.json"),
-                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        env = paths.venv_env(SHIFU_HUB_SETTINGS=str(st.state / "hub" / "settings.json"))
         config = Path(__file__).with_name("jupyterhub_config.py")
         log = open(self.log, "ab")
         self.proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(config)],

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from .. import paths
 from ..errors import ShifuError
 
 GRADE_COLUMNS = ["trainee", "assignment", "notebook", "cell", "cell_type", "max", "score", "auto_score",
@@ -105,9 +106,7 @@ def upgrade_gradebook(url: str) -> str:
     import sys
     import tempfile
 
-    env = dict(os.environ)
-    # nbgrader runs `alembic` as a subprocess: the venv's bin must be on PATH
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env = paths.venv_env()  # nbgrader runs `alembic` as a subprocess
     with tempfile.TemporaryDirectory() as cwd:  # no nbgrader_config.py of some course around to interfere
         proc = subprocess.run([sys.executable, "-m", "nbgrader", "db", "upgrade", f"--db={url}"], cwd=cwd, env=env,
                               capture_output=True, text=True)
