@@ -97,7 +97,7 @@ def check(
 def suggest(
     assignment: str = typer.Argument(None, help="assignment name (default: every graded assignment)"),
     course: Path = CourseOpt,
-    db_url: str = typer.Option(None, "--db-url", help="gradebook URL (default: the course's)"),
+    db_url: str = typer.Option(None, "--db", "--db-url", help="gradebook URL (default: the course's); --db as in every other command"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace suggestions written earlier"),
 ) -> None:
     """Pre-fill each mentor-review comment with the LLM judge's suggestion (never points; needs an LLM)."""

@@ -17,9 +17,6 @@ from ..errors import ShifuError
 
 from ..course.labsetup import Launch
 
-app = typer.Typer()
-
-
 def is_headless() -> bool:
     """CI, or no display and nobody at the terminal: starting a server that never returns would hang the caller."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
@@ -90,7 +87,6 @@ def smoke_check(root_dir: Path, port: int, timeout: float = 90.0, extra_env: dic
             proc.kill()
 
 
-@app.command()
 def lab(
     serve: bool = typer.Option(None, "--serve/--check", help="keep JupyterLab running (default when someone is at the screen), or only prove it starts (default under CI or with no display)"),
     port: int = typer.Option(8888, help="port for JupyterLab"),

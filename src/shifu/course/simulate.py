@@ -31,7 +31,6 @@ from .answers import magic_form
 from .notebook import transcript_name
 from .transcripts import play_script
 
-SYNTHETIC_PREFIX = "synthetic-"
 _SOLUTION_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
 CodeChoice = Annotated[str, Field(pattern="^(solution|wrong|stub|crash|loop)$")]
 
