@@ -36,7 +36,7 @@ from .execute import DeadKernelError, InfrastructureError, KernelRun
 from .feedback import FeedbackWriter
 from .gradebook import assignment_ids, assignment_max_score, notebook_ids, shared_engines, submission_grades
 from .journal import Journal
-from .limits import INFRASTRUCTURE_RETRIES, SandboxLimits, default_workers
+from .limits import INFRASTRUCTURE_RETRIES, MAX_MESSAGE_BYTES, SandboxLimits, default_workers
 from .lock import STATE_DIR, course_lock
 from .pool import WarmPool
 from .preflight import check_content
@@ -199,6 +199,8 @@ async def _grade_all(course: Course, plan: list[tuple[AutogradePipeline, Submiss
     results: list[SubmissionResult] = []
     kernel_log = open(course.log_path, "a", encoding="utf-8")  # kernels' own start-up chatter
     context = zmq.asyncio.Context()
+    # a kernel's single message past this is dropped by zmq before it reaches the grader's memory
+    context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
     sockets = tempfile.mkdtemp(prefix="shifu-k-")  # short path: a Unix socket path has ~100 characters
     try:
         for pipeline, sub in plan:
@@ -224,7 +226,8 @@ async def _grade_all(course: Course, plan: list[tuple[AutogradePipeline, Submiss
             try:
                 for job in sub.jobs:
                     pristine = copy.deepcopy(job.nb)  # what a retry starts from
-                    run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets, box)
+                    run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets, box,
+                                    judge=pipeline.judge(sub.assignment, job.notebook_id))
                     runs.append((job, run, await pool.warm(run), pristine))
             except (asyncio.CancelledError, KeyboardInterrupt):  # cancelled (Ctrl-C): a half-done submission must not look graded next time
                 pipeline.fail(sub)
@@ -298,7 +301,8 @@ async def _grade_runs(course: Course, pipeline: AutogradePipeline, pool: WarmPoo
                                sub.student, sub.assignment)
             kernel_log, context, sockets, box = job_env
             job.nb = copy.deepcopy(pristine)
-            run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets, box)
+            run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets, box,
+                            judge=pipeline.judge(sub.assignment, job.notebook_id))
             starting = await pool.warm(run)
         if failure is not None:
             continue

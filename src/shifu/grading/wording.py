@@ -61,6 +61,7 @@ class QuizText(_Strict):
 
 class KernelText(_Strict):
     not_scored_here: str
+    output_truncated: str
 
 
 class Copies(_Strict):
