@@ -245,7 +245,8 @@ class KernelRun:
 
         def format_kernel_cmd(extra_arguments: list[str] | None = None) -> list[str]:
             sandbox.prepare_workdir(kernel_dir)  # the connection file was just written
-            return sandbox.wrap(plain(extra_arguments=extra_arguments), kernel_dir, workdir, inside, self.pids_group)
+            return sandbox.wrap(_grading_kernel(plain(extra_arguments=extra_arguments)), kernel_dir, workdir, inside,
+                                self.pids_group)
         km.format_kernel_cmd = format_kernel_cmd
         km.kernel_spec.interrupt_mode = "message"
 
@@ -395,6 +396,14 @@ class KernelRun:
         finally:
             ep.shutdown_kernel = polite
             self._remove_folders()
+
+
+def _grading_kernel(cmd: list[str]) -> list[str]:
+    """The kernelspec's `python -m ipykernel_launcher ...` started through kernel_main (no debugger) and
+    without IPython's on-disk history (the box's home is thrown away with it); any other kernel as given."""
+    if len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]:
+        return [cmd[0], "-m", "shifu.grading.kernel_main", *cmd[3:], "--HistoryManager.enabled=False"]
+    return cmd
 
 
 def _mark_not_run(cells: list[NotebookNode], limit: float | None) -> None:

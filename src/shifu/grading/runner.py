@@ -277,13 +277,11 @@ async def _grade_runs(course: Course, pipeline: AutogradePipeline, pool: WarmPoo
             pool.stop(run, now=True)
             continue
         for attempt in range(INFRASTRUCTURE_RETRIES + 1):
-            stuck = True
             retry = False
             async with pool.turn():
                 try:
                     await starting
                     outcome = await run.run(notebook_timeout)
-                    stuck = bool(outcome.timed_out_cells)
                 except InfrastructureError as exc:
                     if attempt < INFRASTRUCTURE_RETRIES:
                         retry = True
@@ -294,7 +292,9 @@ async def _grade_runs(course: Course, pipeline: AutogradePipeline, pool: WarmPoo
                     failure = f"{job.notebook_id}: the kernel died before any cell ran (a crash, or out of memory)"
                 except Exception as exc:
                     failure = f"{job.notebook_id}: {describe_exception(exc)}"
-            pool.stop(run, now=stuck)
+            # the box and all in it are thrown away: a polite shutdown would only spend the kernel's CPU on
+            # saving history and running exit hooks, and the grader's waiting for it
+            pool.stop(run, now=True)
             if not retry:
                 break
             course.log.warning("Infrastructure failure grading %s/%s, retrying with a fresh kernel",
