@@ -154,6 +154,7 @@ class KernelRun:
         self.dropped = 0                     # times zmq cut the output channel (a message over MAX_MESSAGE_BYTES)
         self._monitor: Any = None
         self._connected = True
+        self._handled = 0                    # disconnections already answered by _output_cut
         # a late output message on a loaded machine is not the trainee's fault: wait longer than nbclient's 4 s
         self.ep.iopub_timeout = max(int(self.ep.iopub_timeout or 0), IOPUB_TIMEOUT)
         self.ep.startup_timeout = max(int(self.ep.startup_timeout or 0), STARTUP_TIMEOUT)
@@ -329,6 +330,9 @@ class KernelRun:
                     outcome.died_at = index
                     _mark_died(ep.nb.cells, index)
                     break
+                await self._channel_events()
+                if self.dropped > self._handled:
+                    await self._output_cut(cell, index)
                 continue
             try:
                 await ep.async_execute_cell(cell, index, store_history=True)
@@ -338,7 +342,7 @@ class KernelRun:
                 break
             except CellTimeoutError as exc:
                 await self._channel_events()
-                if "IOPub" in str(exc) and self.dropped:
+                if "IOPub" in str(exc) and self.dropped > self._handled:
                     # zmq cut the channel on a message too big to take in: the notebook's own output, not the machine
                     await self._output_cut(cell, index)
                     continue
@@ -360,20 +364,24 @@ class KernelRun:
 
     async def _output_cut(self, cell: NotebookNode, index: int) -> None:
         """CELL's output was lost after zmq cut the channel on an oversized message: note it, and a graded
-        cell gets an error (it scores 0: nothing it printed can be seen); then wait for the channel to be back."""
+        cell gets an error (it scores 0: nothing it printed can be seen); then connect the channel again
+        (zmq does not reconnect a peer it cut for an oversized message)."""
         self.budget.sent[index] = max(self.budget.sent.get(index, 0), self.budget.cell_chars)
         outputs = cell.setdefault("outputs", [])
         self.budget.cut(outputs, index)
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and \
+                not any(o.get("output_type") == "error" for o in outputs):
             why = f"{_label(cell, index)}: its output was cut (a single message over the grader's size limit)"
             outputs.append(NotebookNode(output_type="error", ename=OUTPUT_LOST_ENAME, evalue=why,
                                         traceback=[f"{OUTPUT_LOST_ENAME}: {why}"]))
-        for _ in range(300):   # up to 30 s for zmq to reconnect
-            await self._channel_events()
-            if self._connected:
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # the subscription travels after the handshake
+        kc = self.ep.kc
+        socket, url = kc.iopub_channel.socket, kc._make_url("iopub")
+        with contextlib.suppress(zmq.ZMQError):
+            socket.disconnect(url)
+        socket.connect(url)
+        await asyncio.sleep(0.3)  # the subscription travels after the handshake
+        await self._channel_events()
+        self._handled = self.dropped
 
     async def shutdown(self, now: bool = False) -> None:
         """Stop the kernel; right away when it may be stuck (a timed-out cell), politely otherwise."""
