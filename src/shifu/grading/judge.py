@@ -177,12 +177,13 @@ def rewrite(source: str, grader_names: set[str]) -> ast.Module:
 
 # -- running a test ----------------------------------------------------------------------------------
 
-class KernelGone(Exception):
-    """The kernel died while answering a probe."""
+class KernelGone(BaseException):
+    """The kernel died while answering a probe (a BaseException, like the interrupt it stands for: a
+    test's `except Exception` must not swallow it)."""
 
 
-class ProbeTimeout(Exception):
-    """The trainee's code ran past the cell's time while answering a probe."""
+class ProbeTimeout(BaseException):
+    """The trainee's code ran past the cell's time while answering a probe (BaseException: see KernelGone)."""
 
 
 def _exception(name: str, message: str) -> BaseException:
@@ -330,7 +331,12 @@ def _evaluate(source: str, imports: tuple[str, ...], grader_names: set[str], rem
             exec(compile(line, "<import>", "exec"), ns)  # noqa: S102 — the course's own import lines
         except Exception:
             pass   # the kernel had the same trouble; the test then fails on the missing name
-    tree = rewrite(source, grader_names | set(ns))
+    try:
+        tree = rewrite(source, grader_names | set(ns))
+    except SyntaxError:   # IPython syntax (%magic, !command): read it as IPython would, then cut it up
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        tree = rewrite(TransformerManager().transform_cell(source), grader_names | set(ns))
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     exec(compile(tree, "<test>", "exec"), ns)  # noqa: S102 — the course's own test code
     value = None
@@ -347,7 +353,7 @@ def _outputs(result: Any, streams: list[tuple[str, str]], count: Any, timed_out:
             outs[-1]["text"] += text
         elif text:
             outs.append(new_output("stream", name=name, text=text))
-    if isinstance(result, _Ran):
+    if isinstance(result, _Ran) and not timed_out:
         if result.printed:
             outs.append(new_output("stream", name="stdout", text=result.printed))
         if result.value is not None:
