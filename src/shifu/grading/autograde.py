@@ -230,7 +230,8 @@ class AutogradePipeline:
             self._specs[key] = (specs, rel)
             self._labs[key] = LabCells.from_source(src)
             labs = self._labs[key]
-            self._judged[key] = JudgedCells.from_source(src, set(specs) | set(labs.specs if labs else ()))
+            self._judged[key] = JudgedCells.from_source(src, set(specs) | set(labs.specs if labs else ()),
+                                                        not_run=set(specs))
         return self._specs[key]
 
     def judge(self, assignment: str, notebook_id: str) -> Judge | None:
@@ -238,7 +239,7 @@ class AutogradePipeline:
         with contextlib.suppress(ShifuError):
             self.scoring(assignment, notebook_id)
         judged = self._judged.get((assignment, notebook_id))
-        return Judge(judged) if judged is not None and judged.cells else None
+        return Judge(judged) if judged is not None and (judged.cells or judged.not_run) else None
 
     def copies(self, assignment: str) -> Copies:
         """Identical replies and transcripts across the trainees of one assignment (flags for the mentor)."""

@@ -25,8 +25,8 @@ from typing import IO, Any
 from nbclient.client import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_hook
-import zmq
 from nbformat import NotebookNode
+import zmq
 
 from .judge import Judge, KernelGone
 from .limits import IOPUB_TIMEOUT, OUTPUT_CELL_CHARS, OUTPUT_NOTEBOOK_CHARS, STARTUP_TIMEOUT
@@ -153,7 +153,6 @@ class KernelRun:
         self.started = False
         self.dropped = 0                     # times zmq cut the output channel (a message over MAX_MESSAGE_BYTES)
         self._monitor: Any = None
-        self._connected = True
         self._handled = 0                    # disconnections already answered by _output_cut
         # a late output message on a loaded machine is not the trainee's fault: wait longer than nbclient's 4 s
         self.ep.iopub_timeout = max(int(self.ep.iopub_timeout or 0), IOPUB_TIMEOUT)
@@ -284,7 +283,7 @@ class KernelRun:
             self._monitor = None
 
     async def _channel_events(self) -> None:
-        """Count the disconnections (and note reconnections) the monitor recorded so far."""
+        """Count the disconnections the monitor recorded so far (reconnections are read and passed over)."""
         if self._monitor is None:
             return
         from zmq.utils.monitor import parse_monitor_message
@@ -296,9 +295,6 @@ class KernelRun:
                 return
             if parse_monitor_message(frames)["event"] == zmq.EVENT_DISCONNECTED:
                 self.dropped += 1
-                self._connected = False
-            else:
-                self._connected = True
 
     async def run(self, notebook_timeout: float | None = None) -> Outcome:
         """Execute every cell; a notebook that runs past NOTEBOOK_TIMEOUT has its remaining cells marked as not run."""

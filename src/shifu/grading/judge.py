@@ -63,10 +63,14 @@ class JudgedCells:
 
     cells: dict[str, TestCell]
     imports: tuple[str, ...]
+    # test cells whose outputs the grader writes itself afterwards (rescore: replies, role-plays, quizzes):
+    # running them in the kernel would only be thrown away, so they are not run at all
+    not_run: frozenset[str] = frozenset()
 
     @classmethod
-    def from_source(cls, nb: NotebookNode, skip: set[str]) -> "JudgedCells":
-        """Every graded code cell that is not an answer cell and not in SKIP (cells scored elsewhere)."""
+    def from_source(cls, nb: NotebookNode, skip: set[str], not_run: set[str] | None = None) -> "JudgedCells":
+        """Every graded code cell that is not an answer cell and not in SKIP (cells scored elsewhere);
+        NOT_RUN: grade_ids of cells that are neither run in the kernel nor judged here (rescored later)."""
         cells: dict[str, TestCell] = {}
         imports: list[str] = []
         for cell in nb.cells:
@@ -79,7 +83,7 @@ class JudgedCells:
             gid = str(meta.get("grade_id", ""))
             if meta.get("grade") and not meta.get("solution") and gid and gid not in skip and gid not in cells:
                 cells[gid] = TestCell(gid, cell.source)
-        return cls(cells, tuple(dict.fromkeys(imports)))
+        return cls(cells, tuple(dict.fromkeys(imports)), frozenset(not_run or ()))
 
 
 def _imports(source: str) -> list[str]:
@@ -209,11 +213,16 @@ class Judge:
     def takes(self, cell: NotebookNode) -> bool:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         return cell.cell_type == "code" and isinstance(meta, dict) and bool(meta.get("grade")) \
-            and not meta.get("solution") and meta.get("grade_id") in self.judged.cells
+            and not meta.get("solution") and (meta.get("grade_id") in self.judged.cells
+                                              or meta.get("grade_id") in self.judged.not_run)
 
     async def run_cell(self, kc: Any, km: Any, cell: NotebookNode, timeout: float | None) -> bool:
         """Evaluate CELL's test and set its outputs; True when it ran past TIMEOUT. KernelGone when the kernel died."""
-        test = self.judged.cells[cell.metadata["nbgrader"]["grade_id"]]
+        gid = cell.metadata["nbgrader"]["grade_id"]
+        if gid not in self.judged.cells:   # rescored by the grader afterwards: nothing to run
+            cell.outputs = []
+            return False
+        test = self.judged.cells[gid]
         loop = asyncio.get_running_loop()
         deadline = None if not timeout or timeout < 0 else loop.time() + timeout
         streams: list[tuple[str, str]] = []   # (stdout | stderr, text) in the order they came
