@@ -7,6 +7,7 @@ Found by the red-team pass on branch wt-attack. Defences that held are listed in
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -332,9 +333,6 @@ def _peak_rss_mb(mib: int) -> int:
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: every byte a kernel prints is kept (and re-concatenated) in "
-                                       "the grader's own process before LimitOutput trims it: 200 MiB printed took "
-                                       "the grader from 225 MB to 1.7 GB; a few GiB kill the whole run")
 def test_flooding_output_does_not_grow_the_grader(tmp_path):
     quiet = _peak_rss_mb(0)
     flood = _peak_rss_mb(100)
@@ -363,21 +361,29 @@ def test_deeply_nested_reply_fails_only_its_own_submission(tmp_path):
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: with nbconvert's sanitize_html on, a <script> written in a "
-                                       "markdown answer still reaches the feedback HTML (stored XSS against the mentor)")
 def test_feedback_html_carries_no_trainee_script(tmp_path):
     from shifu.grading import grade_course
 
     course = gc.build_course(tmp_path / "course", cell_timeout=60)
-    code = "from IPython.display import HTML, display\ndisplay(HTML('<script>window.OWNED_BY_OUTPUT=1</script>'))\n"
-    written = '亲,您好<img src=x onerror="window.OWNED_BY_MD=1"><script>window.OWNED_BY_MD2=1</script>'
+    code = ("from IPython.display import HTML, Markdown, SVG, display\n"
+            "display(HTML('<script>window.OWNED_BY_OUTPUT=1</script><a href=\"javascript:alert(2)\">x</a>'))\n"
+            "display(Markdown('<ScRiPt>window.OWNED_BY_MDOUT=1</sCrIpT>'))\n"
+            "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"window.OWNED_BY_SVG=1\"/>'))\n"
+            "display({'text/html': '<iframe srcdoc=\"<script>1</script>\"></iframe><meta http-equiv=refresh "
+            "content=\"0;url=javascript:alert(3)\">'}, raw=True)\n")
+    written = ('亲,您好<img src=x onerror="window.OWNED_BY_MD=1"><script>window.OWNED_BY_MD2=1</script>'
+               '<a href="JaVaScRiPt:alert(1)">点我</a><div onmouseover="window.OWNED_BY_HOVER=1">悬停</div>')
     gc.submit(course, "xss", gc.answered(course, gc.GOOD + code, written))
     results = grade_course(course, workers=1, progress=False)
     assert results[0].graded
     html = (course / "feedback" / "xss" / gc.ASSIGNMENT / f"{gc.NOTEBOOK}.html").read_text(encoding="utf-8")
-    assert "<script>window.OWNED_BY_OUTPUT=1</script>" not in html
-    assert "<script>window.OWNED_BY_MD2=1</script>" not in html
-    assert 'onerror="window.OWNED_BY_MD=1"' not in html
+    # honest: nothing in the page runs, wherever it came from (markdown answer, HTML/Markdown/SVG output)
+    assert re.search(r"<\s*script", html, re.I) is None
+    assert re.search(r"<[^>]*\son\w+\s*=", html, re.I) is None
+    # (what the trainee wrote is still shown, escaped as text: only real tags' attributes count)
+    assert re.search(r"<[a-z][^<>]*\b(href|src|content|action)\s*=\s*[\"']?\s*javascript:", html, re.I) is None
+    assert re.search(r"<\s*(iframe|svg|meta\s+http-equiv)", html, re.I) is None
+    assert "亲,您好" in html   # the trainee's answer is still shown (what they wrote reads as text)
 
 
 TRANSFORMER = (
@@ -393,9 +399,6 @@ TRANSFORMER = (
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.xfail(strict=True, reason="attack succeeds: the test cells nbgrader restores still run in the trainee's "
-                                       "kernel; an IPython input transformer registered in the answer cell rewrites "
-                                       "every later test cell (hidden ones included) into a pass")
 def test_input_transformer_cannot_rewrite_the_test_cells(tmp_path):
     from shifu.grading import grade_course
 
@@ -405,3 +408,42 @@ def test_input_transformer_cannot_rewrite_the_test_cells(tmp_path):
     results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
     assert results["nothing"].graded and results["nothing"].score == 0
     assert results["rewriter"].score == results["nothing"].score, results["rewriter"].reasons
+
+
+RUN_CELL_PATCH = (
+    "_ip = get_ipython()\n"
+    "_plain = _ip.run_cell_async\n"
+    "async def _skip_tests(raw_cell, *args, **kwargs):\n"
+    "    if 'assert' in raw_cell or 'score' in raw_cell:\n"
+    "        raw_cell = '2.0' if 'score' in raw_cell else 'pass'\n"
+    "    return await _plain(raw_cell, *args, **kwargs)\n"
+    "_ip.run_cell_async = _skip_tests\n"
+    "_ip.should_run_async = lambda *a, **k: True\n")
+
+ALWAYS_EQUAL = (
+    "class _Anything(float):\n"
+    "    def __eq__(self, other):\n"
+    "        return True\n"
+    "    __hash__ = float.__hash__\n"
+    "def average_wait(minutes):\n"
+    "    return _Anything(7)\n")
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_patched_kernel_or_lying_values_cannot_pass_the_test_cells(tmp_path):
+    """Variants of the transformer attack: the shell's run_cell replaced so test cells never run, and an
+    answer whose value claims to equal anything (nbgrader itself would give it full marks)."""
+    from shifu.grading import grade_course
+
+    course = gc.build_course(tmp_path / "course", cell_timeout=60)
+    gc.submit(course, "nothing", gc.answered(course, "average_wait = None\n"))
+    gc.submit(course, "patcher", gc.answered(course, "average_wait = None\n" + RUN_CELL_PATCH))
+    gc.submit(course, "liar", gc.answered(course, ALWAYS_EQUAL))
+    gc.submit(course, "good", gc.answered(course, gc.GOOD))
+    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    assert all(r.graded for r in results.values()), {k: r.reasons for k, r in results.items()}
+    assert results["nothing"].score == 0
+    assert results["patcher"].score == 0, results["patcher"].reasons
+    assert results["liar"].score == 0, results["liar"].reasons
+    assert results["good"].score == 3, results["good"].reasons    # 2 + 1 auto points; the written reply waits

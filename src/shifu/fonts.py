@@ -4,6 +4,7 @@ The font files come with the `mplfonts` package (a dependency), so no system fon
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -91,8 +92,12 @@ def embed_cjk_font(html_path: Path) -> None:
 SHARED_GLYPHS = 1500
 
 
+_CJK = re.compile("[\u2e80-\U0010ffff]")
+
+
 def _cjk(text: str) -> set[str]:
-    return {ch for ch in text if ord(ch) > 0x2E7F}
+    # a regular expression scans a 300 kB page (inlined CSS) in C; a Python loop over it took ~0.1 s
+    return set(_CJK.findall(text))
 
 
 def embed_shared_cjk_font(html_paths: list[Path], max_glyphs: int = SHARED_GLYPHS) -> None:

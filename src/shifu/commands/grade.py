@@ -10,6 +10,7 @@ import typer
 
 from .. import paths
 from ..errors import display_path
+from ..grading import skip_slow_imports
 from ..grading.limits import DEFAULT_NOTEBOOK_TIMEOUT, available_cores, default_workers
 from ..grading.results import FAILED, SubmissionResult
 

@@ -37,6 +37,7 @@ from .. import clock
 from ..errors import Problem, ShifuError, display_path
 from .course import Course, redact
 from .copies import Copies, symlinks_in
+from .judge import Judge, JudgedCells
 from .rescore import CellSpec, LabCells, rescore, specs_from_source
 
 
@@ -91,6 +92,7 @@ class AutogradePipeline:
             self.after.register_preprocessor(pp)
         self._specs: dict[tuple[str, str], tuple[dict[str, CellSpec], NotebookNode | None]] = {}
         self._labs: dict[tuple[str, str], LabCells | None] = {}  # lab checks scored in the grader (labscore)
+        self._judged: dict[tuple[str, str], JudgedCells] = {}    # other test cells, evaluated in the grader (judge)
         self._copies: dict[str, Copies] = {}
 
     # -- finding submissions -------------------------------------------------------------------
@@ -227,7 +229,17 @@ class AutogradePipeline:
             _check_content(specs)
             self._specs[key] = (specs, rel)
             self._labs[key] = LabCells.from_source(src)
+            labs = self._labs[key]
+            self._judged[key] = JudgedCells.from_source(src, set(specs) | set(labs.specs if labs else ()),
+                                                        not_run=set(specs))
         return self._specs[key]
+
+    def judge(self, assignment: str, notebook_id: str) -> Judge | None:
+        """The grader-side judge of this notebook's remaining test cells; None when it has none."""
+        with contextlib.suppress(ShifuError):
+            self.scoring(assignment, notebook_id)
+        judged = self._judged.get((assignment, notebook_id))
+        return Judge(judged) if judged is not None and (judged.cells or judged.not_run) else None
 
     def copies(self, assignment: str) -> Copies:
         """Identical replies and transcripts across the trainees of one assignment (flags for the mentor)."""

@@ -14,6 +14,7 @@ A kernel that dies in a cell names that cell; the cells before it keep their out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -25,14 +26,18 @@ from nbclient.client import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_hook
 from nbformat import NotebookNode
+import zmq
 
-from .limits import IOPUB_TIMEOUT, STARTUP_TIMEOUT
+from .judge import Judge, KernelGone
+from .limits import IOPUB_TIMEOUT, OUTPUT_CELL_CHARS, OUTPUT_NOTEBOOK_CHARS, STARTUP_TIMEOUT
 from .sandbox import HOME, Sandbox, remove_group
 
 NOTEBOOK_TIMEOUT_ENAME = "NotebookTimeoutError"
 KERNEL_DIED_ENAME = "KernelDiedError"
 NOT_RUN_ENAME = "NotRunError"          # a cell after the one whose kernel died
 NOT_RUN_ENAMES = {NOTEBOOK_TIMEOUT_ENAME, NOT_RUN_ENAME}
+OUTPUT_LOST_ENAME = "OutputCutError"   # a graded cell whose output was cut for size: it scores 0
+KEEP_WHEN_CUT = 2000                   # characters kept of an error, a value or a stderr past the budget
 
 
 class InfrastructureError(Exception):
@@ -47,14 +52,94 @@ class Outcome:
     notebook_timed_out: bool = False
     died_at: int | None = None        # index of the cell during which the kernel died
     seconds: float = 0.0
+    truncated_cells: list[int] = field(default_factory=list)  # cells whose output went past the budget
+
+
+class OutputBudget:
+    """What one notebook's kernel may send back that the grader keeps (limits.OUTPUT_*_CHARS).
+
+    Installed over the preprocessor's `output` (nbclient calls it once per output message): a message
+    that fits is kept as nbclient keeps it; past the cell's or the notebook's budget a stream keeps its
+    head and anything else is dropped, so a flood never accumulates in the grader. The first cut in a
+    cell adds a note (grader/grading.yaml kernel.output_truncated) as a display output, which nbgrader's
+    LimitOutput leaves alone and which never counts as an error. Counting is of what was sent, so
+    clearing the output does not buy more room.
+    """
+
+    def __init__(self, ep: Any, cell_chars: int = OUTPUT_CELL_CHARS, notebook_chars: int = OUTPUT_NOTEBOOK_CHARS):
+        self.cell_chars, self.notebook_chars = cell_chars, notebook_chars
+        self.sent: dict[int, int] = {}       # cell index → characters the kernel sent
+        self.total = 0
+        self.truncated: list[int] = []
+        self._stderr: set[int] = set()       # cells whose first stderr past the budget was kept
+        self._plain = ep.output
+        ep.output = self.output
+
+    def output(self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
+        content = msg.get("content") or {}
+        size = _size(content)
+        sent = self.sent.get(cell_index, 0)
+        room = max(0, min(self.cell_chars - sent, self.notebook_chars - self.total))
+        self.sent[cell_index] = sent + size
+        if size <= room:
+            self.total += size
+            return self._plain(outs, msg, display_id, cell_index)
+        self.cut(outs, cell_index)
+        kind = msg.get("msg_type")
+        # what decides points is never dropped, only shortened: an error, a cell's value, the first stderr
+        # (nbgrader scores a test cell with any stderr 0, so dropping it would turn a failure into a pass)
+        if kind == "stream" and isinstance(content.get("text"), str):
+            keep = room or (KEEP_WHEN_CUT if content.get("name") == "stderr" and cell_index not in self._stderr
+                            else 0)
+            if content.get("name") == "stderr":
+                self._stderr.add(cell_index)
+            if not keep:
+                return None
+            content["text"] = content["text"][:keep]
+        elif kind == "error":
+            content["evalue"] = str(content.get("evalue", ""))[:KEEP_WHEN_CUT]
+            content["traceback"] = [str(line)[:KEEP_WHEN_CUT] for line in (content.get("traceback") or [])[-5:]]
+        elif kind == "execute_result":
+            data = content.get("data") if isinstance(content.get("data"), dict) else {}
+            content["data"] = {"text/plain": str(data.get("text/plain", ""))[:KEEP_WHEN_CUT]}
+        else:
+            return None
+        self.total += _size(content)
+        return self._plain(outs, msg, display_id, cell_index)
+
+    def cut(self, outs: list[NotebookNode], cell_index: int) -> None:
+        """Note, once per cell, that output of CELL_INDEX was dropped."""
+        if cell_index in self.truncated:
+            return
+        from nbformat.v4 import new_output
+
+        from .wording import grading_text
+
+        self.truncated.append(cell_index)
+        kept = min(self.cell_chars, self.sent.get(cell_index, 0))
+        outs.append(new_output("display_data", data={"text/plain": grading_text().kernel.output_truncated.format(
+            kept=f"{kept:,}")}))
+
+
+def _size(content: dict) -> int:
+    """Characters of an output message's payload (text, data values, traceback), counted without copying."""
+    size = len(content.get("text") or "") if isinstance(content.get("text"), str) else 0
+    data = content.get("data")
+    if isinstance(data, dict):
+        size += sum(len(v) if isinstance(v, str) else len(str(v)) for v in data.values())
+    for line in content.get("traceback") or []:
+        size += len(line) if isinstance(line, str) else 0
+    return size
 
 
 class KernelRun:
     """One notebook, one fresh kernel, one nbgrader Execute preprocessor instance."""
 
     def __init__(self, preprocessor: Any, nb: NotebookNode, resources: dict, kernel_log: IO[str] | None = None,
-                 context: Any = None, socket_dir: str | None = None, sandbox: Sandbox | None = None):
+                 context: Any = None, socket_dir: str | None = None, sandbox: Sandbox | None = None,
+                 judge: Judge | None = None):
         self.ep = preprocessor
+        self.judge = judge   # evaluates the notebook's own test cells outside the kernel (judge.py)
         self.nb = nb
         self.resources = resources
         self.kernel_log = kernel_log
@@ -66,9 +151,13 @@ class KernelRun:
         self.workdir: str | None = None      # the private copy of the submission folder
         self.pids_group: Any = None          # the cgroup counting the box's processes, where there is one
         self.started = False
+        self.dropped = 0                     # times zmq cut the output channel (a message over MAX_MESSAGE_BYTES)
+        self._monitor: Any = None
+        self._handled = 0                    # disconnections already answered by _output_cut
         # a late output message on a loaded machine is not the trainee's fault: wait longer than nbclient's 4 s
         self.ep.iopub_timeout = max(int(self.ep.iopub_timeout or 0), IOPUB_TIMEOUT)
         self.ep.startup_timeout = max(int(self.ep.startup_timeout or 0), STARTUP_TIMEOUT)
+        self.budget = OutputBudget(self.ep)
 
     async def start(self, attempts: int = 2) -> None:
         """Start the kernel and wait until it answers: the slow part, done before the notebook's turn.
@@ -156,7 +245,8 @@ class KernelRun:
 
         def format_kernel_cmd(extra_arguments: list[str] | None = None) -> list[str]:
             sandbox.prepare_workdir(kernel_dir)  # the connection file was just written
-            return sandbox.wrap(plain(extra_arguments=extra_arguments), kernel_dir, workdir, inside, self.pids_group)
+            return sandbox.wrap(_grading_kernel(plain(extra_arguments=extra_arguments)), kernel_dir, workdir, inside,
+                                self.pids_group)
         km.format_kernel_cmd = format_kernel_cmd
         km.kernel_spec.interrupt_mode = "message"
 
@@ -178,7 +268,33 @@ class KernelRun:
             await ep._async_cleanup_kernel()
             raise
         ep.kc.allow_stdin = False
+        self._watch_output_channel()
         await run_hook(ep.on_notebook_start, notebook=ep.nb)
+
+    def _watch_output_channel(self) -> None:
+        """Watch the output (IOPub) channel for disconnections: zmq drops a connection whose next message is
+        over MAX_MESSAGE_BYTES, unread. The kernel's output then stops coming, which `run` must tell apart
+        from a machine too busy to deliver it (infrastructure): that one is the notebook's doing. The monitor
+        is only read without waiting (`_channel_events`): a reader on it in the event loop stalled other kernels."""
+        try:
+            self._monitor = self.ep.kc.iopub_channel.socket.get_monitor_socket(
+                zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        except (zmq.ZMQError, AttributeError):
+            self._monitor = None
+
+    async def _channel_events(self) -> None:
+        """Count the disconnections the monitor recorded so far (reconnections are read and passed over)."""
+        if self._monitor is None:
+            return
+        from zmq.utils.monitor import parse_monitor_message
+
+        while True:
+            try:
+                frames = await self._monitor.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.ZMQError:   # zmq.Again: nothing more
+                return
+            if parse_monitor_message(frames)["event"] == zmq.EVENT_DISCONNECTED:
+                self.dropped += 1
 
     async def run(self, notebook_timeout: float | None = None) -> Outcome:
         """Execute every cell; a notebook that runs past NOTEBOOK_TIMEOUT has its remaining cells marked as not run."""
@@ -202,6 +318,18 @@ class KernelRun:
                 outcome.notebook_timed_out = True
                 _mark_not_run(ep.nb.cells[index:], notebook_timeout)
                 break
+            if self.judge is not None and self.judge.takes(cell):
+                try:
+                    if await self.judge.run_cell(ep.kc, ep.km, cell, ep._get_timeout(cell)):
+                        outcome.timed_out_cells.append(index)
+                except KernelGone:
+                    outcome.died_at = index
+                    _mark_died(ep.nb.cells, index)
+                    break
+                await self._channel_events()
+                if self.dropped > self._handled:
+                    await self._output_cut(cell, index)
+                continue
             try:
                 await ep.async_execute_cell(cell, index, store_history=True)
             except DeadKernelError:
@@ -209,6 +337,11 @@ class KernelRun:
                 _mark_died(ep.nb.cells, index)
                 break
             except CellTimeoutError as exc:
+                await self._channel_events()
+                if "IOPub" in str(exc) and self.dropped > self._handled:
+                    # zmq cut the channel on a message too big to take in: the notebook's own output, not the machine
+                    await self._output_cut(cell, index)
+                    continue
                 if "IOPub" in str(exc):  # the reply came, its output did not: lost in a busy machine
                     raise InfrastructureError(f"the output of cell {index + 1} was lost "
                                               f"(no message in {ep.iopub_timeout} s)") from exc
@@ -221,12 +354,39 @@ class KernelRun:
                     outcome.notebook_timed_out = True
         if outcome.died_at is None:
             ep.set_widgets_metadata()
+        outcome.truncated_cells = list(self.budget.truncated)
         outcome.seconds = time.monotonic() - begin
         return outcome
+
+    async def _output_cut(self, cell: NotebookNode, index: int) -> None:
+        """CELL's output was lost after zmq cut the channel on an oversized message: note it, and a graded
+        cell gets an error (it scores 0: nothing it printed can be seen); then connect the channel again
+        (zmq does not reconnect a peer it cut for an oversized message)."""
+        self.budget.sent[index] = max(self.budget.sent.get(index, 0), self.budget.cell_chars)
+        outputs = cell.setdefault("outputs", [])
+        self.budget.cut(outputs, index)
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and \
+                not any(o.get("output_type") == "error" for o in outputs):
+            why = f"{_label(cell, index)}: its output was cut (a single message over the grader's size limit)"
+            outputs.append(NotebookNode(output_type="error", ename=OUTPUT_LOST_ENAME, evalue=why,
+                                        traceback=[f"{OUTPUT_LOST_ENAME}: {why}"]))
+        kc = self.ep.kc
+        socket, url = kc.iopub_channel.socket, kc._make_url("iopub")
+        with contextlib.suppress(zmq.ZMQError):
+            socket.disconnect(url)
+        socket.connect(url)
+        await asyncio.sleep(0.3)  # the subscription travels after the handshake
+        await self._channel_events()
+        self._handled = self.dropped
 
     async def shutdown(self, now: bool = False) -> None:
         """Stop the kernel; right away when it may be stuck (a timed-out cell), politely otherwise."""
         ep = self.ep
+        if self._monitor is not None:
+            with contextlib.suppress(Exception):
+                ep.kc.iopub_channel.socket.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
         if ep.km is None:
             self._remove_folders()
             return
@@ -240,6 +400,14 @@ class KernelRun:
         finally:
             ep.shutdown_kernel = polite
             self._remove_folders()
+
+
+def _grading_kernel(cmd: list[str]) -> list[str]:
+    """The kernelspec's `python -m ipykernel_launcher ...` started through kernel_main (no debugger) and
+    without IPython's on-disk history (the box's home is thrown away with it); any other kernel as given."""
+    if len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]:
+        return [cmd[0], "-m", "shifu.grading.kernel_main", *cmd[3:], "--HistoryManager.enabled=False"]
+    return cmd
 
 
 def _mark_not_run(cells: list[NotebookNode], limit: float | None) -> None:

@@ -19,6 +19,7 @@ from nbgrader.coursedir import CourseDirectory
 
 from . import feedback_items
 from .course import Course
+from .safe_html import clean_file
 
 
 class FeedbackWriter:
@@ -36,6 +37,7 @@ class FeedbackWriter:
         conv.writer = FilesWriter(parent=conv, config=conv.config)
         conv.exporter = conv.exporter_class(parent=conv, config=feedback_items.page_config(conv.config))
         # trainee output and markdown are untrusted: no <script>, no on…= handlers in the page a mentor opens
+        # (nbconvert's own pass misses the feedback template's markdown cells: `write` cleans every page too)
         if hasattr(conv.exporter, "sanitize_html"):
             conv.exporter.sanitize_html = True
         for pp in conv.preprocessors:
@@ -61,6 +63,8 @@ class FeedbackWriter:
         except NbGraderException:
             return []  # logged by nbgrader in .nbgrader.log
         pages = sorted(self.folder(assignment, student).glob("*.html"))
+        for page in pages:  # nothing in the page runs, whatever markup a trainee put in (safe_html)
+            clean_file(page)
         self.written += pages
         return pages
 

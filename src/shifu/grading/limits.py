@@ -12,6 +12,18 @@ DEFAULT_NOTEBOOK_TIMEOUT = 600
 IOPUB_TIMEOUT = 60
 # seconds a kernel may take to start and answer (nbclient's startup_timeout)
 STARTUP_TIMEOUT = 120
+# Output a notebook's kernel may send back that the grader keeps, in characters (text, or the encoded
+# data of images and HTML). Everything a kernel prints is held in the grader's memory until nbgrader's
+# LimitOutput trims it (to ~10 000 characters per output), so a cell printing gigabytes could exhaust
+# the grader itself; past these budgets output is dropped as it arrives and the cell says so.
+OUTPUT_CELL_CHARS = 2_000_000
+OUTPUT_NOTEBOOK_CHARS = 8_000_000
+# characters of a judged test cell's output kept (what the kernel printed while answering, the test's own prints)
+KEEP_OUTPUT_CHARS = 100_000
+# Largest single message the grader accepts from a kernel (zmq MAXMSGSIZE): a bigger one is dropped by
+# zmq before it is read into memory (the cell's output is then noted as cut: execute.KernelRun.run).
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
 # an infrastructure failure (kernel start, lost output) is retried this many times with a fresh kernel
 INFRASTRUCTURE_RETRIES = 1
 

@@ -129,6 +129,10 @@ def execution_details(nb: NotebookNode, outcome: Outcome, cell_timeout: float | 
             break
         if details and (not utils.is_grade(cell) or outcome.died_at == index):
             break  # the first failing answer cell (or the kernel's death) explains the failing tests after it
+    for index in outcome.truncated_cells[:1]:  # the trainee's doing, not the grader's: say so once
+        more = f" (and {len(outcome.truncated_cells) - 1} more cells)" if len(outcome.truncated_cells) > 1 else ""
+        details.insert(0, f"{_label(nb.cells[index], index)} printed more output than the grader keeps; "
+                          f"the rest was dropped{more} (the notebook's own output, not a grading fault)")
     if outcome.notebook_timed_out:
         details.append(f"notebook stopped at its {notebook_timeout:g} s limit; later cells not run")
     return details[:MAX_DETAILS]

@@ -36,7 +36,7 @@ from .execute import DeadKernelError, InfrastructureError, KernelRun
 from .feedback import FeedbackWriter
 from .gradebook import assignment_ids, assignment_max_score, notebook_ids, shared_engines, submission_grades
 from .journal import Journal
-from .limits import INFRASTRUCTURE_RETRIES, SandboxLimits, default_workers
+from .limits import INFRASTRUCTURE_RETRIES, MAX_MESSAGE_BYTES, SandboxLimits, default_workers
 from .lock import STATE_DIR, course_lock
 from .pool import WarmPool
 from .preflight import check_content
@@ -199,6 +199,8 @@ async def _grade_all(course: Course, plan: list[tuple[AutogradePipeline, Submiss
     results: list[SubmissionResult] = []
     kernel_log = open(course.log_path, "a", encoding="utf-8")  # kernels' own start-up chatter
     context = zmq.asyncio.Context()
+    # a kernel's single message past this is dropped by zmq before it reaches the grader's memory
+    context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
     sockets = tempfile.mkdtemp(prefix="shifu-k-")  # short path: a Unix socket path has ~100 characters
     try:
         for pipeline, sub in plan:
@@ -224,7 +226,8 @@ async def _grade_all(course: Course, plan: list[tuple[AutogradePipeline, Submiss
             try:
                 for job in sub.jobs:
                     pristine = copy.deepcopy(job.nb)  # what a retry starts from
-                    run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets, box)
+                    run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets, box,
+                                    judge=pipeline.judge(sub.assignment, job.notebook_id))
                     runs.append((job, run, await pool.warm(run), pristine))
             except (asyncio.CancelledError, KeyboardInterrupt):  # cancelled (Ctrl-C): a half-done submission must not look graded next time
                 pipeline.fail(sub)
@@ -274,13 +277,11 @@ async def _grade_runs(course: Course, pipeline: AutogradePipeline, pool: WarmPoo
             pool.stop(run, now=True)
             continue
         for attempt in range(INFRASTRUCTURE_RETRIES + 1):
-            stuck = True
             retry = False
             async with pool.turn():
                 try:
                     await starting
                     outcome = await run.run(notebook_timeout)
-                    stuck = bool(outcome.timed_out_cells)
                 except InfrastructureError as exc:
                     if attempt < INFRASTRUCTURE_RETRIES:
                         retry = True
@@ -291,14 +292,17 @@ async def _grade_runs(course: Course, pipeline: AutogradePipeline, pool: WarmPoo
                     failure = f"{job.notebook_id}: the kernel died before any cell ran (a crash, or out of memory)"
                 except Exception as exc:
                     failure = f"{job.notebook_id}: {describe_exception(exc)}"
-            pool.stop(run, now=stuck)
+            # the box and all in it are thrown away: a polite shutdown would only spend the kernel's CPU on
+            # saving history and running exit hooks, and the grader's waiting for it
+            pool.stop(run, now=True)
             if not retry:
                 break
             course.log.warning("Infrastructure failure grading %s/%s, retrying with a fresh kernel",
                                sub.student, sub.assignment)
             kernel_log, context, sockets, box = job_env
             job.nb = copy.deepcopy(pristine)
-            run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets, box)
+            run = KernelRun(pipeline.executor(), job.nb, job.resources, kernel_log, context, sockets, box,
+                            judge=pipeline.judge(sub.assignment, job.notebook_id))
             starting = await pool.warm(run)
         if failure is not None:
             continue

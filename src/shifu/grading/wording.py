@@ -60,6 +60,7 @@ class QuizText(Strict):
 
 class KernelText(Strict):
     not_scored_here: str
+    output_truncated: str
 
 
 class Copies(Strict):
