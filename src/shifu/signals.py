@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 from .content import question_kinds
@@ -420,13 +421,8 @@ class _Reader:
             near = prefix
         else:
             near = prefix[-window:] if _CJK.search(text[start:start + 2] or "x") else prefix[-window * 3:]
-        for n in self.ph.clause_negators:
-            if re.match(r"[a-z]", n):
-                if re.search(r"(?<![a-z])" + re.escape(n) + r"(?![a-z])", near):
-                    return True
-            elif n in near:
-                return True
-        return False
+        english, chinese = _split_negators(self.ph.clause_negators)
+        return any(n in near for n in chinese) or bool(english and english.search(near))
 
     def first(self, text: str, matcher: Matcher, kind: str,
               exclude: list[tuple[int, int]] | None = None) -> tuple[int, int] | None:
@@ -770,6 +766,14 @@ def _cn_number(s: str) -> float | None:
     return float(total + section + (digit or 0))
 
 
+@lru_cache(maxsize=8)
+def _split_negators(negators: tuple[str, ...]) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+    """English negators as one word-bounded pattern, the others as plain substrings (compiled once)."""
+    english = [n for n in negators if re.match(r"[a-z]", n)]
+    pattern = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(n) for n in english) + r")(?![a-z])") if english else None
+    return pattern, tuple(n for n in negators if not re.match(r"[a-z]", n))
+
+
 def _over_promise_hits(r: _Reader, text: str) -> list[tuple[int, int, str]]:
     """Over-promises by structure: guarantees of what the shop does not control, waived returns,
     compensation above the scenario's limit (numbers compared as numbers)."""
@@ -788,7 +792,9 @@ def _over_promise_hits(r: _Reader, text: str) -> list[tuple[int, int, str]]:
         reported = r.ph.book.over_promise.reported_speech
         for a, b in _pieces(text, _CLAUSE_SEP):
             clause = text[a:b]
-            if r.negated(text, a, "over_promise", b) or any(w in clause for w in reported):
+            if not (a in paying or _AMOUNT.search(clause)):
+                continue  # neither an amount nor a sentence about compensation: nothing to compare (and cheap)
+            if any(w in clause for w in reported) or r.negated(text, a, "over_promise", b):
                 continue
             refund = r.ph.refund_words.find(clause)
             for m in _AMOUNT.finditer(clause):
