@@ -102,6 +102,10 @@ def test_assignments_panel_lists_and_submits_in_the_trainee_lab(single_user):
         # mentor tools are not there for the trainee: no formgrader, no course list
         assert get_json(f"{url}/formgrader")[0] == 404
         assert get_json(f"{url}/formgrader/api/assignments")[0] == 404
+        # nor nbgrader's English Validate ("Success!" for an empty role-play): the 提交前检查 cell replaces it
+        hidden = json.loads((trainee.config_dir / "labconfig" / "page_config.json").read_text(encoding="utf-8"))
+        assert hidden["disabledExtensions"].get("@jupyter/nbgrader:validate-assignment") is True
+        assert not hidden["disabledExtensions"].get("@jupyter/nbgrader:assignment-list")
         # Chinese UI by default; the start page opens rendered
         status, setting = get_json(f"{url}/lab/api/settings/@jupyterlab/translation-extension:plugin")
         assert status == 200 and setting["schema"]["properties"]["locale"]["default"] == "zh_CN", setting

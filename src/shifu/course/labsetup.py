@@ -42,10 +42,13 @@ Role = Literal["trainee", "mentor"]
 ROLES: tuple[Role, ...] = ("trainee", "mentor")
 
 # nbgrader's server extensions and lab plugins that belong to the mentor (names from nbgrader 0.9.6's
-# jupyter-config/ and its labextension's package.json); the Assignments panel and Validate stay on.
+# jupyter-config/ and its labextension's package.json); the Assignments panel stays on.
 MENTOR_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
 MENTOR_LAB_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list",
                       "@jupyter/nbgrader:create-assignment")
+# nbgrader's Validate button says "Success! Your notebook passes all the tests." in English for an empty
+# role-play or an untouched module (issue 12); trainees use the notebook's Chinese 提交前检查 cell instead.
+TRAINEE_HIDDEN_PLUGINS = MENTOR_LAB_PLUGINS + ("@jupyter/nbgrader:validate-assignment",)
 # JupyterLab's display language; needs the jupyterlab-language-pack-zh-CN package (a dependency).
 LOCALE = "zh_CN"
 
@@ -129,7 +132,7 @@ def write_role_config(state: LabState, role: Role, cid: str, trainee: str | None
 
             default = list(ContentsManager().hide_globs)  # jupyter_server's own list, kept
             server["ContentsManager"] = {"hide_globs": default + [g for g in hide if g not in default]}
-        disabled = {name: True for name in MENTOR_LAB_PLUGINS}
+        disabled = {name: True for name in TRAINEE_HIDDEN_PLUGINS}
     _write(d / "nbgrader_config.py", "\n".join(lines) + "\n")
     _write(d / "jupyter_server_config.json", json.dumps(server, indent=1))
     _write(d / "labconfig" / "page_config.json", json.dumps({"disabledExtensions": disabled}, indent=1))
