@@ -869,11 +869,11 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
         return probed
     agree = r.ph.signals["consensus_check"]
     # a question that only asks for agreement ("您看这样可以吗?") is no probe, unless it also asks for something
-    # nor does a choice between plans ("您看是今天改派到家,还是放驿站?"), whatever facts its plans mention
-    fact_asks = [(a, b) for a, b in questions
-                 if (not agree.find(good[a:b]) or r.ph.q_requests.find(good[a:b])) and not _choice_of_plans(r, good, [(a, b)])]
-    # for the generic kinds, an offer to act ("方便的话我现在就发给您?") is no probe either
-    asks = [(a, b) for a, b in fact_asks if not r.ph.actions.find(good[a:b])]
+    fact_asks = [(a, b) for a, b in questions if not agree.find(good[a:b]) or r.ph.q_requests.find(good[a:b])]
+    # for the generic kinds, a choice of plans or an offer to act ("方便的话我现在就发给您?") is no probe either;
+    # a fact the question names still counts ("寄家里还是寄公司?" asks where she can receive it)
+    asks = [(a, b) for a, b in fact_asks
+            if not _choice_of_plans(r, good, [(a, b)]) and not r.ph.actions.find(good[a:b])]
     if not fact_asks:
         return probed
 
