@@ -1,0 +1,106 @@
+"""Attacks a trainee can make through the files beside a role-play (attempts, the hand-in choice) and the
+text of their replies, tried only through what lands in their own folder. Each test asserts the honest
+outcome. Found by the red-team pass on branch wt-attack2 (defences that held are in its report).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from shifu.attempts import attempts, choice_path, chosen, hand_in
+from shifu.course import layout
+from shifu.grading.replay import check_transcript
+from shifu.grading.scoring import TranscriptScores
+from shifu.progress.transcripts import read_transcript_file
+from shifu.transcript_view import render_html, show_file
+
+A = "m01_logistics"
+SC = "late-parcel-wrong-station"
+NAME = f"{SC}.jsonl"
+REFERENCE = layout.reference_dir() / A / NAME
+BIN = Path(sys.executable).parent
+DEEP = "[" * 100_000 + "]" * 100_000  # valid JSON that Python's json cannot decode without recursing
+
+
+def _records() -> list[dict]:
+    return [json.loads(line) for line in REFERENCE.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _write(path: Path, records: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    return path
+
+
+# -- the hand-in choice and the attempt files: a crafted file must not crash grading ---------------------
+
+def test_a_deeply_nested_hand_in_choice_grades_the_default_attempt(tmp_path):
+    _write(tmp_path / NAME, _records())  # one finished, honest attempt
+    choice_path(tmp_path, NAME).write_text('{"hand_in": ' + DEEP + "}", encoding="utf-8")
+    assert chosen(tmp_path, NAME) is None
+    assert hand_in(tmp_path, NAME) == tmp_path / NAME  # was: RecursionError out of the grader's rescore
+
+
+def test_an_oversized_hand_in_choice_is_not_read(tmp_path):
+    _write(tmp_path / f"{SC}.1.jsonl", _records())
+    _write(tmp_path / NAME, _records()[:2])  # current attempt, unfinished
+    # names a real attempt, but padded far beyond anything the widget writes: not read into memory
+    choice_path(tmp_path, NAME).write_text(json.dumps({"hand_in": NAME}) + " " * 10_000_000, encoding="utf-8")
+    assert chosen(tmp_path, NAME) is None
+    assert hand_in(tmp_path, NAME) == tmp_path / f"{SC}.1.jsonl"  # the newest finished one
+
+
+def test_a_deeply_nested_transcript_line_is_rejected_not_a_crash(tmp_path):
+    records = _records()
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    lines.insert(2, '{"type": "turn", "junk": ' + DEEP + "}")
+    path = tmp_path / NAME
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    checked = check_transcript(path, SC)  # the grader's replay
+    assert not checked.accepted and checked.reason
+    cell = TranscriptScores(path, SC).cell(10.0)  # the grader's points for the cell
+    assert cell.points == 0.0
+    found = attempts(tmp_path, NAME)  # the widget's and the grader's list of attempts
+    assert [a.outcome for a in found] == ["unreadable"]
+    tf = read_transcript_file(path, "mallory", A)  # `shifu progress` over the whole cohort
+    assert tf.error  # kept with its reason, never raised
+
+
+# -- the conversation in front of the mentor ------------------------------------------------------------
+
+ESCAPES = "\x1b[2J\x1b[H\x1b]0;owned\x07\x1b[8m藏起来\x1b[0m\u202e反转\u202c\rOVERWRITE"
+
+
+def test_terminal_escapes_in_a_reply_are_shown_not_obeyed_by_transcript_show(tmp_path):
+    records = _records()
+    first = next(r for r in records if r["type"] == "turn" and r["role"] == "trainee")
+    first["text"] += ESCAPES
+    path = _write(tmp_path / NAME, records)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([str(BIN / "shifu"), "transcript", "show", str(path)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    # nothing that clears the screen, retitles the terminal, hides text or reorders it reaches the mentor's terminal
+    for c in ("\x1b", "\x07", "\u202e", "\u202c", "\r"):
+        assert c not in out, repr(c)
+    assert "\\x1b[2J" in out and "藏起来" in out and "OVERWRITE" in out  # shown, as text
+
+
+def test_markup_in_every_trainee_written_field_is_escaped_in_the_bubbles(tmp_path):
+    """A file that fails the replay is shown as written: its scenario, signals and fact ids are the trainee's too."""
+    bad = '<img src=x onerror="alert(1)"><a href="javascript:alert(2)">x</a><style>.x{display:none}</style>'
+    records = _records()
+    records[0]["scenario"] = SC + bad
+    for r in records:
+        if r["type"] == "turn" and r["role"] == "trainee":
+            r["text"] += bad
+            r["signals"] = ["empathy", bad]
+            r["revealed"] = [bad]
+    page = render_html(show_file(_write(tmp_path / NAME, records)))
+    for raw in ("<img", "<a ", "<style", 'onerror="'):
+        assert raw not in page, raw
+    assert "&lt;img" in page
