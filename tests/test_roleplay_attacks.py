@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from shifu.attempts import attempts, choice_path, chosen, hand_in
 from shifu.course import layout
 from shifu.grading.replay import check_transcript
@@ -104,3 +106,49 @@ def test_markup_in_every_trainee_written_field_is_escaped_in_the_bubbles(tmp_pat
     for raw in ("<img", "<a ", "<style", 'onerror="'):
         assert raw not in page, raw
     assert "&lt;img" in page
+
+
+# -- a reply built to make the reader slow: scored in the grader's own process, with no time limit --------
+
+def _seconds(text: str) -> float:
+    """Best of three: the grader's scoring of one written reply (shifu.grading.scoring.reply_cell)."""
+    import time
+
+    from shifu.grading.scoring import reply_cell
+
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        reply_cell(text, SC, "", 10.0, None)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _growth(unit: str, small: int, big: int, before: str = "亲,", after: str = "ok") -> float:
+    """How much longer a reply of `big` repeats of `unit` takes than one of `small`: ~big/small when the
+    reader is linear in the reply, ~(big/small)² when it tries every character as a start."""
+    _seconds("亲")  # scenario and phrase tables loaded
+    # words around the run: a reply of nothing but spaces is "no reply" before the reader sees it
+    return _seconds(before + unit * big + after) / max(_seconds(before + unit * small + after), 1e-3)
+
+
+@pytest.mark.parametrize("before, unit, after", [("亲,", "1", "ok"), ("亲,", " ", "ok")], ids=["digits", "spaces"])
+def test_a_long_run_of_digits_or_spaces_is_read_in_linear_time(before, unit, after):
+    # before the fix: 40 000 digits took 41 s, 40 000 spaces 65 s (every position tried as the start of an amount
+    # or a clause separator); 10x longer is now about 10x slower (3x that allowed for noise), not 100x
+    assert _growth(unit, 2_000, 20_000, before, after) < 3 * 20_000 / 2_000
+
+
+@pytest.mark.xfail(strict=True, reason="attack succeeds: some readers still try every character of a run as a "
+                                       "start: signals._CLAUSE_SEP (spaces before a CJK character) on alternating "
+                                       "newlines and spaces, and grader/phrases.yaml patterns with an unanchored "
+                                       "[0-9]+ or [一…十]+ (multiples '[0-9]+倍', over_promise '[0-9一…十]+号') on a long "
+                                       "number; "
+                                       "40 000 characters take seconds, 400 000 minutes of the grader's (or the "
+                                       "role-play service's) time")
+@pytest.mark.parametrize("before, unit, after, small, big", [("亲,", "\n ", "ok", 500, 5_000),
+                                                               ("亲,赔", "1", "倍赔偿您", 2_000, 40_000),
+                                                               ("亲,", "一", "ok", 2_000, 40_000)],
+                         ids=["newline-space", "digits-then-times", "cn-numerals"])
+def test_other_long_runs_are_read_in_linear_time(before, unit, after, small, big):
+    assert _growth(unit, small, big, before, after) < 3 * big / small
