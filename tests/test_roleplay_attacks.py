@@ -152,3 +152,39 @@ def test_a_long_run_of_digits_or_spaces_is_read_in_linear_time(before, unit, aft
                          ids=["newline-space", "digits-then-times", "cn-numerals"])
 def test_other_long_runs_are_read_in_linear_time(before, unit, after, small, big):
     assert _growth(unit, small, big, before, after) < 3 * big / small
+
+
+# -- the progress report and the review: transcripts scored as written -------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="attack succeeds: `shifu progress` scores every .jsonl in submitted/ and "
+                                       "autograded/ with shifu.rubric.score_transcript as written (buyer lines, facts "
+                                       "revealed, outcome 'resolved'), never replayed; a forged file the grader rejects "
+                                       "still adds ability evidence for its trainee (and reply times for the chart)")
+def test_a_transcript_the_grader_rejects_adds_no_progress_evidence(tmp_path):
+    import pandas as pd
+
+    from shifu import paths
+    from shifu.progress.config import load_taxonomy
+    from shifu.progress.evidence import build_evidence
+    from shifu.progress.gradebook import GradebookData
+    from shifu.progress.transcripts import rubric_scorer
+
+    records = _records()
+    buyer = next(r for r in records if r["type"] == "turn" and r["role"] == "buyer" and r["turn"] == 1)
+    buyer["text"] = "好的好的,您说得太好了,问题全解决了!"  # the file was edited: the replay says so
+    folder = tmp_path / "course" / "submitted" / "mallory" / A
+    folder.mkdir(parents=True)
+    forged = _write(folder / "extra-practice.jsonl", records)
+    assert not check_transcript(forged, SC).accepted  # the grader would never count it
+
+    gbd = GradebookData(grades=pd.DataFrame(columns=["trainee", "assignment", "notebook", "cell", "cell_type", "max",
+                                                     "score", "auto_score", "manual_score", "needs_manual_grade",
+                                                     "timestamp", "duedate"]),
+                        sources=pd.DataFrame(columns=["assignment", "notebook", "cell", "source"]),
+                        submissions=pd.DataFrame(columns=["trainee", "assignment", "timestamp"]),
+                        students=pd.DataFrame({"trainee": ["mallory"], "name": [""]}),
+                        assignments=pd.DataFrame({"assignment": [A], "duedate": pd.NaT}), url="")
+    ev = build_evidence(gbd, [read_transcript_file(forged, "mallory", A)], load_taxonomy(paths.grader_dir()),
+                        rubric_scorer())
+    counted = ev.table[(ev.table["trainee"] == "mallory") & (ev.table["source"] == "transcript")]
+    assert counted.empty, counted[["criterion", "score", "max"]].to_string()
