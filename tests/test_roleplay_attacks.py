@@ -189,3 +189,20 @@ def test_a_transcript_the_grader_rejects_adds_no_progress_evidence(tmp_path):
                         rubric_scorer())
     counted = ev.table[(ev.table["trainee"] == "mallory") & (ev.table["source"] == "transcript")]
     assert counted.empty, counted[["criterion", "score", "max"]].to_string()
+
+
+# -- the mentor's `shifu grade` table: reasons quote what a trainee wrote ----------------------------------
+
+def test_trainee_text_in_a_reason_cannot_break_or_style_the_grade_table(capsys, monkeypatch):
+    """A transcript whose session names scenario '[/]' is rejected with a reason that quotes it; rich read
+    that reason as markup, so `shifu grade` ended in a MarkupError traceback for the whole cohort."""
+    from shifu.commands.grade import _print_summary
+    from shifu.grading.results import SubmissionResult
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per row: the assertions need not follow rich's folding
+    mallory = SubmissionResult("mallory", A, reasons=[f"{A}: {NAME}: transcript of scenario '[/]', expected {SC!r}",
+                                                      "[white on white]藏起来[/] \x1b[2J清屏"])
+    _print_summary([SubmissionResult("ana", A), mallory], Path("."), 1.0, 1, False)
+    out = capsys.readouterr().out
+    assert "'[/]'" in out and "[white on white]" in out  # shown as written
+    assert "\x1b[2J" not in out and "\\x1b[2J" in out

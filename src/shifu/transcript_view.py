@@ -14,11 +14,11 @@ stripped. Every piece of trainee or buyer text is escaped.
 from __future__ import annotations
 
 import html
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .terminal import visible
 from .transcript import Transcript, TurnRecord
 from .yamlio import Strict, load_model_cached
 
@@ -190,26 +190,7 @@ def render_text(shown: Shown) -> str:
     lines.append("")
     lines.append(words.outcome.format(value=_outcome(t)))
     lines += list(shown.notes)
-    return _visible("\n".join(lines)) + "\n"
-
-
-# bidirectional overrides and isolates: they reorder what a terminal shows ("Trojan Source")
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _visible(text: str) -> str:
-    """Text safe to print in the mentor's terminal: control characters (ESC and the rest, other than
-    newline and tab) and bidi overrides a trainee typed into a reply or a file are written out as
-    `\\x1b`-style escapes, so they show instead of moving the cursor, recolouring, retitling or
-    hiding lines of the conversation."""
-    def one(c: str) -> str:
-        if c in "\n\t":
-            return c
-        if unicodedata.category(c) == "Cc" or c in _BIDI:
-            return c.encode("unicode_escape").decode("ascii")
-        return c
-
-    return "".join(one(c) for c in text)
+    return visible("\n".join(lines)) + "\n"  # trainee text: shown, never obeyed by the terminal
 
 
 def _label(text: str, tone: int) -> str:
