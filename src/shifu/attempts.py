@@ -25,6 +25,8 @@ from .transcript import read_transcript
 
 SUFFIX = ".jsonl"
 CHOICE_SUFFIX = ".handin.json"
+# the widget writes `{"hand_in": "S.<n>.jsonl"}`, well under this; a bigger file is not read into memory
+CHOICE_MAX_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,10 @@ def set_aside(path: str | Path) -> Path:
 
 def _chosen_name(choice: Path) -> str | None:
     try:
+        if choice.is_symlink() or choice.stat().st_size > CHOICE_MAX_BYTES:
+            return None  # not a choice the widget wrote: the default attempt is graded
         data = json.loads(choice.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
         return None
     value = data.get("hand_in") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None

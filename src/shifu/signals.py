@@ -82,7 +82,9 @@ _SENT_END = re.compile(r"[!?;。！？；\n]")
 _SCOPE_SEP = re.compile(r"[,.!?;:。，！？；：\n]")
 
 # Spaces separate pieces in Chinese text ("抱歉 理解 改派"), not inside English sentences.
-_CLAUSE_SEP = re.compile(r"[,.!?;:。，！？；：、\n\r\t…]+|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])")
+# spaces before a CJK character are tried from the start of their run only (lookbehind): the same splits,
+# without trying every space of a long run as a start (seconds per 10 000 spaces)
+_CLAUSE_SEP = re.compile(r"[,.!?;:。，！？；：、\n\r\t…]+|(?<=[\u4e00-\u9fff])\s+|(?<![^\S\n\r\t])\s+(?=[\u4e00-\u9fff])")
 _SENTENCE_SEP = re.compile(r"[!?;。！？；\n\r]+|\.(?=\s|$)")
 _REPEAT = re.compile(r"(?<![a-z0-9])(.{2,8}?)\1+(?![a-z0-9])")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -739,8 +741,11 @@ def _stock_only(r: _Reader) -> bool:
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 # an amount: a number with its unit ("一百元", "50块"), or right after a verb of paying ("赔200", "补您30")
-_AMOUNT = re.compile(r"([0-9]+(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百千万]+)\s*(?:元|块钱|块|rmb|yuan)"
-                     r"|(?:赔|补|转|返)(?:您|你|给您|给你)?([0-9]+(?:\.[0-9]+)?)(?![0-9.]*\s*(?:倍|折|%|个|盒|罐|天|小时|点|号))")
+# a number is only tried from its first digit, and whole (lookbehind, ++): the same matches, but a reply of
+# 40 000 digits is read in a moment instead of a minute (every digit was tried as a start, every length as an end)
+_AMOUNT = re.compile(r"((?<![0-9])[0-9]++(?:\.[0-9]+)?|(?<![零〇一二两三四五六七八九十百千万])[零〇一二两三四五六七八九十百千万]++)"
+                     r"\s*(?:元|块钱|块|rmb|yuan)"
+                     r"|(?:赔|补|转|返)(?:您|你|给您|给你)?([0-9]++(?:\.[0-9]+)?)(?![0-9.]*\s*(?:倍|折|%|个|盒|罐|天|小时|点|号))")
 
 
 def _cn_number(s: str) -> float | None:

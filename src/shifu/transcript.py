@@ -95,7 +95,11 @@ class Transcript:
 
 
 def _parse_line(raw: str, shown: str, lineno: int) -> _Record:
-    obj = json.loads(raw)
+    try:
+        obj = json.loads(raw)
+    except RecursionError:  # brackets nested thousands deep: no record the engine writes, and not a crash
+        raise ShifuError([Problem(shown, "(JSON)", f"line {lineno} is nested too deeply to be a transcript record",
+                                  "restore the line from a backup or start a new session", lineno)]) from None
     if not isinstance(obj, dict) or obj.get("type") not in _MODELS:
         raise ShifuError([Problem(shown, "type", f"line {lineno} is not a session, turn or end record",
                                   "the file is not a Shifu transcript, or was edited by hand", lineno)])

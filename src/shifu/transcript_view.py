@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .terminal import visible
 from .transcript import Transcript, TurnRecord
 from .yamlio import Strict, load_model_cached
 
@@ -189,7 +190,7 @@ def render_text(shown: Shown) -> str:
     lines.append("")
     lines.append(words.outcome.format(value=_outcome(t)))
     lines += list(shown.notes)
-    return "\n".join(lines) + "\n"
+    return visible("\n".join(lines)) + "\n"  # trainee text: shown, never obeyed by the terminal
 
 
 def _label(text: str, tone: int) -> str:

@@ -55,6 +55,9 @@ def grade(
 def _print_summary(results: list[SubmissionResult], root: Path, took: float, workers: int, feedback: bool) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from ..terminal import visible
 
     console = Console()
     if not results:
@@ -66,7 +69,9 @@ def _print_summary(results: list[SubmissionResult], root: Path, took: float, wor
         table.add_column(column, overflow="fold", no_wrap=column != "reason")
     for r in results:
         style = "red" if r.status == FAILED else ("yellow" if r.score < r.max_score else "")
-        table.add_row(r.student, r.assignment, f"{r.score:g}/{r.max_score:g}", r.status, r.reason, style=style)
+        # reasons quote what trainees wrote (scenario ids, file names): plain text, never rich markup or ESC codes
+        table.add_row(*(Text(visible(str(v))) for v in (r.student, r.assignment, f"{r.score:g}/{r.max_score:g}",
+                                                        r.status, r.reason)), style=style)
     console.print(table)
     counts = {s: sum(1 for r in results if r.status == s) for s in ("graded", "skipped", "failed")}
     console.print(f"{len(results)} submissions: {counts['graded']} graded, {counts['skipped']} skipped, "
