@@ -65,11 +65,6 @@ def _formgrader_page(tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch) 
     return html
 
 
-@pytest.mark.xfail(strict=True, reason="attack succeeds: the mentor settings leave HTMLExporter.sanitize_html off, so "
-                                       "display(HTML('<script>…')) in any cell of a submission runs in the mentor's "
-                                       "formgrader. Turning it on (jupyter_server_config.json) stops this, but nbconvert's "
-                                       "clean_html also escapes pandas tables (thead, th, <style scoped>) in lab outputs, "
-                                       "and the markdown hole below stays open: a decision for the lead, not a quick fix")
 @pytest.mark.parametrize("how", ["lab", "hub"])
 def test_formgrader_page_runs_no_script_from_a_trainee_output(tmp_path, how, monkeypatch):
     html = _formgrader_page(tmp_path, how, monkeypatch)
@@ -77,9 +72,27 @@ def test_formgrader_page_runs_no_script_from_a_trainee_output(tmp_path, how, mon
     assert OUTPUT_HANDLER not in html
 
 
-@pytest.mark.xfail(strict=True, reason="attack succeeds: nbgrader's formgrade template renders markdown cells with "
-                                       "markdown2html and no clean_html, whatever HTMLExporter.sanitize_html says, so "
-                                       "a <script> in a trainee's markdown cell runs in the mentor's formgrader")
-def test_formgrader_page_runs_no_script_from_a_trainee_markdown_cell(tmp_path, monkeypatch):
-    html = _formgrader_page(tmp_path, "lab", monkeypatch)
+@pytest.mark.parametrize("how", ["lab", "hub"])
+def test_formgrader_page_runs_no_script_from_a_trainee_markdown_cell(tmp_path, how, monkeypatch):
+    html = _formgrader_page(tmp_path, how, monkeypatch)
     assert MD_SCRIPT not in html
+    assert "亲,您好" in html  # what the trainee wrote is still there for the mentor to read
+
+
+def test_trainee_markup_is_cleaned_but_tables_and_text_stay():
+    from shifu.grading.safe_html import clean_notebook_markup
+
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("df")
+    table = "<table class='dataframe'><thead><tr><th>agent</th></tr></thead><tbody><tr><td>A01</td></tr></tbody></table>"
+    code.outputs = [nbformat.v4.new_output("display_data", data={
+        "text/html": table + '<a href="javascript:alert(1)">x</a>', "application/javascript": "alert(1)",
+        "image/svg+xml": "<svg onload='alert(1)'/>", "text/plain": "df"})]
+    md = nbformat.v4.new_markdown_cell("[点我](javascript:alert(1)) 和 <img src=x onerror=alert(1)> 以及 *强调*")
+    nb.cells = [code, md]
+    clean_notebook_markup(nb)
+    data = nb.cells[0].outputs[0]["data"]
+    assert "<th>agent</th>" in data["text/html"] and "javascript:" not in data["text/html"]
+    assert set(data) == {"text/html", "text/plain"}
+    assert "javascript:" not in nb.cells[1].source and "onerror" not in nb.cells[1].source
+    assert "*强调*" in nb.cells[1].source

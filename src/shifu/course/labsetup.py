@@ -123,6 +123,9 @@ def write_role_config(state: LabState, role: Role, cid: str, trainee: str | None
     if role == "mentor":
         lines.append(f"c.CourseDirectory.root = {str(state.course)!r}")
         server["ServerApp"] = {"jpserver_extensions": {name: True for name in MENTOR_SERVER_EXTENSIONS}}
+        from ..grading.safe_html import MENTOR_SERVER_CONFIG
+
+        server.update(MENTOR_SERVER_CONFIG)  # a trainee's markup runs nothing in the mentor's formgrader
     else:
         if trainee:
             lines.append(f"c.CourseDirectory.student_id = {trainee!r}")

@@ -94,4 +94,61 @@ def clean_file(path: Path) -> None:
     path.write_text(clean_page(path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
-__all__ = ["clean_page", "clean_file"]
+def clean_fragment(html: str) -> str:
+    """A piece of HTML (an output, a markdown cell's raw HTML) with nothing executable left; layout stays."""
+    return _clean_body(html)
+
+
+# ---------------------------------------------------------------- the mentor's formgrader page
+
+# markdown links and images whose target runs or renders a page: [x](javascript:…), ![](data:text/html…)
+_MD_RISKY_LINK = re.compile(r"(\]\(\s*<?\s*)(?:javascript|vbscript|data\s*:\s*text/html)(?:[^()]|\([^()]*\))*\)", re.I)
+# output types a browser runs, or that can carry script (SVG); the mentor sees the text/plain form instead
+_RUNNABLE_OUTPUTS = ("application/javascript", "text/javascript", "image/svg+xml")
+
+
+def _text(value: object) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def clean_notebook_markup(nb: object) -> None:
+    """Clean, in place, every place a trainee's markup reaches an HTML page: markdown and raw cells, and
+    text/html and text/markdown outputs; drop outputs a browser would run (JavaScript, SVG)."""
+    for cell in getattr(nb, "cells", []):
+        if cell.get("cell_type") in ("markdown", "raw"):
+            source = _text(cell.get("source", ""))
+            if "<" in source:
+                source = clean_fragment(source)
+            cell["source"] = _MD_RISKY_LINK.sub(r"\1#)", source)
+        for out in cell.get("outputs", []) or []:
+            data = out.get("data")
+            if not data:
+                continue
+            for mime in list(data):
+                if mime in _RUNNABLE_OUTPUTS:
+                    del data[mime]
+                elif mime in ("text/html", "text/markdown"):
+                    data[mime] = clean_fragment(_text(data[mime]))
+
+
+try:  # nbconvert is there wherever the formgrader runs
+    from nbconvert.preprocessors import Preprocessor
+
+    class CleanTraineeMarkup(Preprocessor):
+        """nbconvert preprocessor for the mentor's formgrader: the submission page keeps nbgrader's own
+        grading scripts, so it cannot be cleaned whole like a feedback page; instead every piece of markup
+        a trainee wrote is cleaned before the page is rendered (nbgrader's formgrade template renders
+        markdown cells without nbconvert's sanitize_html, and outputs hold whatever the kernel displayed)."""
+
+        def preprocess(self, nb, resources):  # type: ignore[no-untyped-def]
+            clean_notebook_markup(nb)
+            return nb, resources
+except ImportError:  # pragma: no cover - a trainee kernel without nbconvert never renders pages
+    pass
+
+# The mentor's jupyter_server_config.json (shifu lab --mentor, shifu hub up): the formgrader's exporter
+# runs the preprocessor above on every submission it shows.
+MENTOR_SERVER_CONFIG = {"HTMLExporter": {"preprocessors": ["shifu.grading.safe_html.CleanTraineeMarkup"]}}
+
+
+__all__ = ["clean_page", "clean_file", "clean_fragment", "clean_notebook_markup", "MENTOR_SERVER_CONFIG"]

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import ShifuError
-from ..course.labsetup import lab_overrides
+from ..course.labsetup import TRAINEE_HIDDEN_PLUGINS, lab_overrides
+from ..grading.safe_html import MENTOR_SERVER_CONFIG
 from . import system
 from .roster import Roster, load_roster
 
@@ -73,12 +74,12 @@ def _write_role_configs(state: Path, course: Path, exchange: Path, gradebook_url
         server: dict[str, object] = {}
         if role == "mentor":
             text += f"c.CourseDirectory.root = {str(course)!r}\nc.CourseDirectory.db_url = {gradebook_url!r}\n"
+            server = dict(MENTOR_SERVER_CONFIG)  # a trainee's markup runs nothing in the mentor's formgrader
         else:
             # Trainees see the Assignments panel only: no formgrader, no course list, no assignment authoring.
             server = {"ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": False,
                                                             "nbgrader.server_extensions.course_list": False}}}
-            disabled = {"@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:course-list": True,
-                        "@jupyter/nbgrader:create-assignment": True}
+            disabled = {name: True for name in TRAINEE_HIDDEN_PLUGINS}
         (d / "nbgrader_config.py").write_text(text, encoding="utf-8")
         (d / "jupyter_server_config.json").write_text(json.dumps({**server, **lab}, indent=1), encoding="utf-8")
         (d / "lab-settings").mkdir(exist_ok=True)
