@@ -36,6 +36,11 @@ def main() -> None:
         "keyword stuffing": ("抱歉，理解，改派，今天18点前，您看可以吗，" * 300)[:5000],
         "random characters": "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(5000)),
         "English": ("I understand, sorry for the delay. Could you tell me the station? Within 2 hours. " * 80)[:5000],
+        # long runs a hostile trainee can type (red-team pass): each must stay linear, like the others
+        "a run of digits": "亲," + "1" * 4998,
+        "digits, then 倍": ("亲,赔" + "1" * 4994 + "倍赔偿您")[:5000],
+        "Chinese numerals": "亲," + "一" * 4998,
+        "newlines and spaces": "亲," + "\n " * 2499,
     }
     base = timed(short, ctx)
     print(f"baseline: 50 replies of 100 characters: {base * 1000:.1f} ms")

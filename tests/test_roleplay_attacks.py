@@ -138,29 +138,17 @@ def test_a_long_run_of_spaces_is_read_in_linear_time():
     assert _growth(" ", 2_000, 20_000) < 3 * 20_000 / 2_000
 
 
-@pytest.mark.xfail(strict=True, reason="attack succeeds: some readers still try every character of a run as a "
-                                       "start: signals._CLAUSE_SEP (spaces before a CJK character) on alternating "
-                                       "newlines and spaces, and grader/phrases.yaml patterns with an unanchored "
-                                       "[0-9]+ or [一…十]+ (multiples '[0-9]+倍', over_promise '[0-9一…十]+号') on a long "
-                                       "number; "
-                                       "40 000 characters take seconds, 400 000 minutes of the grader's (or the "
-                                       "role-play service's) time")
-# digits: 40 000 took 41 s before signals._AMOUNT was anchored, 3.9 s after; still quadratic (the YAML patterns)
-@pytest.mark.parametrize("before, unit, after, small, big", [("亲,", "\n ", "ok", 500, 5_000),
-                                                               ("亲,", "1", "ok", 2_000, 40_000),
-                                                               ("亲,赔", "1", "倍赔偿您", 2_000, 40_000),
-                                                               ("亲,", "一", "ok", 2_000, 40_000)],
+@pytest.mark.parametrize("before, unit, after", [("亲,", "\n ", "ok"), ("亲,", "1", "ok"), ("亲,赔", "1", "倍赔偿您"),
+                                                 ("亲,", "一", "ok")],
                          ids=["newline-space", "digits", "digits-then-times", "cn-numerals"])
-def test_other_long_runs_are_read_in_linear_time(before, unit, after, small, big):
-    assert _growth(unit, small, big, before, after) < 3 * big / small
+def test_other_long_runs_are_read_in_linear_time(before, unit, after):
+    # found by the red-team pass (40 000 digits took 41 s, then 3.9 s); fixed by anchoring the patterns
+    # that tried every character of a run as a start (_CLAUSE_SEP's space branch, '[0-9]+倍', '[0-9…十]+号')
+    assert _growth(unit, 2_000, 20_000, before, after) < 3 * 20_000 / 2_000
 
 
 # -- the progress report and the review: transcripts scored as written -------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="attack succeeds: `shifu progress` scores every .jsonl in submitted/ and "
-                                       "autograded/ with shifu.rubric.score_transcript as written (buyer lines, facts "
-                                       "revealed, outcome 'resolved'), never replayed; a forged file the grader rejects "
-                                       "still adds ability evidence for its trainee (and reply times for the chart)")
 def test_a_transcript_the_grader_rejects_adds_no_progress_evidence(tmp_path):
     import pandas as pd
 

@@ -84,7 +84,9 @@ _SCOPE_SEP = re.compile(r"[,.!?;:。，！？；：\n]")
 # Spaces separate pieces in Chinese text ("抱歉 理解 改派"), not inside English sentences.
 # spaces before a CJK character are tried from the start of their run only (lookbehind): the same splits,
 # without trying every space of a long run as a start (seconds per 10 000 spaces)
-_CLAUSE_SEP = re.compile(r"[,.!?;:。，！？；：、\n\r\t…]+|(?<=[\u4e00-\u9fff])\s+|(?<![^\S\n\r\t])\s+(?=[\u4e00-\u9fff])")
+# (spaces only in the last branch: newlines are separators already, and a run of "\n " would otherwise be
+# tried from every space to its end, quadratic in a hostile reply's length)
+_CLAUSE_SEP = re.compile(r"[,.!?;:。，！？；：、\n\r\t…]+|(?<=[\u4e00-\u9fff])\s+|(?<![^\S\n\r\t])[^\S\n\r\t]+(?=[\u4e00-\u9fff])")
 _SENTENCE_SEP = re.compile(r"[!?;。！？；\n\r]+|\.(?=\s|$)")
 _REPEAT = re.compile(r"(?<![a-z0-9])(.{2,8}?)\1+(?![a-z0-9])")
 _CJK = re.compile(r"[\u4e00-\u9fff]")

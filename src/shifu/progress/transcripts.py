@@ -87,11 +87,24 @@ def read_transcript_file(path: Path, trainee: str, assignment: str, tz: ZoneInfo
 
 
 def rubric_scorer() -> Scorer:
-    """shifu.rubric.score_transcript as a Scorer."""
+    """shifu.rubric.score_transcript as a Scorer, on the conversation as the engine replays it.
+
+    A transcript is evidence to replay, not a record to believe: a file the grader would reject (edited
+    buyer lines, no buyer turns, forged outcome) adds no evidence at all; an accepted one is scored as
+    replayed (mood, facts and outcome recomputed from the trainee's replies), with its recorded times.
+    """
+    from ..grading.replay import check_transcript
     from ..rubric import score_transcript
 
     def score(path: Path) -> list[CriterionRow]:
-        result = score_transcript(path)
+        try:
+            scenario_id = read_transcript(path).scenario
+            checked = check_transcript(path, scenario_id)
+        except ShifuError:
+            return []
+        if not checked.accepted or checked.timed is None:
+            return []
+        result = score_transcript(checked.timed, scenario_id)
         return [(c.id, c.competency, float(c.points), float(c.max))
                 for c in result.criteria if c.applicable]  # not applicable: not evidence
 
