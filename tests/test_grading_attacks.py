@@ -447,3 +447,113 @@ def test_patched_kernel_or_lying_values_cannot_pass_the_test_cells(tmp_path):
     assert results["patcher"].score == 0, results["patcher"].reasons
     assert results["liar"].score == 0, results["liar"].reasons
     assert results["good"].score == 3, results["good"].reasons    # 2 + 1 auto points; the written reply waits
+
+
+# -- the judge (judge.py/probe.py): what a trainee's kernel sends back, and what the grader does with it -----
+
+def _code(source: str, grade_id: str, points: float = 0, solution: bool = False):
+    from nbformat.v4 import new_code_cell
+
+    c = new_code_cell(source)
+    meta = {"grade": bool(points), "grade_id": grade_id, "locked": not solution, "schema_version": 3,
+            "solution": solution, "task": False}
+    if points:
+        meta["points"] = points
+    c.metadata = {"nbgrader": meta}
+    return c
+
+
+# cells added to the fixture notebook: tests whose verdict a lying kernel could flip
+JUDGE_CELLS = [
+    _code("import numpy as np\nimport pandas as pd\n", "setup"),
+    _code('### BEGIN SOLUTION\ngreeting = "亲,您好"\n### END SOLUTION\n', "greeting", solution=True),
+    _code('assert greeting.startswith("亲")\n', "greeting_test__analysis", points=1),
+    _code("def wait_table(minutes):\n    ### BEGIN SOLUTION\n    return pd.Series(minutes, dtype=float)\n"
+          "    ### END SOLUTION\n", "table", solution=True),
+    _code("expected = pd.Series([2.0, 4.0])\nassert wait_table([2, 4]).equals(expected)\n",
+          "table_test__analysis", points=1),
+    _code("assert all(map(lambda m: average_wait([m]) == m, (1, 5)))\n", "map_test__analysis", points=1),
+    # partial credit scored with numpy: the last value is an np.float64 (repr "np.float64(0.0)" under numpy 2)
+    _code("score = 2.0 * np.mean([average_wait([m]) == m for m in (1, 5)])\nscore\n", "np_partial_test__analysis",
+          points=2),
+    # partial credit by distance to the right answer: a NaN answer makes the score NaN
+    _code("score = max(2.0 - abs(average_wait([1, 3]) - 2.0), 0.0)\nscore\n", "nan_partial_test__analysis",
+          points=2),
+]
+PARTIAL_CELLS = ("np_partial_test__analysis", "nan_partial_test__analysis")
+HONEST_JUDGE = {"answer": gc.GOOD, "greeting": 'greeting = "亲,您好"\n',
+                "table": "def wait_table(minutes):\n    return pd.Series(minutes, dtype=float)\n"}
+WRONG_JUDGE = {"answer": "average_wait = None\n", "greeting": 'greeting = "hello"\n',
+               "table": "def wait_table(minutes):\n    return pd.Series([0.0])\n"}
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One cohort graded against the fixture notebook plus JUDGE_CELLS: an honest trainee, a wrong one, and
+    wrong ones whose kernel lies (each attack on a test cell of its own, so one cannot hide another)."""
+    from shifu.grading import grade_course
+
+    course = tmp_path_factory.mktemp("judge") / "course"
+    gc.write_config(course, cell_timeout=60)
+    gc.generate_assignment(course, gc.ASSIGNMENT, {gc.NOTEBOOK: gc.source_notebook(JUDGE_CELLS)})
+    lies = {
+        # a str whose startswith says yes to anything: the call runs in the kernel, on the grader's prefix
+        "greeting": ("class _Yes(str):\n    def startswith(self, *a, **k):\n        return True\n"
+                     'greeting = _Yes("hello")\n'),
+        # pandas patched in the kernel: the grader's expected Series is compared there
+        "table": ("pd.Series.equals = lambda self, other: True\n"
+                  "def wait_table(minutes):\n    return pd.Series([0.0])\n"),
+        # StopIteration comes back as StopIteration and ends map() early: all([]) is True
+        "answer": "def average_wait(minutes):\n    raise StopIteration\n",
+    }
+    for student, sources in (("honest", HONEST_JUDGE), ("wrong", WRONG_JUDGE),
+                             ("liar", {**WRONG_JUDGE, **lies}),
+                             ("seven", {**WRONG_JUDGE, "answer": "def average_wait(minutes):\n    return 7\n"}),
+                             ("nan", {**WRONG_JUDGE, "answer": "def average_wait(minutes):\n    return float('nan')\n"})):
+        nb = gc.released(course)
+        for gid, src in sources.items():
+            gc.cell(nb, gid).source = src
+        gc.submit(course, student, nb)
+    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    snap = gc.gradebook_snapshot("sqlite:///" + str(course / "gradebook.db"))
+    scores = {student: {name: g[0] for name, g in sub["notebooks"][gc.NOTEBOOK]["grades"].items()}
+              for (_, student), sub in snap["submissions"].items()}
+    return {"results": results, "scores": scores}
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_judge_cells_score_honest_work(judged):
+    scores = judged["scores"]
+    assert all(r.graded for r in judged["results"].values()), {k: r.reasons for k, r in judged["results"].items()}
+    for gid in ("greeting_test__analysis", "table_test__analysis", "map_test__analysis") + PARTIAL_CELLS:
+        assert scores["honest"][gid] == (2 if gid in PARTIAL_CELLS else 1), (gid, scores["honest"])
+        assert scores["wrong"][gid] == 0, (gid, scores["wrong"])
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_a_partial_score_the_answer_made_nan_or_numpy_is_not_full_marks(judged):
+    """nbgrader gives full marks to a last value it cannot read as a number in [0, points]: NaN, and
+    numpy 2's repr of a numpy number ("np.float64(0.0)"). The grader writes that value, so it writes a
+    plain number, and no score at all (an error) when the score is not a number."""
+    scores = judged["scores"]
+    assert scores["seven"]["np_partial_test__analysis"] == 0, scores["seven"]
+    assert scores["seven"]["nan_partial_test__analysis"] == 0, scores["seven"]
+    assert scores["nan"]["nan_partial_test__analysis"] == 0, scores["nan"]
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_stop_iteration_from_the_trainee_does_not_end_the_tests_loop(judged):
+    assert judged["scores"]["liar"]["map_test__analysis"] == 0, judged["scores"]["liar"]
+
+
+@needs_bwrap
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="methods of the trainee's objects (str.startswith, Series.equals) run in "
+                   "the kernel, on the grader's arguments: a subclass or a patched pandas answers True")
+def test_methods_on_the_trainees_values_are_not_answered_by_the_kernel(judged):
+    liar = judged["scores"]["liar"]
+    assert liar["greeting_test__analysis"] == 0, liar
+    assert liar["table_test__analysis"] == 0, liar

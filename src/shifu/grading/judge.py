@@ -34,6 +34,8 @@ import builtins
 import functools
 import io
 import json
+import math
+import numbers
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +49,7 @@ from .limits import KEEP_OUTPUT_CHARS
 REMOTE = "__shifu_remote__"
 TIMEOUT_ENAME = "CellTimeoutError"
 _BUILTINS = set(dir(builtins))
+_ENDS_ITERATION = {"StopIteration", "StopAsyncIteration"}
 
 
 @dataclass(frozen=True)
@@ -191,9 +194,13 @@ class ProbeTimeout(BaseException):
 
 
 def _exception(name: str, message: str) -> BaseException:
-    """An exception of the type the trainee's code raised, made here (a builtin type where there is one)."""
+    """An exception of the type the trainee's code raised, made here (a builtin type where there is one).
+
+    Never a real StopIteration: raised from a stand-in inside the test's map()/filter()/next(), it would
+    end the test's loop quietly (all() of nothing is True) instead of failing it; a class of the same name
+    that is only an Exception reads the same in the feedback (as PEP 479 does for generators)."""
     cls = getattr(builtins, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+    if name in _ENDS_ITERATION or not (isinstance(cls, type) and issubclass(cls, Exception)):
         cls = type(name if name.isidentifier() else "TraineeError", (Exception,), {})
     try:
         return cls(message)
@@ -354,6 +361,21 @@ def _evaluate(source: str, imports: tuple[str, ...], grader_names: set[str], rem
     return _Ran(value, printed.getvalue()[:KEEP_OUTPUT_CHARS])
 
 
+def _not_a_score(value: Any) -> bool:
+    """A number that is NaN or infinite: nbgrader gives full marks for NaN (it is not >= 0) and fails on inf."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isfinite(float(value))
+
+
+def _plain(value: Any) -> str:
+    """The last value as nbgrader reads it: a number as a plain number (numpy 2 writes np.float64(1.0), which
+    nbgrader cannot read and so scores as full marks), anything else as its repr (capped)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return repr(int(value))
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return repr(float(value))
+    return repr(value)[:KEEP_OUTPUT_CHARS]
+
+
 def _outputs(result: Any, streams: list[tuple[str, str]], count: Any, timed_out: bool,
              timeout: float | None) -> list[NotebookNode]:
     outs: list[NotebookNode] = []
@@ -365,10 +387,13 @@ def _outputs(result: Any, streams: list[tuple[str, str]], count: Any, timed_out:
     if isinstance(result, _Ran) and not timed_out:
         if result.printed:
             outs.append(new_output("stream", name="stdout", text=result.printed))
-        if result.value is not None:
-            outs.append(new_output("execute_result", data={"text/plain": repr(result.value)[:KEEP_OUTPUT_CHARS]},
-                                   execution_count=count))
-        return outs
+        if _not_a_score(result.value):
+            result = ValueError(f"the test's score is not a number: {float(result.value)!r}")
+        else:
+            if result.value is not None:
+                outs.append(new_output("execute_result", data={"text/plain": _plain(result.value)},
+                                       execution_count=count))
+            return outs
     if timed_out or isinstance(result, ProbeTimeout):
         ename, evalue = TIMEOUT_ENAME, "Cell execution timed out" + (f" after {timeout:g} s" if timeout else "")
     else:
