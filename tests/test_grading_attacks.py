@@ -465,7 +465,9 @@ def _code(source: str, grade_id: str, points: float = 0, solution: bool = False)
 
 # cells added to the fixture notebook: tests whose verdict a lying kernel could flip
 JUDGE_CELLS = [
-    _code("import numpy as np\nimport pandas as pd\n", "setup"),
+    # the labs' setup cell opens with a magic: its imports are still the grader's, not the kernel's
+    _code("%matplotlib inline\nimport numpy as np\nimport pandas as pd\n", "setup"),
+    _code("assert np.isclose(average_wait([1, 2]), 1.5)\n", "isclose_test__analysis", points=1),
     _code('### BEGIN SOLUTION\ngreeting = "亲,您好"\n### END SOLUTION\n', "greeting", solution=True),
     _code('assert greeting.startswith("亲")\n', "greeting_test__analysis", points=1),
     _code("def wait_table(minutes):\n    ### BEGIN SOLUTION\n    return pd.Series(minutes, dtype=float)\n"
@@ -480,11 +482,25 @@ JUDGE_CELLS = [
     _code("score = max(2.0 - abs(average_wait([1, 3]) - 2.0), 0.0)\nscore\n", "nan_partial_test__analysis",
           points=2),
 ]
+JUDGE_CELLS += [
+    # an honest answer that comes back as a pandas Series with an unnamed index (pandas warns while encoding it)
+    _code("def shop_waits(waits):\n    ### BEGIN SOLUTION\n"
+          "    return pd.Series({shop: sum(m) / len(m) for shop, m in waits.items()})\n    ### END SOLUTION\n",
+          "shops", solution=True),
+    _code('s = shop_waits({"A": [1, 3], "B": [4]})\nassert s["A"] == 2 and s["B"] == 4\n', "shops_test__analysis",
+          points=1),
+]
+JUDGE_CELLS += [
+    # the trainee's function called many times from one test: each call may print
+    _code("assert all(average_wait([m]) == m for m in range(1, 31))\n", "many_test__analysis", points=1),
+]
 PARTIAL_CELLS = ("np_partial_test__analysis", "nan_partial_test__analysis")
 HONEST_JUDGE = {"answer": gc.GOOD, "greeting": 'greeting = "亲,您好"\n',
-                "table": "def wait_table(minutes):\n    return pd.Series(minutes, dtype=float)\n"}
+                "table": "def wait_table(minutes):\n    return pd.Series(minutes, dtype=float)\n",
+                "shops": "def shop_waits(waits):\n    return pd.Series({k: sum(m) / len(m) for k, m in waits.items()})\n"}
 WRONG_JUDGE = {"answer": "average_wait = None\n", "greeting": 'greeting = "hello"\n',
-               "table": "def wait_table(minutes):\n    return pd.Series([0.0])\n"}
+               "table": "def wait_table(minutes):\n    return pd.Series([0.0])\n",
+               "shops": "def shop_waits(waits):\n    return pd.Series({'A': 0.0, 'B': 0.0})\n"}
 
 
 @pytest.fixture(scope="module")
@@ -509,7 +525,12 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for student, sources in (("honest", HONEST_JUDGE), ("wrong", WRONG_JUDGE),
                              ("liar", {**WRONG_JUDGE, **lies}),
                              ("seven", {**WRONG_JUDGE, "answer": "def average_wait(minutes):\n    return 7\n"}),
-                             ("nan", {**WRONG_JUDGE, "answer": "def average_wait(minutes):\n    return float('nan')\n"})):
+                             ("nan", {**WRONG_JUDGE, "answer": "def average_wait(minutes):\n    return float('nan')\n"}),
+                             ("rebinder", {**WRONG_JUDGE, "answer": (
+                                 "import numpy as np\nnp.isclose = lambda *a, **k: True\n"
+                                 "def average_wait(minutes):\n    return 7\n")}),
+                             ("flood", {**HONEST_JUDGE, "answer": "print_ = print\n" + gc.GOOD.replace(
+                                 "    return", "    print_('x' * 200_000)\n    return")})):
         nb = gc.released(course)
         for gid, src in sources.items():
             gc.cell(nb, gid).source = src
@@ -518,7 +539,7 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     snap = gc.gradebook_snapshot("sqlite:///" + str(course / "gradebook.db"))
     scores = {student: {name: g[0] for name, g in sub["notebooks"][gc.NOTEBOOK]["grades"].items()}
               for (_, student), sub in snap["submissions"].items()}
-    return {"results": results, "scores": scores}
+    return {"results": results, "scores": scores, "course": course}
 
 
 @needs_bwrap
@@ -526,7 +547,8 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_judge_cells_score_honest_work(judged):
     scores = judged["scores"]
     assert all(r.graded for r in judged["results"].values()), {k: r.reasons for k, r in judged["results"].items()}
-    for gid in ("greeting_test__analysis", "table_test__analysis", "map_test__analysis") + PARTIAL_CELLS:
+    for gid in ("greeting_test__analysis", "table_test__analysis", "map_test__analysis", "shops_test__analysis",
+                "many_test__analysis", "isclose_test__analysis") + PARTIAL_CELLS:
         assert scores["honest"][gid] == (2 if gid in PARTIAL_CELLS else 1), (gid, scores["honest"])
         assert scores["wrong"][gid] == 0, (gid, scores["wrong"])
 
@@ -545,6 +567,14 @@ def test_a_partial_score_the_answer_made_nan_or_numpy_is_not_full_marks(judged):
 
 @needs_bwrap
 @pytest.mark.slow
+def test_names_the_notebook_imports_after_a_magic_are_not_the_kernels(judged):
+    """np is imported by a setup cell that opens with %matplotlib inline: np.isclose(...) is the grader's,
+    so rebinding np.isclose in the kernel changes nothing."""
+    assert judged["scores"]["rebinder"]["isclose_test__analysis"] == 0, judged["scores"]["rebinder"]
+
+
+@needs_bwrap
+@pytest.mark.slow
 def test_stop_iteration_from_the_trainee_does_not_end_the_tests_loop(judged):
     assert judged["scores"]["liar"]["map_test__analysis"] == 0, judged["scores"]["liar"]
 
@@ -557,3 +587,17 @@ def test_methods_on_the_trainees_values_are_not_answered_by_the_kernel(judged):
     liar = judged["scores"]["liar"]
     assert liar["greeting_test__analysis"] == 0, liar
     assert liar["table_test__analysis"] == 0, liar
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_printing_in_every_call_of_one_test_is_kept_once(judged):
+    """What the kernel printed while answering is capped for the whole test cell, not for each call: a test
+    that calls the trainee's function 30 times must not carry 30 times the cap into the notebook."""
+    from shifu.grading.limits import KEEP_OUTPUT_CHARS
+
+    nb = nbformat.read(judged["course"] / "autograded" / "flood" / gc.ASSIGNMENT / f"{gc.NOTEBOOK}.ipynb",
+                       as_version=4)
+    kept = sum(len(o.get("text", "")) for o in gc.cell(nb, "many_test__analysis").outputs)
+    assert 0 < kept <= KEEP_OUTPUT_CHARS, kept
+    assert judged["scores"]["flood"]["many_test__analysis"] == 1   # printing is no error

@@ -160,3 +160,13 @@ def test_a_score_that_is_not_a_number_is_an_error(value: object) -> None:
 
     outs = _outputs(_Ran(value, ""), [], 3, False, None)
     assert [o["output_type"] for o in outs] == ["error"]
+
+
+def test_imports_in_a_cell_with_a_magic_are_the_graders() -> None:
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from shifu.grading.judge import JudgedCells
+
+    nb = new_notebook(cells=[new_code_cell("%matplotlib inline\nimport numpy as np\nfrom shifu.datagen import lab_data\n")])
+    assert JudgedCells.from_source(nb, set()).imports == ("import numpy as np", "from shifu.datagen import lab_data")
+    assert _sent("assert np.isclose(rate, 0.4)\n", {"np"}) == ["rate"]

@@ -90,10 +90,18 @@ class JudgedCells:
 
 
 def _imports(source: str) -> list[str]:
+    """The cell's import statements. A cell with IPython syntax (the labs' setup cell opens with
+    `%matplotlib inline`) is read as IPython reads it: skipping it would leave `pd`, `np` … to the
+    kernel, where the trainee's code can rebind them and so answer the test's own checks."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return []
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        try:
+            tree = ast.parse(TransformerManager().transform_cell(source))
+        except SyntaxError:
+            return []
     return [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
 
 
@@ -234,12 +242,12 @@ class Judge:
         deadline = None if not timeout or timeout < 0 else loop.time() + timeout
         streams: list[tuple[str, str]] = []   # (stdout | stderr, text) in the order they came
         state = {"timed_out": False, "gone": False}
+        kept = [0]   # characters of the kernel's printing kept, for the whole cell (a test may ask many times)
 
         async def ask(expr: str, call: str | None) -> Any:
             code = (f"__import__('shifu.grading.probe', fromlist=['answer']).answer({expr!r}"
                     + (f", {call!r})" if call is not None else ")"))
             got: list[str] = []
-            kept = [0]
 
             def hook(msg: dict) -> None:
                 kind, content = msg.get("msg_type"), msg.get("content") or {}
