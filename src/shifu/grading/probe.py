@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from typing import Any
 
 MIME = "application/vnd.shifu.probe+json"
@@ -57,9 +56,13 @@ def encode(obj: Any, depth: int = 0) -> dict[str, Any]:
             return {"t": "unsupported", "v": "too large"}
         return {"t": "dict", "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in obj.items()]}
     if module == "pandas":
+        import warnings
+
         from .labscore import encode as table
 
-        return {"t": "pandas", "v": table(obj)}
+        with warnings.catch_warnings():   # pandas warns while writing some tables: on stderr it would zero the cell
+            warnings.simplefilter("ignore")
+            return {"t": "pandas", "v": table(obj)}
     if callable(obj):
         return {"t": "callable", "v": type(obj).__name__}
     return {"t": "unsupported", "v": type(obj).__name__}
@@ -125,9 +128,7 @@ def answer(expr: str, call: str | None = None) -> None:
         if call is not None:
             args, kwargs = json.loads(call)
             value = value(*decode(args), **decode(kwargs))
-        with warnings.catch_warnings():   # pandas warns while writing some tables: on stderr, it would zero the cell
-            warnings.simplefilter("ignore")
-            payload: dict[str, Any] = {"ok": encode(value)}
+        payload: dict[str, Any] = {"ok": encode(value)}
     except Exception as exc:  # the trainee's code raised: the test sees the same exception type
         payload = {"raised": type(exc).__name__, "message": str(exc)[:500]}
     try:
