@@ -21,6 +21,11 @@ return, which is what it is graded on anyway; comparisons, asserts and partial-c
 run where it cannot reach. The kernel also never sees the hidden tests' code, only the calls that
 name its objects (their arguments, never the expected values).
 
+Known gaps (strict xfail tests in tests/test_grading_attacks.py): a method of the trainee's value called
+with the test's own values (`reply.startswith("亲")`, `table.equals(expected)`) runs in the kernel, where
+a subclass or a patched pandas answers it (and sees `expected`); names bound by the notebook's setup
+cells (reference data) are read from the kernel, where a cell of the trainee's can rebind them.
+
 What the kernel printed while answering goes into the test cell's output as it would under
 nbgrader (stderr still scores the cell 0, as nbgrader does). A value that cannot travel as data
 (an instance of the trainee's own class, a figure) compares equal to nothing. The cell gets the
