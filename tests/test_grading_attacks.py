@@ -447,3 +447,175 @@ def test_patched_kernel_or_lying_values_cannot_pass_the_test_cells(tmp_path):
     assert results["patcher"].score == 0, results["patcher"].reasons
     assert results["liar"].score == 0, results["liar"].reasons
     assert results["good"].score == 3, results["good"].reasons    # 2 + 1 auto points; the written reply waits
+
+
+# -- the judge (judge.py/probe.py): what a trainee's kernel sends back, and what the grader does with it -----
+
+def _code(source: str, grade_id: str, points: float = 0, solution: bool = False):
+    from nbformat.v4 import new_code_cell
+
+    c = new_code_cell(source)
+    meta = {"grade": bool(points), "grade_id": grade_id, "locked": not solution, "schema_version": 3,
+            "solution": solution, "task": False}
+    if points:
+        meta["points"] = points
+    c.metadata = {"nbgrader": meta}
+    return c
+
+
+# cells added to the fixture notebook: tests whose verdict a lying kernel could flip
+JUDGE_CELLS = [
+    # the labs' setup cell opens with a magic: its imports are still the grader's, not the kernel's
+    _code("%matplotlib inline\nimport numpy as np\nimport pandas as pd\n", "setup"),
+    _code("assert np.isclose(average_wait([1, 2]), 1.5)\n", "isclose_test__analysis", points=1),
+    _code('### BEGIN SOLUTION\ngreeting = "亲,您好"\n### END SOLUTION\n', "greeting", solution=True),
+    _code('assert greeting.startswith("亲")\n', "greeting_test__analysis", points=1),
+    _code("def wait_table(minutes):\n    ### BEGIN SOLUTION\n    return pd.Series(minutes, dtype=float)\n"
+          "    ### END SOLUTION\n", "table", solution=True),
+    _code("expected = pd.Series([2.0, 4.0])\nassert wait_table([2, 4]).equals(expected)\n",
+          "table_test__analysis", points=1),
+    _code("assert all(map(lambda m: average_wait([m]) == m, (1, 5)))\n", "map_test__analysis", points=1),
+    # partial credit scored with numpy: the last value is an np.float64 (repr "np.float64(0.0)" under numpy 2)
+    _code("score = 2.0 * np.mean([average_wait([m]) == m for m in (1, 5)])\nscore\n", "np_partial_test__analysis",
+          points=2),
+    # partial credit by distance to the right answer: a NaN answer makes the score NaN
+    _code("score = max(2.0 - abs(average_wait([1, 3]) - 2.0), 0.0)\nscore\n", "nan_partial_test__analysis",
+          points=2),
+]
+JUDGE_CELLS += [
+    # an honest answer that comes back as a pandas Series with an unnamed index (pandas warns while encoding it)
+    _code("def shop_waits(waits):\n    ### BEGIN SOLUTION\n"
+          "    return pd.Series({shop: sum(m) / len(m) for shop, m in waits.items()})\n    ### END SOLUTION\n",
+          "shops", solution=True),
+    _code('s = shop_waits({"A": [1, 3], "B": [4]})\nassert s["A"] == 2 and s["B"] == 4\n', "shops_test__analysis",
+          points=1),
+]
+JUDGE_CELLS += [
+    # the trainee's function called many times from one test: each call may print
+    _code("assert all(average_wait([m]) == m for m in range(1, 31))\n", "many_test__analysis", points=1),
+]
+JUDGE_CELLS += [
+    # reference data from the notebook's own setup cell, used by the test to compute what is expected
+    _code("waits = [2, 4, 9]\n", "setup_waits"),
+    _code("assert average_wait(waits) == sum(waits) / len(waits)\n", "waits_test__analysis", points=1),
+]
+PARTIAL_CELLS = ("np_partial_test__analysis", "nan_partial_test__analysis")
+HONEST_JUDGE = {"answer": gc.GOOD, "greeting": 'greeting = "亲,您好"\n',
+                "table": "def wait_table(minutes):\n    return pd.Series(minutes, dtype=float)\n",
+                "shops": "def shop_waits(waits):\n    return pd.Series({k: sum(m) / len(m) for k, m in waits.items()})\n"}
+WRONG_JUDGE = {"answer": "average_wait = None\n", "greeting": 'greeting = "hello"\n',
+               "table": "def wait_table(minutes):\n    return pd.Series([0.0])\n",
+               "shops": "def shop_waits(waits):\n    return pd.Series({'A': 0.0, 'B': 0.0})\n"}
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One cohort graded against the fixture notebook plus JUDGE_CELLS: an honest trainee, a wrong one, and
+    wrong ones whose kernel lies (each attack on a test cell of its own, so one cannot hide another)."""
+    from shifu.grading import grade_course
+
+    course = tmp_path_factory.mktemp("judge") / "course"
+    gc.write_config(course, cell_timeout=60)
+    gc.generate_assignment(course, gc.ASSIGNMENT, {gc.NOTEBOOK: gc.source_notebook(JUDGE_CELLS)})
+    lies = {
+        # a str whose startswith says yes to anything: the call runs in the kernel, on the grader's prefix
+        "greeting": ("class _Yes(str):\n    def startswith(self, *a, **k):\n        return True\n"
+                     'greeting = _Yes("hello")\n'),
+        # pandas patched in the kernel: the grader's expected Series is compared there
+        "table": ("pd.Series.equals = lambda self, other: True\n"
+                  "def wait_table(minutes):\n    return pd.Series([0.0])\n"),
+        # StopIteration comes back as StopIteration and ends map() early: all([]) is True
+        "answer": "def average_wait(minutes):\n    raise StopIteration\n",
+    }
+    for student, sources in (("honest", HONEST_JUDGE), ("wrong", WRONG_JUDGE),
+                             ("liar", {**WRONG_JUDGE, **lies}),
+                             ("seven", {**WRONG_JUDGE, "answer": "def average_wait(minutes):\n    return 7\n"}),
+                             ("nan", {**WRONG_JUDGE, "answer": "def average_wait(minutes):\n    return float('nan')\n"}),
+                             ("rebinder", {**WRONG_JUDGE, "answer": (
+                                 "import numpy as np\nnp.isclose = lambda *a, **k: True\n"
+                                 "def average_wait(minutes):\n    return 7 if len(minutes) != 2 else 1\n")}),
+                             ("flood", {**HONEST_JUDGE, "answer": "print_ = print\n" + gc.GOOD.replace(
+                                 "    return", "    print_('x' * 200_000)\n    return")})):
+        nb = gc.released(course)
+        for gid, src in sources.items():
+            gc.cell(nb, gid).source = src
+        if student == "rebinder":   # a cell of its own, after the setup cell: the test's reference data changes
+            from nbformat.v4 import new_code_cell
+
+            nb.cells.insert(nb.cells.index(gc.cell(nb, "waits_test__analysis")), new_code_cell("waits = [1, 1]\n"))
+        gc.submit(course, student, nb)
+    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    snap = gc.gradebook_snapshot("sqlite:///" + str(course / "gradebook.db"))
+    scores = {student: {name: g[0] for name, g in sub["notebooks"][gc.NOTEBOOK]["grades"].items()}
+              for (_, student), sub in snap["submissions"].items()}
+    return {"results": results, "scores": scores, "course": course}
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_judge_cells_score_honest_work(judged):
+    scores = judged["scores"]
+    assert all(r.graded for r in judged["results"].values()), {k: r.reasons for k, r in judged["results"].items()}
+    for gid in ("greeting_test__analysis", "table_test__analysis", "map_test__analysis", "shops_test__analysis",
+                "many_test__analysis", "isclose_test__analysis", "waits_test__analysis") + PARTIAL_CELLS:
+        assert scores["honest"][gid] == (2 if gid in PARTIAL_CELLS else 1), (gid, scores["honest"])
+        assert scores["wrong"][gid] == 0, (gid, scores["wrong"])
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_a_partial_score_the_answer_made_nan_or_numpy_is_not_full_marks(judged):
+    """nbgrader gives full marks to a last value it cannot read as a number in [0, points]: NaN, and
+    numpy 2's repr of a numpy number ("np.float64(0.0)"). The grader writes that value, so it writes a
+    plain number, and no score at all (an error) when the score is not a number."""
+    scores = judged["scores"]
+    assert scores["seven"]["np_partial_test__analysis"] == 0, scores["seven"]
+    assert scores["seven"]["nan_partial_test__analysis"] == 0, scores["seven"]
+    assert scores["nan"]["nan_partial_test__analysis"] == 0, scores["nan"]
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_names_the_notebook_imports_after_a_magic_are_not_the_kernels(judged):
+    """np is imported by a setup cell that opens with %matplotlib inline: np.isclose(...) is the grader's,
+    so rebinding np.isclose in the kernel changes nothing."""
+    assert judged["scores"]["rebinder"]["isclose_test__analysis"] == 0, judged["scores"]["rebinder"]
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_stop_iteration_from_the_trainee_does_not_end_the_tests_loop(judged):
+    assert judged["scores"]["liar"]["map_test__analysis"] == 0, judged["scores"]["liar"]
+
+
+@needs_bwrap
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="methods of the trainee's objects (str.startswith, Series.equals) run in "
+                   "the kernel, on the grader's arguments: a subclass or a patched pandas answers True")
+def test_methods_on_the_trainees_values_are_not_answered_by_the_kernel(judged):
+    liar = judged["scores"]["liar"]
+    assert liar["greeting_test__analysis"] == 0, liar
+    assert liar["table_test__analysis"] == 0, liar
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_printing_in_every_call_of_one_test_is_kept_once(judged):
+    """What the kernel printed while answering is capped for the whole test cell, not for each call: a test
+    that calls the trainee's function 30 times must not carry 30 times the cap into the notebook."""
+    from shifu.grading.limits import KEEP_OUTPUT_CHARS
+
+    nb = nbformat.read(judged["course"] / "autograded" / "flood" / gc.ASSIGNMENT / f"{gc.NOTEBOOK}.ipynb",
+                       as_version=4)
+    kept = sum(len(o.get("text", "")) for o in gc.cell(nb, "many_test__analysis").outputs)
+    assert 0 < kept <= KEEP_OUTPUT_CHARS, kept
+    assert judged["scores"]["flood"]["many_test__analysis"] == 1   # printing is no error
+
+
+@needs_bwrap
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="names the notebook's own setup cells bind (reference data such as `waits`) "
+                   "are read from the kernel, where a cell of the trainee's rebinds them; labscore recomputes its "
+                   "setup namespace in the grader, the judge does not")
+def test_the_notebooks_reference_data_is_not_the_kernels(judged):
+    assert judged["scores"]["rebinder"]["waits_test__analysis"] == 0, judged["scores"]["rebinder"]

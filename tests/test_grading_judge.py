@@ -127,3 +127,46 @@ def test_hidden_test_code_stays_out_of_the_error_shown() -> None:
     except AssertionError as exc:
         outs = _outputs(exc, [], None, False, None)
     assert "average_wait" not in json.dumps(outs)
+
+
+def test_an_exception_the_trainee_raised_never_ends_the_tests_own_loop() -> None:
+    from shifu.grading.judge import _exception
+
+    for name in ("StopIteration", "StopAsyncIteration"):
+        exc = _exception(name, "done")
+        assert type(exc).__name__ == name and not isinstance(exc, (StopIteration, StopAsyncIteration))
+
+    def remote(expr: str, call: str | None = None):
+        if call is None:
+            return lambda *a: (_ for _ in ()).throw(_exception("StopIteration", ""))
+        raise AssertionError
+    with pytest.raises(Exception, match="^$"):   # all() over a map the stand-in cut short would be True
+        _evaluate("assert all(map(lambda m: f([m]) == m, (1, 5)))\n", (), set(), remote)
+    assert type(_exception("ValueError", "x")) is ValueError
+
+
+@pytest.mark.parametrize("value, text", [(__import__("numpy").float64(1.5), "1.5"), (__import__("numpy").int64(2), "2"),
+                                         (1.0, "1.0"), ("x", "'x'"), (True, "True")])
+def test_a_partial_score_is_written_as_a_plain_number(value: object, text: str) -> None:
+    from shifu.grading.judge import _Ran
+
+    outs = _outputs(_Ran(value, ""), [], 3, False, None)
+    assert outs[-1]["data"]["text/plain"] == text
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), __import__("numpy").float64("nan")])
+def test_a_score_that_is_not_a_number_is_an_error(value: object) -> None:
+    from shifu.grading.judge import _Ran
+
+    outs = _outputs(_Ran(value, ""), [], 3, False, None)
+    assert [o["output_type"] for o in outs] == ["error"]
+
+
+def test_imports_in_a_cell_with_a_magic_are_the_graders() -> None:
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from shifu.grading.judge import JudgedCells
+
+    nb = new_notebook(cells=[new_code_cell("%matplotlib inline\nimport numpy as np\nfrom shifu.datagen import lab_data\n")])
+    assert JudgedCells.from_source(nb, set()).imports == ("import numpy as np", "from shifu.datagen import lab_data")
+    assert _sent("assert np.isclose(rate, 0.4)\n", {"np"}) == ["rate"]

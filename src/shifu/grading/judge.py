@@ -21,6 +21,11 @@ return, which is what it is graded on anyway; comparisons, asserts and partial-c
 run where it cannot reach. The kernel also never sees the hidden tests' code, only the calls that
 name its objects (their arguments, never the expected values).
 
+Known gaps (strict xfail tests in tests/test_grading_attacks.py): a method of the trainee's value called
+with the test's own values (`reply.startswith("亲")`, `table.equals(expected)`) runs in the kernel, where
+a subclass or a patched pandas answers it (and sees `expected`); names bound by the notebook's setup
+cells (reference data) are read from the kernel, where a cell of the trainee's can rebind them.
+
 What the kernel printed while answering goes into the test cell's output as it would under
 nbgrader (stderr still scores the cell 0, as nbgrader does). A value that cannot travel as data
 (an instance of the trainee's own class, a figure) compares equal to nothing. The cell gets the
@@ -34,6 +39,8 @@ import builtins
 import functools
 import io
 import json
+import math
+import numbers
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +54,7 @@ from .limits import KEEP_OUTPUT_CHARS
 REMOTE = "__shifu_remote__"
 TIMEOUT_ENAME = "CellTimeoutError"
 _BUILTINS = set(dir(builtins))
+_ENDS_ITERATION = {"StopIteration", "StopAsyncIteration"}
 
 
 @dataclass(frozen=True)
@@ -87,10 +95,18 @@ class JudgedCells:
 
 
 def _imports(source: str) -> list[str]:
+    """The cell's import statements. A cell with IPython syntax (the labs' setup cell opens with
+    `%matplotlib inline`) is read as IPython reads it: skipping it would leave `pd`, `np` … to the
+    kernel, where the trainee's code can rebind them and so answer the test's own checks."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return []
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        try:
+            tree = ast.parse(TransformerManager().transform_cell(source))
+        except SyntaxError:
+            return []
     return [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
 
 
@@ -191,9 +207,13 @@ class ProbeTimeout(BaseException):
 
 
 def _exception(name: str, message: str) -> BaseException:
-    """An exception of the type the trainee's code raised, made here (a builtin type where there is one)."""
+    """An exception of the type the trainee's code raised, made here (a builtin type where there is one).
+
+    Never a real StopIteration: raised from a stand-in inside the test's map()/filter()/next(), it would
+    end the test's loop quietly (all() of nothing is True) instead of failing it; a class of the same name
+    that is only an Exception reads the same in the feedback (as PEP 479 does for generators)."""
     cls = getattr(builtins, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+    if name in _ENDS_ITERATION or not (isinstance(cls, type) and issubclass(cls, Exception)):
         cls = type(name if name.isidentifier() else "TraineeError", (Exception,), {})
     try:
         return cls(message)
@@ -227,12 +247,12 @@ class Judge:
         deadline = None if not timeout or timeout < 0 else loop.time() + timeout
         streams: list[tuple[str, str]] = []   # (stdout | stderr, text) in the order they came
         state = {"timed_out": False, "gone": False}
+        kept = [0]   # characters of the kernel's printing kept, for the whole cell (a test may ask many times)
 
         async def ask(expr: str, call: str | None) -> Any:
             code = (f"__import__('shifu.grading.probe', fromlist=['answer']).answer({expr!r}"
                     + (f", {call!r})" if call is not None else ")"))
             got: list[str] = []
-            kept = [0]
 
             def hook(msg: dict) -> None:
                 kind, content = msg.get("msg_type"), msg.get("content") or {}
@@ -354,6 +374,21 @@ def _evaluate(source: str, imports: tuple[str, ...], grader_names: set[str], rem
     return _Ran(value, printed.getvalue()[:KEEP_OUTPUT_CHARS])
 
 
+def _not_a_score(value: Any) -> bool:
+    """A number that is NaN or infinite: nbgrader gives full marks for NaN (it is not >= 0) and fails on inf."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isfinite(float(value))
+
+
+def _plain(value: Any) -> str:
+    """The last value as nbgrader reads it: a number as a plain number (numpy 2 writes np.float64(1.0), which
+    nbgrader cannot read and so scores as full marks), anything else as its repr (capped)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return repr(int(value))
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return repr(float(value))
+    return repr(value)[:KEEP_OUTPUT_CHARS]
+
+
 def _outputs(result: Any, streams: list[tuple[str, str]], count: Any, timed_out: bool,
              timeout: float | None) -> list[NotebookNode]:
     outs: list[NotebookNode] = []
@@ -365,10 +400,13 @@ def _outputs(result: Any, streams: list[tuple[str, str]], count: Any, timed_out:
     if isinstance(result, _Ran) and not timed_out:
         if result.printed:
             outs.append(new_output("stream", name="stdout", text=result.printed))
-        if result.value is not None:
-            outs.append(new_output("execute_result", data={"text/plain": repr(result.value)[:KEEP_OUTPUT_CHARS]},
-                                   execution_count=count))
-        return outs
+        if _not_a_score(result.value):
+            result = ValueError(f"the test's score is not a number: {float(result.value)!r}")
+        else:
+            if result.value is not None:
+                outs.append(new_output("execute_result", data={"text/plain": _plain(result.value)},
+                                       execution_count=count))
+            return outs
     if timed_out or isinstance(result, ProbeTimeout):
         ename, evalue = TIMEOUT_ENAME, "Cell execution timed out" + (f" after {timeout:g} s" if timeout else "")
     else:

@@ -56,9 +56,13 @@ def encode(obj: Any, depth: int = 0) -> dict[str, Any]:
             return {"t": "unsupported", "v": "too large"}
         return {"t": "dict", "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in obj.items()]}
     if module == "pandas":
+        import warnings
+
         from .labscore import encode as table
 
-        return {"t": "pandas", "v": table(obj)}
+        with warnings.catch_warnings():   # pandas warns while writing some tables: on stderr it would zero the cell
+            warnings.simplefilter("ignore")
+            return {"t": "pandas", "v": table(obj)}
     if callable(obj):
         return {"t": "callable", "v": type(obj).__name__}
     return {"t": "unsupported", "v": type(obj).__name__}
