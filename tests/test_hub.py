@@ -575,8 +575,10 @@ def test_browser_trainee_chats_through_the_service(hub) -> None:
         browser.execute_script("arguments[0].click();", send)
 
         def buyer_answered(d) -> bool:
-            rows = d.find_elements(By.CSS_SELECTOR, ".shifu-row.buyer .shifu-bubble")
-            return len(rows) >= 2 and rows[-1].text.strip() not in ("", "…")
+            # the bubble is redrawn while the buyer's line streams in: read it in one go, in the page
+            texts = d.execute_script("return Array.from(document.querySelectorAll('.shifu-row.buyer .shifu-bubble'))"
+                                     ".map(e => e.textContent.trim());")
+            return len(texts) >= 2 and texts[-1] not in ("", "…")
 
         wait.until(buyer_answered)
     finally:

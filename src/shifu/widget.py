@@ -109,7 +109,7 @@ class RoleplayWidget(widgets.VBox):
         self.debrief_view.value = ""
         self.status.value = ""
         self.last_latency.value = ""
-        self.box.value = ""
+        self.box.clear()
         self.box.disabled = False
         self.send_button.disabled = False
         self.finish_button.disabled = False
@@ -148,7 +148,7 @@ class RoleplayWidget(widgets.VBox):
             if self.engine.state.turn == before:
                 self.chat.children = self.chat.children[:-2]
             else:
-                self.box.value = ""  # the reply was taken and is in the transcript
+                self.box.clear()  # the reply was taken and is in the transcript
             self._failed(ui_text().send_failed, exc)
             self.send_button.disabled = self.engine.state.ended
             self._refresh()
@@ -156,7 +156,7 @@ class RoleplayWidget(widgets.VBox):
         self._set(bubble, "buyer", turn.buyer)
         if turn.notice:
             self._notices([turn.notice])
-        self.box.value = ""
+        self.box.clear()
         if getattr(turn, "latency_s", None) is not None:
             latency = turn.latency_s  # the role-play service measures reply times on its own clock
         benchmark = self.engine.rules.slow_reply_after_s

@@ -88,7 +88,10 @@ function render({ model, el }) {
     sync();
     if (ta.value.trim() && !ta.disabled) model.send({ event: "send", text: ta.value });
   });
-  model.on("change:value", () => { if (ta.value !== model.get("value")) ta.value = model.get("value"); });
+  // The box is the trainee's: a `value` coming back from the kernel is (mostly) the echo of an older
+  // keystroke, and writing it into the box would erase what was typed since. The kernel empties the box
+  // only by clear() (clear_count), after it has taken the reply into the transcript.
+  model.on("change:clear_count", () => { ta.value = ""; });
   model.on("change:disabled", () => { ta.disabled = model.get("disabled"); });
   model.on("change:placeholder", () => { ta.placeholder = model.get("placeholder"); });
   model.on("change:focus_count", () => ta.focus());
@@ -145,6 +148,7 @@ class ChatInput(anywidget.AnyWidget):
     hint = traitlets.Unicode("").tag(sync=True)
     disabled = traitlets.Bool(False).tag(sync=True)
     focus_count = traitlets.Int(0).tag(sync=True)
+    clear_count = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -157,6 +161,11 @@ class ChatInput(anywidget.AnyWidget):
 
     def focus(self) -> None:
         self.focus_count += 1
+
+    def clear(self) -> None:
+        """Empty the box (the reply was taken): the only way the kernel changes what the trainee sees in it."""
+        self.value = ""
+        self.clear_count += 1
 
     def _message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("event") == "send":
