@@ -108,6 +108,14 @@ KERNEL_READY = ("const a = window.jupyterapp; if (!a) return false;"
                 " && w.sessionContext.session.kernel.status === 'idle');")
 
 
+def buyer_answered(driver) -> bool:  # type: ignore[no-untyped-def]
+    """The buyer's answer to the last reply is on screen (for WebDriverWait.until). The bubble is redrawn while
+    the line streams in, so it is read in one go, in the page: a stale element can't end the wait."""
+    texts = driver.execute_script("return Array.from(document.querySelectorAll('.shifu-row.buyer .shifu-bubble'))"
+                                  ".map(e => e.textContent.trim());")
+    return len(texts) >= 2 and texts[-1] not in ("", "…")
+
+
 def open_notebook(driver, url: str, name: str):  # type: ignore[no-untyped-def]
     """Open `name` and wait until its kernel is connected; returns a WebDriverWait for further waits."""
     from selenium.webdriver.support.ui import WebDriverWait

@@ -574,11 +574,7 @@ def test_browser_trainee_chats_through_the_service(hub) -> None:
         send = next(b for b in browser.find_elements(By.CSS_SELECTOR, "button.jupyter-button") if "发送" in b.text)
         browser.execute_script("arguments[0].click();", send)
 
-        def buyer_answered(d) -> bool:
-            # the bubble is redrawn while the buyer's line streams in: read it in one go, in the page
-            texts = d.execute_script("return Array.from(document.querySelectorAll('.shifu-row.buyer .shifu-bubble'))"
-                                     ".map(e => e.textContent.trim());")
-            return len(texts) >= 2 and texts[-1] not in ("", "…")
+        from browser_lab import buyer_answered
 
         wait.until(buyer_answered)
     finally:

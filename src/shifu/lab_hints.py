@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import field_validator
 
 from . import paths
-from .yamlio import Strict, load_model_cached
+from .yamlio import Strict, check_patterns, load_model_cached
 
 
 class HintRule(Strict):
@@ -40,10 +40,7 @@ class HintRule(Strict):
     @classmethod
     def _compiles(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
+            check_patterns([v])
         return v
 
 

@@ -14,16 +14,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from . import paths
-from .yamlio import Strict, cached_by_file, load_model
-
-
-def _check_patterns(patterns: list[str]) -> list[str]:
-    for p in patterns:
-        try:
-            re.compile(p)
-        except re.error as exc:
-            raise ValueError(f"pattern {p!r} is not a valid regular expression: {exc}") from None
-    return patterns
+from .yamlio import Strict, cached_by_file, check_patterns, load_model
 
 
 class CueSet(Strict):
@@ -35,7 +26,7 @@ class CueSet(Strict):
     @field_validator("patterns")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
-        return _check_patterns(v)
+        return check_patterns(v)
 
     @field_validator("words")
     @classmethod
@@ -86,7 +77,7 @@ class Questions(Strict):
     @field_validator("patterns", "not_questions", "requests", "addressees")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
-        return _check_patterns(v)
+        return check_patterns(v)
 
 
 class Actions(Strict):
@@ -98,7 +89,7 @@ class Actions(Strict):
     @field_validator("patterns")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
-        return _check_patterns(v)
+        return check_patterns(v)
 
 
 class OverPromise(Strict):
@@ -114,7 +105,7 @@ class OverPromise(Strict):
     @field_validator("patterns", "waived_return", "multiples")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
-        return _check_patterns(v)
+        return check_patterns(v)
 
 
 class Gaming(Strict):
@@ -172,7 +163,7 @@ class PhraseBook(Strict):
     @field_validator("empathy_dismissals", "empathy_conditionals", "empathy_self", "empathy_buyer_side", "stock_patterns")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
-        return _check_patterns(v)
+        return check_patterns(v)
 
 
 _T2S = None

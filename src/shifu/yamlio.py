@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -13,6 +14,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import Problem, ShifuError, display_path
 
 LineMap = dict[tuple[Any, ...], int]
+
+
+def check_patterns(patterns: list[str]) -> list[str]:
+    """A schema validator's body for regular expressions written in YAML: ValueError naming the bad one."""
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise ValueError(f"pattern {p!r} is not a valid regular expression: {exc}") from None
+    return patterns
 
 
 class Strict(BaseModel):
