@@ -589,12 +589,13 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or not r.ph.q_requests.find(normalize(sp.quote))]
     if not plan:  # "您看这样可以吗?" with nothing proposed asks for agreement to nothing
         spans = [sp for sp in spans if sp.signal is not Signal.consensus_check or _proposes(r, good, sp)]
-    stall = r.first(good, r.ph.signals["stalling"], "stalling")
+    # asking to wait is read on the fair text: "马上处理马上处理马上处理" is set aside as a repeat, but still a stall
+    stall_fair = r.first(fair, r.ph.signals["stalling"], "stalling")
     # "已经帮您催促仓库了" passes the problem on and changes nothing for the buyer: still waiting
     doing = [(a, b) for a, b, _ in actions if not fair[a:b].endswith(r.ph.passing_on)] if r.ph.passing_on else actions
     concrete = bool(resolutions or doing or probed or choice or has & {Signal.time_commitment, Signal.probe})
-    if stall and not concrete:
-        spans.append(r.span(Signal.stalling, *stall))
+    if stall_fair and not concrete:
+        spans.append(r.span(Signal.stalling, *stall_fair, compact=True))
         spans = [sp for sp in spans if sp.signal is not Signal.follow_up]  # "有消息通知您" with nothing done is waiting
         if not (has & {Signal.empathy, Signal.solution, Signal.policy_correct, Signal.retention_offer}):
             substance = 0.0  # asking the buyer to wait, and nothing else: no content to earn points with
@@ -868,6 +869,11 @@ def _choice_of_plans(r: _Reader, good: str, questions: list[tuple[int, int]]) ->
     return None
 
 
+def _offers_act(r: _Reader, text: str) -> bool:
+    """The text names something the agent would do: an action, a remedy, or one of the scenario's accepted plans."""
+    return bool(r.ph.actions.find(text) or r.ph.remedies.find(text) or any(m.find(text) for _, m in r.cues.accepts))
+
+
 def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int, int]]) -> set[str]:
     """Questions that look for the cause: which hidden facts they target (one span per fact).
     A question asking for agreement or a choice between plans is not a probe."""
@@ -877,6 +883,10 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
     agree = r.ph.signals["consensus_check"]
     # a question that only asks for agreement ("您看这样可以吗?") is no probe, unless it also asks for something
     fact_asks = [(a, b) for a, b in questions if not agree.find(good[a:b]) or r.ph.q_requests.find(good[a:b])]
+    # a choice between things the agent would do ("是我让网点改派到家,还是放到城西驿站?") offers plans, it
+    # traces no cause, even when a plan names a fact ("寄家里还是寄公司?" names no act of the agent's and still asks)
+    fact_asks = [(a, b) for a, b in fact_asks
+                 if not (_choice_of_plans(r, good, [(a, b)]) and _offers_act(r, good[a:b]))]
     # for the generic kinds, a choice of plans or an offer to act ("方便的话我现在就发给您?") is no probe either;
     # a fact the question names still counts ("寄家里还是寄公司?" asks where she can receive it)
     asks = [(a, b) for a, b in fact_asks
@@ -902,6 +912,11 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
         if hit:
             probed.add(fid)
             spans.append(r.span(Signal.probe, *hit, detail=fid))
+    # once the reply settles a plan, a question about carrying it out ("发货日定在哪天?", "您一般几点下班?我到点提醒您")
+    # arranges the plan; it traces no cause. A question naming a hidden fact still does (above).
+    settled = [sp.end for sp in spans if sp.signal is Signal.solution and sp.detail != "remedy"]
+    if settled:
+        asks = [(a, b) for a, b in asks if r.where[a] < min(settled)]
     if not probed and asks:
         for kid, m in r.cues.kinds:
             hit = first(m, asked)
