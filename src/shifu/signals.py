@@ -342,7 +342,8 @@ class _Reader:
         view = self.view()
         buyer = {g for g in _bigrams(normalize(self.ctx.buyer_message or "")) if _CJK.match(g)}
         marked = bytearray(len(view) + 1)  # where a word that ties the text to the job begins
-        matchers = [self.ph.service, self.cues.vocabulary, self.ph.question,
+        # a clause that asks the buyer something ("是什么品牌、哪一年的", "座椅缝里有没有卡扣") is on the topic
+        matchers = [self.ph.service, self.cues.vocabulary, self.ph.question, self.ph.q_patterns, self.ph.q_interrogatives,
                     *(self.ph.signals[n] for n in (*_POSITIVE, *_NEGATIVE))]
         for m in matchers:
             for a, _, _ in m.find(view):
