@@ -102,7 +102,9 @@ def test_never_ending_cell_is_stopped_and_the_rest_still_counts(graded):
 def test_review_suggestion_is_a_comment_for_the_mentor_never_points(graded):
     from nbgrader.api import Gradebook
 
-    from shifu.course.suggest import LABEL, suggest_reviews
+    from shifu.course.suggest import suggest_reviews, suggestion_label
+
+    LABEL = suggestion_label()  # the wording lives in grader/judge.yaml
 
     _, scores, course, db = graded
     seen = []

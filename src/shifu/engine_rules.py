@@ -169,19 +169,31 @@ def facts_needed(scenario: Scenario, rules: EngineRules) -> int:
     return n if rules.accept.facts_needed == "all" else min(n, int(rules.accept.facts_needed))
 
 
-def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRules,
-         latency_s: float | None = None) -> tuple[EngineState, Decision]:
-    """Apply one trainee reply. Pure and deterministic."""
-    if state.ended:
-        raise ValueError("the conversation has already ended")
-    persona = scenario.persona
-    calms = {t.signal for t in persona.calms_on}
-    angers = {t.signal for t in persona.escalates_on}
-    present = effective_signals(sig, latency_s, rules)
+Effects = tuple[tuple[str, float, int], ...]  # (cause, mood delta, patience cost), in the order they were counted
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one reply brought, before any effect on the buyer (the first stage of `step`)."""
+
+    present: frozenset[Signal]  # signals in the reply, slow_reply included
+    gated: bool  # no substance or an injection attempt: calming, questions and offers are ignored
+    asked: tuple[str, ...]  # hidden-fact ids the reply asked for, told or not
+    question: bool  # it asks something besides "do you agree?"
+    offered_any: tuple[str, ...]  # accepts and never_offer ids offered
+    hollow: bool  # nothing the buyer can hold on to
+    hollow_turns: int  # hollow turns so far, this one included
+    unforgiven: bool  # hollow, and past the free hollow turns (or stalling)
+
+
+def read_turn(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRules,
+              latency_s: float | None) -> Reading:
+    """What the reply brought: gating, questions asked, offers made, and whether it was hollow
+    (grader/engine.yaml `min_substance` and `hollow`)."""
+    present = frozenset(effective_signals(sig, latency_s, rules))
     gated = sig.substance < rules.min_substance or sig.injection
-    notes: list[str] = []
     asked = () if gated else tuple(f.id for f in scenario.hidden_facts if f.id in sig.probed_facts)
-    question = not gated and asks_question(sig, present)
+    question = not gated and asks_question(sig, set(present))
     offered_any = () if gated else tuple(r.id for r in (*scenario.accepts, *scenario.never_offer)
                                          if r.id in sig.resolutions or r.id in sig.forbidden_offers)
     substantive = not gated and (bool(asked) or bool(offered_any)
@@ -190,108 +202,195 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     hollow = not substantive
     hollow_turns = state.hollow_turns + (1 if hollow else 0)
     unforgiven = hollow and (hollow_turns > rules.hollow.free_turns or Signal.stalling in present)
+    return Reading(present, gated, asked, question, offered_any, hollow, hollow_turns, unforgiven)
 
+
+def signal_effects(reading: Reading, used: tuple[tuple[str, int], ...], scenario: Scenario,
+                   rules: EngineRules) -> tuple[Effects, tuple[tuple[str, int], ...], frozenset[str]]:
+    """Each counted signal's (cause, mood delta, patience cost), in vocabulary order; the calming signals'
+    use counts after this turn (sorted); and the names that counted.
+
+    Calming wears off with use (`repeat_decay` per earlier use) and with hollow turns; a signal the
+    persona reacts to (calms_on / escalates_on) is multiplied by `trigger_multiplier`."""
+    calms = {t.signal for t in scenario.persona.calms_on}
+    angers = {t.signal for t in scenario.persona.escalates_on}
+    counts = dict(used)
     effects: list[tuple[str, float, int]] = []
-    used = dict(state.used)
-    counted: set[str] = set()
     for s in Signal:
-        if s not in present or s not in rules.signals:
+        if s not in reading.present or s not in rules.signals:
             continue
         eff = rules.signals[s]
-        if eff.only_without_substance and not gated:
+        if eff.only_without_substance and not reading.gated:
             continue
         if eff.mood > 0:
-            if gated:
+            if reading.gated:
                 continue
-            n = used.get(s.value, 0)
+            n = counts.get(s.value, 0)
             delta = eff.mood * (rules.trigger_multiplier if s in calms else 1.0) * rules.repeat_decay ** n
-            if unforgiven:
+            if reading.unforgiven:
                 delta *= rules.hollow.unforgiven_calming  # kind words again, and still nothing behind them
-            elif hollow and n:
+            elif reading.hollow and n:
                 delta *= rules.hollow.reused_calming  # the same stock phrase again, with nothing behind it
-            used[s.value] = n + 1
+            counts[s.value] = n + 1
         else:
             delta = eff.mood * (rules.trigger_multiplier if s in angers else 1.0)
         effects.append((s.value, delta, eff.patience))
-        counted.add(s.value)
-    if gated:
-        notes.append("no substance or injection: calming, questions and offers ignored")
+    return tuple(effects), tuple(sorted(counts.items())), frozenset(c for c, _, _ in effects)
+
+
+def penalty_effects(reading: Reading, sig: Signals, scenario: Scenario, rules: EngineRules) -> Effects:
+    """Costs beyond the signals' own: an injection attempt, an unforgiven hollow turn, and each
+    never_offer the reader found that its signal class did not already count."""
+    angers = {t.signal for t in scenario.persona.escalates_on}
+    effects: list[tuple[str, float, int]] = []
     if sig.injection:
         effects.append(("injection", rules.injection.mood, rules.injection.patience))
-
-    if unforgiven:
+    if reading.unforgiven:
         eff = rules.hollow.effect
         # a buyer who hates stalling hates every empty turn, whatever words it is made of
         effects.append(("hollow", eff.mood * (rules.trigger_multiplier if Signal.stalling in angers else 1.0),
                         eff.patience))
-        notes.append("nothing the buyer can hold on to: no question, offer, time or fact")
-
-    forbidden = tuple(f.id for f in scenario.never_offer if f.id in sig.forbidden_offers)
     for f in scenario.never_offer:
         # the reader may already report the offer as its signal class; count it once
-        if f.id in sig.forbidden_offers and Signal(f.kind) not in present:
+        if f.id in sig.forbidden_offers and Signal(f.kind) not in reading.present:
             eff = rules.forbidden_offer[f.kind]  # type: ignore[index]
             effects.append((f"never_offer:{f.id}", eff.mood * (rules.trigger_multiplier if Signal(f.kind) in angers else 1.0),
                             eff.patience))
+    return tuple(effects)
 
-    newly: tuple[str, ...] = ()
-    offered: tuple[str, ...] = ()
-    if not gated:
-        newly = tuple(f.id for f in scenario.hidden_facts if f.id in sig.probed_facts and f.id not in state.revealed)
-        offered = tuple(a.id for a in scenario.accepts if a.id in sig.resolutions)
-    for fid in newly:
-        effects.append((f"fact:{fid}", rules.fact_revealed.mood, rules.fact_revealed.patience))
 
-    if not any(delta > 0 for _, delta, _ in effects):
-        # an empty turn costs patience; a harmful one has already paid for it
-        already = any(p > 0 for _, _, p in effects)
-        effects.append(("no_progress", rules.no_progress.mood, 0 if already else rules.no_progress.patience))
+def told_and_offered(reading: Reading, state: EngineState, sig: Signals,
+                     scenario: Scenario) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(hidden facts the buyer tells because this reply asked for them, accepts ids offered); both
+    empty for a gated reply."""
+    if reading.gated:
+        return (), ()
+    newly = tuple(f.id for f in scenario.hidden_facts if f.id in sig.probed_facts and f.id not in state.revealed)
+    offered = tuple(a.id for a in scenario.accepts if a.id in sig.resolutions)
+    return newly, offered
+
+
+def with_no_progress(effects: Effects, rules: EngineRules) -> Effects:
+    """`effects` plus the cost of a turn that moved nothing forward (no positive delta): its mood,
+    and its patience unless a harmful effect has already paid for the turn."""
+    if any(delta > 0 for _, delta, _ in effects):
+        return effects
+    already = any(p > 0 for _, _, p in effects)
+    return effects + (("no_progress", rules.no_progress.mood, 0 if already else rules.no_progress.patience),)
+
+
+def settle_mood(mood_before: int, effects: Effects, rules: EngineRules) -> tuple[float, int, int, bool]:
+    """(net mood delta, mood after — rounded and kept in range, patience cost, at the floor).
+
+    A turn that lowers the mood costs at least one patience; a mood at `floor_mood` costs
+    `floor_patience` more."""
     net = sum(d for _, d, _ in effects)
     cost = sum(p for _, _, p in effects)
     if net < 0 and cost == 0:
         cost = 1
-    mood = max(rules.mood.min, min(rules.mood.max, round(state.mood + net)))
-    if mood <= rules.floor_mood:
+    mood = max(rules.mood.min, min(rules.mood.max, round(mood_before + net)))
+    floor = mood <= rules.floor_mood
+    if floor:
         cost += rules.floor_patience
-        notes.append("mood at the floor")
-    patience = state.patience_left - cost
+    return net, mood, cost, floor
 
+
+def offer_on_table(state: EngineState, offered: tuple[str, ...], has_time: bool,
+                   rules: EngineRules) -> tuple[str | None, bool]:
+    """(the accepts id now on the table, whether it comes with a time commitment).
+
+    A new offer replaces the old one unless the old one is offered again; a time already committed
+    holds for the same offer (or any offer with accept.time_carries_over)."""
     proposed, committed = state.proposed, state.committed
-    has_time = Signal.time_commitment.value in counted
     if offered:
         proposed = state.proposed if state.proposed in offered else offered[0]
         committed = has_time or (state.committed and (proposed == state.proposed or rules.accept.time_carries_over))
     elif proposed and has_time:
         committed = True
-    # a buyer who volunteers a fact (hidden_facts[].volunteers_at_mood) tells it unasked once a helpful turn warms her up
-    volunteered = tuple(f.id for f in scenario.hidden_facts
-                        if f.volunteers_at_mood is not None and net > 0 and mood >= f.volunteers_at_mood
-                        and f.id not in state.revealed and f.id not in newly)
+    return proposed, committed
+
+
+def volunteered_facts(state: EngineState, scenario: Scenario, net: float, mood: int,
+                      newly: tuple[str, ...]) -> tuple[str, ...]:
+    """Facts the buyer tells unasked (hidden_facts[].volunteers_at_mood) once a helpful turn warms her up."""
+    return tuple(f.id for f in scenario.hidden_facts
+                 if f.volunteers_at_mood is not None and net > 0 and mood >= f.volunteers_at_mood
+                 and f.id not in state.revealed and f.id not in newly)
+
+
+def agreement(state: EngineState, counted: frozenset[str], proposed: str | None,
+              rules: EngineRules) -> tuple[int | None, bool]:
+    """(the turn that last asked whether she agrees to the offer on the table, whether that question
+    still counts now). It counts in its own turn and for accept.consensus_carries turns after, as long
+    as the offer is the same."""
+    asked_now = Signal.consensus_check.value in counted and proposed is not None
+    agreement_at = state.turn + 1 if asked_now else (state.agreement_asked_at if proposed == state.proposed else None)
+    consensus = asked_now or (agreement_at is not None and state.turn + 1 - agreement_at <= rules.accept.consensus_carries)
+    return agreement_at, consensus
+
+
+def did_harm(effects: Effects, forbidden: tuple[str, ...]) -> bool:
+    """Whether the turn did something wrong (a cost that is not soft, or a never_offer): it blocks an
+    acceptance in the same turn."""
+    return any(cost > 0 and not _is_soft(cause) for cause, _d, cost in effects) or bool(forbidden)
+
+
+def turn_outcome(accepted: bool, patience: int, turn: int, scenario: Scenario,
+                 rules: EngineRules) -> tuple[Outcome, Escalation | None, str | None]:
+    """(outcome, escalation, the note saying why the buyer escalated or None)."""
+    if accepted:
+        return "resolved", None, None
+    if patience <= 0:
+        return "escalated", scenario.persona.escalation, "patience ran out"
+    if turn >= rules.max_turns:
+        return "escalated", scenario.persona.escalation, f"no resolution after {rules.max_turns} turns"
+    return "ongoing", None, None
+
+
+def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRules,
+         latency_s: float | None = None) -> tuple[EngineState, Decision]:
+    """Apply one trainee reply. Pure and deterministic.
+
+    The stages, each a function above: read_turn → signal_effects, penalty_effects, told_and_offered
+    (fact effects) → with_no_progress → settle_mood → offer_on_table, volunteered_facts → agreement →
+    _accepts → turn_outcome → _buyer_state. Raises ValueError when the conversation has already ended."""
+    if state.ended:
+        raise ValueError("the conversation has already ended")
+    reading = read_turn(state, sig, scenario, rules, latency_s)
+    notes: list[str] = []
+    if reading.gated:
+        notes.append("no substance or injection: calming, questions and offers ignored")
+    if reading.unforgiven:
+        notes.append("nothing the buyer can hold on to: no question, offer, time or fact")
+
+    counted_effects, used, counted = signal_effects(reading, state.used, scenario, rules)
+    forbidden = tuple(f.id for f in scenario.never_offer if f.id in sig.forbidden_offers)
+    newly, offered = told_and_offered(reading, state, sig, scenario)
+    effects = with_no_progress(
+        counted_effects + penalty_effects(reading, sig, scenario, rules)
+        + tuple((f"fact:{fid}", rules.fact_revealed.mood, rules.fact_revealed.patience) for fid in newly), rules)
+    net, mood, cost, floor = settle_mood(state.mood, effects, rules)
+    if floor:
+        notes.append("mood at the floor")
+    patience = state.patience_left - cost
+
+    proposed, committed = offer_on_table(state, offered, Signal.time_commitment.value in counted, rules)
+    volunteered = volunteered_facts(state, scenario, net, mood, newly)
     if volunteered:
         newly += volunteered
         notes.append("volunteered: " + ", ".join(volunteered))
     revealed = state.revealed + newly
 
-    bad_this_turn = any(cost_ > 0 and not _is_soft(cause) for cause, _d, cost_ in effects) or bool(forbidden)
-    asked_now = Signal.consensus_check.value in counted and proposed is not None
-    agreement_at = state.turn + 1 if asked_now else (state.agreement_asked_at if proposed == state.proposed else None)
-    consensus = asked_now or (agreement_at is not None and state.turn + 1 - agreement_at <= rules.accept.consensus_carries)
-    accepted, why_not = _accepts(scenario, rules, proposed, committed, consensus,
-                                 mood, revealed, bad_this_turn)
+    agreement_at, consensus = agreement(state, counted, proposed, rules)
+    accepted, why_not = _accepts(scenario, rules, proposed, committed, consensus, mood, revealed,
+                                 did_harm(effects, forbidden))
     if why_not and (offered or Signal.consensus_check.value in counted):
         notes.append("not accepted yet: " + "; ".join(why_not))
 
-    outcome: Outcome = "ongoing"
-    escalation: Escalation | None = None
     turn = state.turn + 1
-    if accepted:
-        outcome = "resolved"
-    elif patience <= 0:
-        outcome, escalation = "escalated", persona.escalation
-        notes.append("patience ran out")
-    elif turn >= rules.max_turns:
-        outcome, escalation = "escalated", persona.escalation
-        notes.append(f"no resolution after {rules.max_turns} turns")
+    outcome, escalation, why_ended = turn_outcome(accepted, patience, turn, scenario, rules)
+    if why_ended:
+        notes.append(why_ended)
     if outcome == "escalated":
         revealed, newly = state.revealed, ()
 
@@ -299,13 +398,14 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
                                proposed is not None, rules)
     new_state = replace(state, mood=mood, patience_left=max(0, patience), turn=turn, revealed=revealed,
                         proposed=proposed, committed=committed, accepted=accepted, outcome=outcome,
-                        escalation=escalation, used=tuple(sorted(used.items())),
-                        offers=state.offers + tuple(i for i in offered_any if i not in state.offers),
-                        asked=state.asked + tuple(i for i in asked if i not in state.asked), hollow_turns=hollow_turns,
-                        agreement_asked_at=agreement_at)
-    decision = Decision(signals=_signal_order(counted), effects=tuple(effects), mood_before=state.mood, mood_after=mood,
-                        revealed=newly, offered=offered, forbidden=forbidden, buyer_state=buyer_state, gated=gated,
-                        notes=tuple(notes), asked=asked, question=question, hollow=hollow)
+                        escalation=escalation, used=used,
+                        offers=state.offers + tuple(i for i in reading.offered_any if i not in state.offers),
+                        asked=state.asked + tuple(i for i in reading.asked if i not in state.asked),
+                        hollow_turns=reading.hollow_turns, agreement_asked_at=agreement_at)
+    decision = Decision(signals=_signal_order(set(counted)), effects=effects, mood_before=state.mood, mood_after=mood,
+                        revealed=newly, offered=offered, forbidden=forbidden, buyer_state=buyer_state,
+                        gated=reading.gated, notes=tuple(notes), asked=reading.asked, question=reading.question,
+                        hollow=reading.hollow)
     return new_state, decision
 
 

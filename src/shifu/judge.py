@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from . import llm_client, paths
 from .errors import Problem, ShifuError, display_path
@@ -25,7 +25,7 @@ from .llm_config import LLMConfig, load_llm_config
 from .rubric import ScoreResult, load_rubric, score_reply, score_transcript
 from .scenario import Scenario, load_scenario
 from .transcript import Transcript, read_transcript
-from .yamlio import Strict, load_model_cached
+from .yamlio import Strict, check_placeholders, load_model_cached
 
 log = logging.getLogger("shifu.judge")
 
@@ -44,6 +44,29 @@ class _Speakers(Strict):
     outcome: str = Field(min_length=1)
 
 
+class _Suggestion(Strict):
+    """How `shifu course suggest` writes the judge's opinion into a formgrader comment (judge.yaml `suggestion`)."""
+
+    label: str = Field(min_length=1)
+    transcript: str = Field(min_length=1)
+    criterion: str = Field(min_length=1)
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v: str) -> str:
+        return check_placeholders(v, set())
+
+    @field_validator("transcript")
+    @classmethod
+    def _transcript(cls, v: str) -> str:
+        return check_placeholders(v, {"transcript", "comment"})
+
+    @field_validator("criterion")
+    @classmethod
+    def _criterion(cls, v: str) -> str:
+        return check_placeholders(v, {"label", "score", "max", "reasoning"})
+
+
 class JudgePrompts(Strict):
     system: str = Field(min_length=1)
     user: str = Field(min_length=1)
@@ -51,6 +74,7 @@ class JudgePrompts(Strict):
     criterion_line: str = Field(min_length=1)
     reasons: _Reasons
     speakers: _Speakers
+    suggestion: _Suggestion
 
 
 @dataclass(frozen=True)

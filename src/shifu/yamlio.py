@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -24,6 +25,20 @@ def check_patterns(patterns: list[str]) -> list[str]:
         except re.error as exc:
             raise ValueError(f"pattern {p!r} is not a valid regular expression: {exc}") from None
     return patterns
+
+
+def check_placeholders(text: str, allowed: set[str]) -> str:
+    """A schema validator's body for wording with {placeholders} the program fills: ValueError naming an
+    unknown placeholder or a stray brace (what str.format would raise in front of a trainee)."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"cannot be read ({exc}); write a literal brace as {{{{ or }}}}") from None
+    unknown = sorted(names - allowed)
+    if unknown:
+        known = ", ".join("{" + a + "}" for a in sorted(allowed)) or "none"
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}}; the program fills only: {known}")
+    return text
 
 
 class Strict(BaseModel):

@@ -59,7 +59,7 @@ class OpenAIVoice:
             text = self._line(request, on_text, adapted)
             return Utterance(text=text, backend=self.name, notice=self._adapted_notice(adapted))
         except Exception as exc:  # whatever went wrong, the buyer still answers
-            reason = self.config.redact(exc.reason if isinstance(exc, VoiceFailure) else f"意外错误 {type(exc).__name__}")
+            reason = self.config.redact(exc.reason if isinstance(exc, VoiceFailure) else self.style.unexpected_error.format(error=type(exc).__name__))
             log.warning("LLM buyer voice unavailable, scripted voice used for turn %s: %s", request.turn, reason)
             line = self.fallback.speak(request)
             if on_text is not None:
@@ -97,7 +97,7 @@ class OpenAIVoice:
             log.info("LLM buyer line rejected (%s), regenerating", problem)
             if on_text is not None:
                 on_text("")
-        raise VoiceFailure(f"模型输出不合格:{problem}")
+        raise VoiceFailure(self.style.bad_output.format(problem=problem))
 
     def _with_retries(self, messages: list[dict[str, str]], req: VoiceRequest, deadline: float,
                       on_text: OnText | None) -> Completion:

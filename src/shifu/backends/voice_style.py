@@ -4,12 +4,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from .. import paths
 from ..errors import Problem, ShifuError, display_path
 from ..vocab import BuyerState, Escalation
-from ..yamlio import cached_by_file, line_for, load_model, load_yaml
+from ..yamlio import cached_by_file, check_placeholders, line_for, load_model, load_yaml
 from . import VoiceRequest
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -35,15 +35,33 @@ class VoiceStyle(BaseModel):
     states: dict[BuyerState, str]
     reveal: str
     no_reveal: str = ""
+    no_facts_told: str  # the system prompt's {facts} before the buyer has told anything
     escalations: dict[Escalation, str]
     role_reversal_starts: list[str]
     breaks_character: list[str]
     strip_prefixes: list[str] = []
     fallback_notice: str
+    unexpected_error: str  # fallback_notice's {reason} for an error in the program; {error}: its kind
+    bad_output: str  # fallback_notice's {reason} when the model's line was rejected twice; {problem}: why
     conversation_start: str  # the user line before the buyer's opening: chat templates start with user
     adapted_notice: str  # {what}: what was changed because the server refused it
     exam_seed_refused: str = ""  # added to adapted_notice when exam mode's seed was refused
     max_chars: int = 200
+
+    @field_validator("unexpected_error")
+    @classmethod
+    def _error_slot(cls, v: str) -> str:
+        return check_placeholders(v, {"error"})
+
+    @field_validator("bad_output")
+    @classmethod
+    def _problem_slot(cls, v: str) -> str:
+        return check_placeholders(v, {"problem"})
+
+    @field_validator("no_facts_told")
+    @classmethod
+    def _no_slot(cls, v: str) -> str:
+        return check_placeholders(v, set())
 
     def messages(self, req: VoiceRequest) -> list[dict[str, str]]:
         """System persona, the conversation so far, then this turn's instruction."""
@@ -53,7 +71,7 @@ class VoiceStyle(BaseModel):
             name=sc.persona.name, temperament=sc.persona.temperament, shop=sc.context.shop,
             product=sc.context.product, order_id=sc.context.order_id, amount_yuan=f"{sc.context.amount_yuan:g}",
             order_status=sc.context.order_status, logistics=sc.context.logistics, goal=sc.goal,
-            facts=";".join(told) if told else "(还没有)")
+            facts=";".join(told) if told else self.no_facts_told)
         out = [{"role": "system", "content": system}]
         for role, text in req.history:
             out.append({"role": "assistant" if role == "buyer" else "user", "content": text})

@@ -59,6 +59,8 @@ class Profiles(Strict):
     moves: dict[str, list[str]] = Field(min_length=1)
     probes: dict[str, str]
     fallback_probe: str
+    fallback_wrong: str  # {wrong} for a scenario whose policies have no wrong_cues
+    fallback_forbidden: str  # {forbidden} for a scenario without never_offer
     wrong_value: str
     crash_code: str
     loop_code: str
@@ -125,8 +127,8 @@ class Composer:
             "probe": self._probe() if "{probe}" in template else "",
             "solution": "、".join(a.cues[0] for a in sc.accepts[:2]),
             "policy": policies[0].text if policies else sc.goal,
-            "wrong": next((c for p in policies for c in p.wrong_cues), "不支持售后"),
-            "forbidden": sc.never_offer[0].cues[0] if sc.never_offer else "保证没问题",
+            "wrong": next((c for p in policies for c in p.wrong_cues), self.profiles.fallback_wrong),
+            "forbidden": sc.never_offer[0].cues[0] if sc.never_offer else self.profiles.fallback_forbidden,
             "stuffing": " ".join(dict.fromkeys(c for a in sc.accepts for c in a.cues)
                                  ) + " " + " ".join(c for p in policies for c in p.correct_cues),
         }

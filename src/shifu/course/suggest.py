@@ -14,8 +14,6 @@ from ..errors import ShifuError
 from .nbgrader_api import load_config
 
 REVIEW_PREFIX = "review__"
-# Shown before every suggestion so no mentor takes it for a grade.
-LABEL = "【AI 建议,仅供导师参考,不计分】"
 
 Judge = Callable[[list[Path], str, str], str]  # (transcripts, competency, assignment) -> suggestion text
 
@@ -31,6 +29,14 @@ class SuggestResult:
         if self.failed:
             text += "\n" + "\n".join(f"  {f}" for f in self.failed[:10])
         return text
+
+
+def suggestion_label() -> str:
+    """The line shown before every suggestion so no mentor takes it for a grade (grader/judge.yaml
+    `suggestion.label`)."""
+    from ..judge import load_prompts
+
+    return load_prompts().suggestion.label
 
 
 def llm_configured() -> bool:
@@ -52,10 +58,11 @@ class JudgeUnavailable(Exception):
 
 def default_judge() -> Judge:
     """shifu.judge on each role-play transcript: its comment and per-criterion reasoning, as text."""
-    from ..judge import judge_transcript
+    from ..judge import judge_transcript, load_prompts
     from .spec import course_text
 
     labels = course_text()["criterion_labels"]
+    words = load_prompts().suggestion
 
     def run(transcripts: list[Path], competency: str, assignment: str) -> str:
         parts = []
@@ -63,8 +70,9 @@ def default_judge() -> Judge:
             res = judge_transcript(path)
             if not res.ok:
                 raise JudgeUnavailable(res.error or res.comment)
-            lines = [f"〔{path.stem}〕{res.comment}"]
-            lines += [f"- {labels.get(c.id, c.id)}:参考 {c.score:g}/{c.max:g} — {c.reasoning}" for c in res.criteria]
+            lines = [words.transcript.format(transcript=path.stem, comment=res.comment)]
+            lines += [words.criterion.format(label=labels.get(c.id, c.id), score=c.score, max=c.max, reasoning=c.reasoning)
+                      for c in res.criteria]
             parts.append("\n".join(lines))
         return "\n\n".join(parts)
 
@@ -82,6 +90,7 @@ def suggest_reviews(course: Path, assignment: str | None = None, db_url: str | N
         load_llm_config()  # no model configured: a clear error saying how to configure one, before any work
         judge = default_judge()
     url = db_url or str(load_config(course).CourseDirectory.db_url)
+    label = suggestion_label()  # a broken judge.yaml stops the run before the gradebook is opened
     result = SuggestResult()
     with Gradebook(url) as gb:
         assignments = [a for a in gb.assignments if assignment is None or a.name == assignment]
@@ -122,7 +131,7 @@ def suggest_reviews(course: Path, assignment: str | None = None, db_url: str | N
                         if not text:
                             result.skipped.append(f"{who}: the judge had nothing to say")
                             continue
-                        comment.auto_comment = f"{LABEL}\n{text}"
+                        comment.auto_comment = f"{label}\n{text}"
                         gb.db.commit()
                         result.written.append(f"{who}: {cell}")
     return result

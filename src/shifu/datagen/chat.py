@@ -38,7 +38,7 @@ def chat_sessions(spec: Spec, agents: pd.DataFrame, seed: int) -> pd.DataFrame:
         for agent in members(agents):
             n = int(rng.poisson(c.human_sessions_per_agent_day[agent.team]))
             frt = np.maximum(2, np.round(agent._frt_median * np.exp(rng.normal(0, c.first_response_sigma, n)))).astype(int)
-            presales = agent.team == "售前"
+            presales = agent.team == spec.figures.team.names.presales
             inquiry = rng.random(n) < (c.daytime_inquiry_share if presales else c.aftersales_inquiry_share)
             # each second past ~20 s costs conversions; a very slow answer keeps about half
             p_convert = agent._conversion * np.clip(1.15 - 0.0075 * frt, 0.5, 1.1)
@@ -46,7 +46,9 @@ def chat_sessions(spec: Spec, agents: pd.DataFrame, seed: int) -> pd.DataFrame:
             complaint = rng.random(n) < agent._complaint
             reviewed = (rng.random(n) < c.review_share) | complaint
             positive = rng.random(n) < agent._positive
-            review = np.where(~reviewed, "", np.where(complaint, "差评", np.where(positive, "好评", np.where(rng.random(n) < 0.6, "中评", "差评"))))
+            words = c.review_labels
+            review = np.where(~reviewed, "", np.where(complaint, words.negative, np.where(
+                positive, words.positive, np.where(rng.random(n) < 0.6, words.neutral, words.negative))))
             qc = np.clip(np.round(rng.normal(agent._qc, 5, n) - 12 * complaint), 0, 100).astype(int)
             handoff = rng.random(n) < c.handoff_share  # the rest asked for a person straight away
             humans += n

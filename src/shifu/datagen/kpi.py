@@ -45,7 +45,7 @@ def agent_kpi_monthly(spec: Spec, agents: pd.DataFrame, seed: int, order_rows: p
             if m == f.kpi.double11_month:
                 median *= f.kpi.double11_slowdown
             median *= math.exp(rng.normal(0, 0.06))
-            presales = a.team == "售前"
+            presales = a.team == f.team.names.presales
             period = pd.Period(month, freq="M")
             load = f.chat.human_sessions_per_agent_day[a.team] * period.days_in_month * per_day[period] / base
             sessions = int(round(load * math.exp(rng.normal(0, f.kpi.sessions_noise))))

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .common import rng_for
-from .spec import TEAM_LABELS, Spec
+from .spec import Spec
 
 
 def roster(spec: Spec, seed: int) -> pd.DataFrame:
@@ -17,7 +17,7 @@ def roster(spec: Spec, seed: int) -> pd.DataFrame:
     rows = []
     for team, count in (("presales", f.team.presales_agents), ("aftersales", f.team.aftersales_agents)):
         for name in spec.shop.agents[team][:count]:
-            rows.append({"name": name, "team": TEAM_LABELS[team]})
+            rows.append({"name": name, "team": getattr(f.team.names, team)})
     df = pd.DataFrame(rows)
     n = len(df)
     df.insert(0, "agent_id", [f"A{i + 1:02d}" for i in range(n)])

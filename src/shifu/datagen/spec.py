@@ -16,8 +16,6 @@ from .. import paths
 from ..errors import Problem, ShifuError, display_path
 from ..yamlio import dotted, line_for, load_yaml
 
-TEAM_LABELS = {"presales": "售前", "aftersales": "售后"}  # figures.yaml team keys -> the team names the tables use
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -26,6 +24,14 @@ class _Strict(BaseModel):
 class ShopFig(_Strict):
     name: str
     year: int
+
+
+class ReviewLabels(_Strict):
+    """The words of chat_sessions.csv `review` (figures.yaml chat.review_labels)."""
+
+    positive: str
+    neutral: str
+    negative: str
 
 
 class ChatFig(_Strict):
@@ -55,11 +61,20 @@ class ChatFig(_Strict):
     bot_review_mix: dict[str, float]
     complaint_rate: tuple[float, float]
     qc_score_mean: tuple[float, float]
+    review_labels: ReviewLabels
+
+
+class TeamNames(_Strict):
+    """The team names the tables use (figures.yaml team.names); the generator's keys are English."""
+
+    presales: str
+    aftersales: str
 
 
 class TeamFig(_Strict):
     presales_agents: int
     aftersales_agents: int
+    names: TeamNames
 
 
 class KpiFig(_Strict):
@@ -286,10 +301,12 @@ def load_spec(folder: Path | None = None) -> Spec:
         if len(shares) != 24:
             problems.append(Problem(display_path(files["figures"]), f"double11.profile.{day}",
                                     f"has {len(shares)} hours", "give 24 shares, one per hour from 00:00"))
-    missing = sorted(set(TEAM_LABELS.values()) - set(figures.chat.human_sessions_per_agent_day))
+    names = figures.team.names
+    missing = sorted({names.presales, names.aftersales} - set(figures.chat.human_sessions_per_agent_day))
     if missing:
         problems.append(Problem(display_path(files["figures"]), "chat.human_sessions_per_agent_day",
-                                f"has no load for {', '.join(missing)}", "give one number per team: 售前 and 售后"))
+                                f"has no load for {', '.join(missing)}",
+                                f"give one number per team: {names.presales} and {names.aftersales} (team.names)"))
     if len(figures.orders.hourly_weights) != 24:
         problems.append(Problem(display_path(files["figures"]), "orders.hourly_weights",
                                 f"has {len(figures.orders.hourly_weights)} hours", "give 24 weights, one per hour from 00:00"))
