@@ -101,6 +101,12 @@ class OverPromise(Strict):
     refund_words: list[str] = Field(default_factory=list)
     multiples: list[str] = Field(default_factory=list)
     reported_speech: list[str] = Field(default_factory=list)
+    # an amount: a number and one of `amount_units` ("50块", "500的红包"), or a number right after one of
+    # `paying_verbs` ("赔200", "补您30") that is not followed by one of `not_money_units` ("补2罐")
+    amount_units: list[str] = Field(default_factory=list)
+    paying_verbs: list[str] = Field(default_factory=list)
+    paying_objects: list[str] = Field(default_factory=list)  # between the verb and the number ("补您30")
+    not_money_units: list[str] = Field(default_factory=list)
 
     @field_validator("patterns", "waived_return", "multiples")
     @classmethod
@@ -368,6 +374,7 @@ class CompiledPhrases:
     compensation_words: Matcher
     refund_words: Matcher
     multiples: Matcher
+    amount: re.Pattern[str]
 
 
 def parse_phrases(path: Path) -> PhraseBook:
@@ -414,7 +421,22 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         compensation_words=Matcher.build(book.over_promise.compensation_words),
         refund_words=Matcher.build(book.over_promise.refund_words),
         multiples=Matcher.build([], book.over_promise.multiples),
+        amount=_amount_pattern(book.over_promise),
     )
+
+
+_NUMERALS = "零〇一二两三四五六七八九十百千万"
+
+
+def _amount_pattern(op: OverPromise) -> re.Pattern[str]:
+    """Group 1: a number with a unit; group 2: a number after a verb of paying. A number is only tried from its
+    first digit, and whole (lookbehind, possessive ++): a reply of 40 000 digits is read in a moment."""
+    def alt(words: list[str]) -> str:
+        return "|".join(re.escape(normalize(w)) for w in sorted(words, key=len, reverse=True)) or "(?!)"
+    return re.compile(
+        rf"((?<![0-9])[0-9]++(?:\.[0-9]+)?|(?<![{_NUMERALS}])[{_NUMERALS}]++)\s*(?:{alt(op.amount_units)})"
+        rf"|(?:{alt(op.paying_verbs)})(?:{alt(op.paying_objects)})?([0-9]++(?:\.[0-9]+)?)"
+        rf"(?![0-9.]*\s*(?:{alt(op.not_money_units)}))")
 
 
 def _parse_and_compile(path: Path) -> CompiledPhrases:

@@ -744,12 +744,6 @@ def _stock_only(r: _Reader) -> bool:
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
-# an amount: a number with its unit ("一百元", "50块"), or right after a verb of paying ("赔200", "补您30")
-# a number is only tried from its first digit, and whole (lookbehind, ++): the same matches, but a reply of
-# 40 000 digits is read in a moment instead of a minute (every digit was tried as a start, every length as an end)
-_AMOUNT = re.compile(r"((?<![0-9])[0-9]++(?:\.[0-9]+)?|(?<![零〇一二两三四五六七八九十百千万])[零〇一二两三四五六七八九十百千万]++)"
-                     r"\s*(?:元|块钱|块|rmb|yuan)"
-                     r"|(?:赔|补|转|返)(?:您|你|给您|给你)?([0-9]++(?:\.[0-9]+)?)(?![0-9.]*\s*(?:倍|折|%|个|盒|罐|天|小时|点|号))")
 
 
 def _cn_number(s: str) -> float | None:
@@ -801,12 +795,12 @@ def _over_promise_hits(r: _Reader, text: str) -> list[tuple[int, int, str]]:
         reported = r.ph.book.over_promise.reported_speech
         for a, b in _pieces(text, _CLAUSE_SEP):
             clause = text[a:b]
-            if not (a in paying or _AMOUNT.search(clause)):
+            if not (a in paying or r.ph.amount.search(clause)):
                 continue  # neither an amount nor a sentence about compensation: nothing to compare (and cheap)
             if any(w in clause for w in reported) or r.negated(text, a, "over_promise", b):
                 continue
             refund = r.ph.refund_words.find(clause)
-            for m in _AMOUNT.finditer(clause):
+            for m in r.ph.amount.finditer(clause):
                 value = _cn_number(m.group(1) or m.group(2))
                 if value is None or value <= cap:
                     continue
