@@ -71,10 +71,13 @@ class Questions(Strict):
     patterns: list[str] = Field(default_factory=list)
     interrogatives: list[str] = Field(default_factory=list)
     not_questions: list[str] = Field(default_factory=list)
+    indirect: list[str] = Field(default_factory=list)    # whole sentences that mention a question without asking it
+    rhetorical: list[str] = Field(default_factory=list)  # questions that assert or seek a nod: no probe
+    choosing: list[str] = Field(default_factory=list)    # a choice question that asks the buyer to pick a plan
     requests: list[str] = Field(min_length=1)    # asking the buyer to hand over a fact: a probe, not a consensus check
     addressees: list[str] = Field(min_length=1)  # a question must name the buyer's side to be asked of her
 
-    @field_validator("patterns", "not_questions", "requests", "addressees")
+    @field_validator("patterns", "not_questions", "indirect", "rhetorical", "choosing", "requests", "addressees")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
         return check_patterns(v)
@@ -355,6 +358,9 @@ class CompiledPhrases:
     q_patterns: Matcher
     q_interrogatives: Matcher
     q_not: Matcher
+    q_indirect: Matcher
+    q_rhetorical: Matcher
+    q_choosing: Matcher
     q_end: frozenset[str]
     plan_words: Matcher
     actions: Matcher
@@ -402,6 +408,9 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         q_patterns=Matcher.build([], book.questions.patterns),
         q_interrogatives=Matcher.build(book.questions.interrogatives),
         q_not=Matcher.build([], book.questions.not_questions),
+        q_indirect=Matcher.build([], book.questions.indirect),
+        q_rhetorical=Matcher.build([], book.questions.rhetorical),
+        q_choosing=Matcher.build([], book.questions.choosing),
         q_end=frozenset(normalize(p) for p in book.questions.end_particles),
         plan_words=Matcher.build(book.plan_words),
         actions=Matcher.build([], book.actions.patterns),

@@ -419,6 +419,8 @@ class _Reader:
         if end is not None and kind in self.ph.book.negators.after_scope and self.refused_after(text, end):
             return True
         if kind == "empathy":
+            if end is not None and self._soothed(text, start, end):
+                return True  # "吊牌剪了也别担心" asks her to stop feeling it; it names no feeling of hers
             # "三天没有更新,确实让人着急": a negation in the situation it names does not deny the feeling
             return bool(re.search(r"(不|没|别)(理解|明白|懂)|无法理解", prefix[-6:]))
         window = self.ph.book.negators.window
@@ -428,6 +430,14 @@ class _Reader:
             near = prefix[-window:] if _CJK.search(text[start:start + 2] or "x") else prefix[-window * 3:]
         english, chinese = _split_negators(self.ph.clause_negators)
         return any(n in near for n in chinese) or bool(english and english.search(near))
+
+    def _soothed(self, text: str, start: int, end: int) -> bool:
+        """A feeling word in the hit comes right after "别/不用/不必…" ("也别担心", "不用着急")."""
+        for a, _b, _ in self.ph.feelings.find(text[start:end]):
+            before = text[max(0, start + a - 2):start + a]
+            if any(before.endswith(n) for n in self.ph.book.soothing_negators):
+                return True
+        return False
 
     def first(self, text: str, matcher: Matcher, kind: str,
               exclude: list[tuple[int, int]] | None = None) -> tuple[int, int] | None:
@@ -826,8 +836,8 @@ def _questions(r: _Reader, good: str) -> list[tuple[int, int]]:
     for a, b in _pieces(good, _SENTENCE_SEP):
         end = min(len(good), b + 1)
         sentence = good[a:end]
-        if not sentence.strip():
-            continue
+        if not sentence.strip() or q.q_indirect.find(sentence):
+            continue  # "能不能今天到,要看仓库几点拆包": it names a question and answers it
         found = False
         for ca, cb in _pieces(sentence, _CLAUSE_SEP):
             clause = sentence[ca:cb]
@@ -859,6 +869,10 @@ def _choice_of_plans(r: _Reader, good: str, questions: list[tuple[int, int]]) ->
             i = sentence.find(" or ")
         if i < 0:
             continue
+        # "您是卡在预算上,还是担心发票?" asks which fact is true; a choice of plans names what the agent would do
+        # or asks her to pick ("您看要哪个")
+        if not (_offers_act(r, sentence) or r.ph.q_choosing.find(sentence)):
+            continue
         if r.ph.plan_words.find(sentence[:i]) or r.ph.plan_words.find(sentence[i + 2:]):
             return a + i, a + i + 2
     return None
@@ -878,6 +892,8 @@ def _probes(r: _Reader, good: str, spans: list[Span], questions: list[tuple[int,
     agree = r.ph.signals["consensus_check"]
     # a question that only asks for agreement ("您看这样可以吗?") is no probe, unless it also asks for something
     fact_asks = [(a, b) for a, b in questions if not agree.find(good[a:b]) or r.ph.q_requests.find(good[a:b])]
+    # "谁心里能舒服?", "…您说是吧?" assert a feeling or seek a nod; they ask for no fact
+    fact_asks = [(a, b) for a, b in fact_asks if not r.ph.q_rhetorical.find(good[a:b])]
     # a choice between things the agent would do ("是我让网点改派到家,还是放到城西驿站?") offers plans, it
     # traces no cause, even when a plan names a fact ("寄家里还是寄公司?" names no act of the agent's and still asks)
     fact_asks = [(a, b) for a, b in fact_asks
