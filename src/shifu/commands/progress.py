@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+from ..errors import ShifuError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def progress(
@@ -25,14 +30,13 @@ def progress(
         typer.echo(line)
 
 
-def _date(text: Optional[str]):
-    if text is None:
-        return None
+def _date(text: Optional[str]) -> "pd.Timestamp | None":
+    """--as-of as a date (None: today, decided by the report)."""
     import pandas as pd
 
-    from ..errors import ShifuError
-
+    if text is None:
+        return None
     try:
         return pd.Timestamp(text)
     except ValueError:
-        raise ShifuError(f"--as-of {text!r} is not a date — fix: write YYYY-MM-DD")
+        raise ShifuError(f"--as-of {text!r} is not a date — fix: write YYYY-MM-DD") from None
