@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from .. import paths
 from ..errors import Problem, ShifuError, display_path
@@ -69,7 +69,13 @@ def copy_course(src: Path, dest: Path, assignments: list[str], cell_timeout: int
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
 
 
-def logged_report(make: Callable[[Callable[[str], None]], object], log: Path) -> str | None:
+class Summarised(Protocol):
+    """What a report entry returns (progress.report.ProgressRun, review.ReviewRun, calibration.CalibrationRun)."""
+
+    def summary(self) -> list[str]: ...
+
+
+def logged_report(make: Callable[[Callable[[str], None]], Summarised], log: Path) -> str | None:
     """Make one report; its summary lines, or why it failed, go to `log`.
 
     make: called with a `say` callback, returns a run with `.summary()` (progress_report and its kin).
@@ -78,7 +84,7 @@ def logged_report(make: Callable[[Callable[[str], None]], object], log: Path) ->
     """
     lines: list[str] = []
     try:
-        lines += make(lines.append).summary()  # type: ignore[attr-defined]
+        lines += make(lines.append).summary()
         failed = None
     except ShifuError as exc:
         lines += [f"error: {line}" for line in str(exc).splitlines()]
