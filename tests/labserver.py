@@ -42,7 +42,7 @@ def free_port() -> int:
 @contextmanager
 def running_lab(launch, log_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:  # launch: shifu.course.labsetup.Launch
     """Start JupyterLab for `launch` (its folder, settings and first page); yield its base URL; stop it."""
-    from shifu.commands.lab import lab_command
+    from shifu.course.labsetup import lab_command
 
     port = free_port()
     # the command `shifu lab` runs, plus what a test needs: no token, no XSRF, its own lab workspaces

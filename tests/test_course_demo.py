@@ -47,3 +47,56 @@ def test_a_small_cohort_spreads_over_the_profiles():
     assert len({m.profile for m in picked}) == 6
     many = pick_members(cohort, len(cohort) + 2)
     assert len({m.id for m in many}) == len(cohort) + 2 and all(m.id.startswith("synthetic-") for m in many)
+
+
+def test_demo_reports_are_made_in_process_and_logged(tmp_path, monkeypatch):
+    """The progress report, review and calibration come from the progress library, not a `shifu` subprocess."""
+    import subprocess
+
+    real_run = subprocess.run
+
+    def no_shifu(cmd, *args, **kwargs):
+        assert "shifu.cli" not in " ".join(map(str, cmd)), cmd
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", no_shifu)
+    out = tmp_path / "demo"
+    result = run_demo(out, trainees=2, assignments=["m01_logistics"], workers=2, say=lambda line: None)
+    assert not [n for n in result.notes if "did not finish" in n], result.notes
+    assert (out / "progress" / "index.html").exists() and (out / "calibration" / "calibration.html").exists()
+    assert list((out / "review").glob("review-*.html"))
+    assert result.written["progress"] == out / "progress" and result.written["review"] == out / "review"
+    progress_log = (out / "progress.log").read_text(encoding="utf-8")
+    assert progress_log.startswith("2 trainees, ") and "wrote " in progress_log
+    assert (out / "review.log").read_text(encoding="utf-8").startswith("KPI: ")
+    assert "mentor-graded pairs" in (out / "calibration.log").read_text(encoding="utf-8")
+
+
+def test_a_report_that_fails_is_a_note_with_its_log(tmp_path):
+    from shifu.course.demo import logged_report
+
+    def refused(say):
+        say("KPI: read")
+        raise ShifuError("no gradebook at x — fix: y")
+
+    def broken(say):
+        raise RuntimeError("a bug in a report")
+
+    tail = logged_report(refused, tmp_path / "a.log")
+    assert tail == "KPI: read\nerror: no gradebook at x — fix: y"
+    assert (tmp_path / "a.log").read_text(encoding="utf-8") == tail + "\n"
+    tail = logged_report(broken, tmp_path / "b.log")
+    assert tail.endswith("RuntimeError: a bug in a report")
+    assert "Traceback" in (tmp_path / "b.log").read_text(encoding="utf-8")
+
+
+def test_library_errors_name_fields_and_the_command_adds_its_flag(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ShifuError) as caught:
+        run_demo(tmp_path, trainees=1, assignments=["m00_orientation"])
+    assert "--" not in str(caught.value) and ": out: " in str(caught.value)
+    hinted = str(caught.value.hint({"out": "--out"}))
+    assert hinted.endswith("— fix: name an empty or new output folder (use --out)")
+    with pytest.raises(ShifuError) as caught:
+        run_demo(tmp_path / "new", trainees=0, assignments=["m00_orientation"])
+    assert str(caught.value).startswith("trainees: is 0;") and "--" not in str(caught.value)

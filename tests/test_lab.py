@@ -4,21 +4,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shifu.commands import lab as lab_cmd
+from shifu.course import labsetup
 
 BIN = Path(sys.executable).parent
 
 
 def test_headless_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
-    assert lab_cmd.is_headless()
+    assert labsetup.is_headless()
 
 
 def test_allow_root_only_as_root(monkeypatch, tmp_path):
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    assert "--allow-root" in lab_cmd.lab_command(tmp_path, 8888, open_browser=False)
+    assert "--allow-root" in labsetup.lab_command(tmp_path, 8888, open_browser=False)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    assert "--allow-root" not in lab_cmd.lab_command(tmp_path, 8888, open_browser=False)
+    assert "--allow-root" not in labsetup.lab_command(tmp_path, 8888, open_browser=False)
 
 
 def _content_copy(dest: Path) -> Path:

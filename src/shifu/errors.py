@@ -1,7 +1,7 @@
 """Errors a user can act on: each names the file, the field and the fix."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -17,7 +17,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        text = f"{where}: {self.field}: {self.message}"
+        # a setting with no file behind it (a number of workers, a count) is named by its field alone
+        text = ": ".join(part for part in (where, self.field, self.message) if part)
         return f"{text} — fix: {self.fix}" if self.fix else text
 
 
@@ -28,13 +29,16 @@ class ShifuError(Exception):
         if isinstance(problems, str):
             problems = [Problem(file="", field="", message=problems)]
         self.problems = problems
-        super().__init__("\n".join(_plain(p) for p in problems))
+        super().__init__("\n".join(str(p) for p in problems))
 
+    def hint(self, flags: dict[str, str]) -> "ShifuError":
+        """The same problems, where a command-line flag sets a problem's field its fix ends "(use FLAG)".
 
-def _plain(p: Problem) -> str:
-    if not p.file and not p.field:
-        return p.message + (f" — fix: {p.fix}" if p.fix else "")
-    return str(p)
+        Library errors speak of files, settings and fields; only a command knows its flags, so a command
+        catches the error and re-raises `exc.hint({"out": "--out"})`. flags: Problem.field -> flag text.
+        """
+        return ShifuError([replace(p, fix=f"{p.fix} (use {flags[p.field]})".lstrip()) if p.field in flags else p
+                           for p in self.problems])
 
 
 def display_path(path: Path | str) -> str:

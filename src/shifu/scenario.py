@@ -218,6 +218,27 @@ def scenario_files(directory: Path | None = None) -> list[Path]:
     return sorted(p for p in d.glob("*.yaml") if not p.name.startswith("_"))
 
 
+def scenario_files_in(given: list[Path] | None = None) -> list[Path]:
+    """The scenario files named: a file as it is, a folder's *.yaml (not _*.yaml); default all of scenarios/.
+
+    Raises ShifuError naming the first path that does not exist or a folder without scenario files.
+    """
+    if not given:
+        return scenario_files()
+    files: list[Path] = []
+    for p in given:
+        if p.is_dir():
+            found = scenario_files(p)
+            if not found:
+                raise ShifuError([Problem(str(p), "(folder)", "has no scenario files", "name the folder that holds the *.yaml files")])
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise ShifuError([Problem(str(p), "(file)", "does not exist", "check the path")])
+    return files
+
+
 def _cross_checks(path: Path, sc: Scenario, rubric_ids: dict[str, list[str]], question_kinds: set[str], lines: dict,
                   broken_rubrics: frozenset[str] = frozenset()) -> list[Problem]:
     shown = display_path(path)

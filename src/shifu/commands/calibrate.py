@@ -6,8 +6,6 @@ from typing import Optional
 
 import typer
 
-from ..errors import display_path
-
 
 def calibrate(
     out: Path = typer.Option(..., "--out", help="folder for calibration.html and its CSV tables"),
@@ -18,30 +16,7 @@ def calibrate(
     upgrade: bool = typer.Option(False, "--upgrade", help="upgrade a gradebook made by an older nbgrader (nbgrader db upgrade; keeps a backup)"),
 ) -> None:
     """Compare the rubric's automatic scores with mentors' manual grades: per ability, module and mentor."""
-    from ..progress.calibration import calibrate as run, default_roster, load_roster, write_calibration
-    from ..progress.config import load_progress_rules, load_review_rules
-    from ..progress.evidence import collect_evidence
+    from ..progress.calibration import calibration_report
 
-    rules = load_progress_rules()
-    ev = collect_evidence(course, db, upgrade=upgrade)
-    roster_path = mentors or default_roster(ev.course_dir, rules.calibration)
-    roster = load_roster(roster_path, load_review_rules().tables.total_markers) if roster_path else None
-    result = run(ev, rules, roster)
-    written = write_calibration(result, rules, out, ev.source_url)
-    o = result.overall
-    if o["pairs"]:
-        typer.echo(f"{o['pairs']} mentor-graded pairs: Spearman {o['spearman']:.2f}, mean difference (mentor − rubric) "
-                   f"{o['mean_difference']:+.1f} points")
-    else:
-        typer.echo("no mentor grade to compare yet")
-    for r in result.by_mentor.itertuples(index=False):
-        typer.echo(f"  {r.mentor}: {r.pairs} pairs, mean difference {r.mean_difference:+.1f}, "
-                   f"{r.bias:+.1f} against the others → {r.verdict}")
-    for verdict in ("harsh", "lenient"):
-        names = result.mentors_with(verdict)
-        if names:
-            typer.echo(f"{verdict}: {', '.join(names)}")
-    for n in result.notes:
-        typer.echo(f"note: {n}")
-    for path in written:
-        typer.echo(f"wrote {display_path(path)}")
+    for line in calibration_report(out, course, db, mentors=mentors, upgrade=upgrade).summary():
+        typer.echo(line)

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from ..datagen import DEFAULT_SEED, generate as generate_all
+from ..errors import ShifuError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -22,7 +23,10 @@ def generate(
     out: Optional[Path] = typer.Option(None, "--out", help="folder for the CSV files (default: the project's data/ folder)"),
 ) -> None:
     """Write every data set as CSV (figures and sentences come from data/generator/*.yaml)."""
-    written = generate_all(seed=seed, out=out)
+    try:
+        written = generate_all(seed=seed, out=out)
+    except ShifuError as exc:
+        raise exc.hint({"out": "--out"}) from None
     total = 0
     for name, path in written.items():
         size = path.stat().st_size

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import display_path
+from ..errors import ShifuError, display_path
 
 
 def demo(
@@ -18,7 +18,10 @@ def demo(
     """Build the course, simulate a synthetic cohort, grade it, write feedback, progress and review."""
     from ..course.demo import cohort_table, run_demo, short_reason, where_to_look
 
-    result = run_demo(out, trainees, assignment or None, workers, timeout, say=typer.echo)
+    try:
+        result = run_demo(out, trainees, assignment or None, workers, timeout, say=typer.echo)
+    except ShifuError as exc:
+        raise exc.hint({"out": "--out", "trainees": "--trainees N"}) from None
     typer.echo("")
     typer.echo(f"{'trainee (SYNTHETIC)':24} {'profile':12} {'done':>5} {'score':>13}")
     for r in cohort_table(result):

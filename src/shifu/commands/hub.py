@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .lab import is_headless
+from ..course.labsetup import is_headless
 
 app = typer.Typer(help="The cohort on JupyterHub: real logins, nbgrader's exchange, the role-play service.",
                   no_args_is_help=True)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from ..errors import display_path
+from ..errors import ShifuError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def progress(
@@ -20,42 +23,20 @@ def progress(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="report date YYYY-MM-DD (recency is counted back from it); default: today"),
 ) -> None:
     """Progress toward the five abilities from the nbgrader gradebook and role-play transcripts."""
-    from ..progress.config import load_progress_rules
-    from ..progress.evidence import collect_evidence
-    from ..progress.report import cohort_view, trainee_view, write_cohort, write_trainee
+    from ..progress.report import progress_report
 
-    when = _date(as_of)
-    rules = load_progress_rules()
-    ev = collect_evidence(course, db, upgrade=upgrade)
-    if trainee:
-        written = write_trainee(trainee_view(ev, rules, trainee, when), rules, out)
-    else:
-        from ..progress.calibration import default_roster, load_roster
-        from ..progress.config import load_review_rules
-
-        roster_path = mentors or default_roster(ev.course_dir, rules.calibration)
-        roster = load_roster(roster_path, load_review_rules().tables.total_markers) if roster_path else None
-        view = cohort_view(ev, rules, when, roster=roster)
-        written = write_cohort(view, rules, out)
-        typer.echo(f"{len(ev.trainees)} trainees, {len(ev.table)} evidence items, {len(view.at_risk)} at risk, "
-                   f"{len(ev.unmapped)} unmapped cells, {len(ev.backlog)} cells waiting for manual grading")
-        cal = view.calibration
-        if cal is not None and cal.overall["pairs"]:
-            flagged = "; ".join(f"{v}: {', '.join(cal.mentors_with(v))}" for v in ("harsh", "lenient") if cal.mentors_with(v))
-            typer.echo(f"calibration: {cal.overall['pairs']} mentor-graded pairs, mean difference (mentor − rubric) "
-                       f"{cal.overall['mean_difference']:+.1f}" + (f"; {flagged}" if flagged else ""))
-    for path in written:
-        typer.echo(f"wrote {display_path(path)}")
+    run = progress_report(out, course, db, trainee, mentors=mentors, as_of=_date(as_of), upgrade=upgrade)
+    for line in run.summary():
+        typer.echo(line)
 
 
-def _date(text: Optional[str]):
-    if text is None:
-        return None
+def _date(text: Optional[str]) -> "pd.Timestamp | None":
+    """--as-of as a date (None: today, decided by the report)."""
     import pandas as pd
 
-    from ..errors import ShifuError
-
+    if text is None:
+        return None
     try:
         return pd.Timestamp(text)
     except ValueError:
-        raise ShifuError(f"--as-of {text!r} is not a date — fix: write YYYY-MM-DD")
+        raise ShifuError(f"--as-of {text!r} is not a date — fix: write YYYY-MM-DD") from None

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import display_path
-from ..scenario import load_all, scenario_files, validate_files
+from ..errors import ShifuError, display_path
+from ..scenario import load_all, scenario_files_in, validate_files
 
 app = typer.Typer(help="The difficult-buyer library in scenarios/.", no_args_is_help=True)
 
@@ -28,21 +28,11 @@ def list_() -> None:
 @app.command("validate")
 def validate(paths: Optional[list[Path]] = typer.Argument(None, help="scenario files or folders; default: all of scenarios/")) -> None:
     """Exit 0 when every scenario is valid; otherwise print each problem with file, line, field and fix, and exit 1."""
-    files: list[Path] = []
-    for p in paths or []:
-        if p.is_dir():
-            found = scenario_files(p)
-            if not found:
-                typer.echo(f"{p}: (folder): has no scenario files — fix: name the folder that holds the *.yaml files", err=True)
-                raise typer.Exit(1)
-            files.extend(found)
-        elif p.exists():
-            files.append(p)
-        else:
-            typer.echo(f"{p}: (file): does not exist — fix: check the path", err=True)
-            raise typer.Exit(1)
-    if not paths:
-        files = scenario_files()
+    try:
+        files = scenario_files_in(paths)
+    except ShifuError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1)
     good, problems = validate_files(files)
     for problem in problems:
         typer.echo(str(problem), err=True)

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import csv
 import shutil
-import subprocess
-import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from .. import paths
-from ..errors import ShifuError, display_path
+from ..errors import Problem, ShifuError, display_path
 from . import layout
 from .build import build_course
 from ..grading.limits import default_workers
+from ..progress.calibration import calibration_report
+from ..progress.report import progress_report
+from ..progress.review import semiannual_review
 from .grade import Outcome, autograde, grader_name
 from .simulate import (MentorPanel, Profiles, Submitted, cohort_kpi, deal_mentors, grade_as_mentors, load_mentors,
                        load_profiles, submit_cohort)
@@ -46,7 +48,8 @@ def prepare_out(out: Path) -> Path:
     """An empty output folder, or one a previous demo wrote (cleared); never someone else's files."""
     out = out.resolve()
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise ShifuError(f"{display_path(out)} exists and was not written by `shifu demo` — fix: pass an empty or new folder to --out")
+        raise ShifuError([Problem(display_path(out), "out", "exists and was not written by `shifu demo`",
+                                  "name an empty or new output folder")])
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -66,14 +69,31 @@ def copy_course(src: Path, dest: Path, assignments: list[str], cell_timeout: int
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
 
 
-def _shifu_cli(args: list[str], cwd: Path, log: Path) -> tuple[bool, str]:
-    """Run another `shifu` verb as its own process, so its failure is reported, not fatal."""
-    cmd = [sys.executable, "-c", "from shifu.cli import main; main()", *args]
-    env = paths.venv_env(MPLBACKEND="Agg")
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    log.write_text(f"$ shifu {' '.join(args)}\n\n{proc.stdout}\n{proc.stderr}", encoding="utf-8")
-    text = (proc.stdout + proc.stderr).strip().splitlines()
-    return proc.returncode == 0, "\n".join(text[-4:])
+class Summarised(Protocol):
+    """What a report entry returns (progress.report.ProgressRun, review.ReviewRun, calibration.CalibrationRun)."""
+
+    def summary(self) -> list[str]: ...
+
+
+def logged_report(make: Callable[[Callable[[str], None]], Summarised], log: Path) -> str | None:
+    """Make one report; its summary lines, or why it failed, go to `log`.
+
+    make: called with a `say` callback, returns a run with `.summary()` (progress_report and its kin).
+    Returns None when the report was written, else the last lines of the failure: the reports come
+    after minutes of grading, so one that fails is a note in the summary, not the end of the demo.
+    """
+    lines: list[str] = []
+    try:
+        lines += make(lines.append).summary()
+        failed = None
+    except ShifuError as exc:
+        lines += [f"error: {line}" for line in str(exc).splitlines()]
+        failed = "\n".join(lines[-4:])
+    except Exception:  # noqa: BLE001 — any failure of a report becomes a note; the traceback goes to the log
+        lines += traceback.format_exc().splitlines()
+        failed = "\n".join(lines[-4:])
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return failed
 
 
 def half_year(today: date) -> str:
@@ -111,7 +131,8 @@ def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | No
     members = list(profiles.cohort)
     if trainees is not None:
         if trainees < 1:
-            raise ShifuError("--trainees must be at least 1")
+            raise ShifuError([Problem("", "trainees", f"is {trainees}; the demo needs at least 1 synthetic trainee",
+                                      "ask for 1 or more")])
         members = pick_members(members, trainees)
     out = prepare_out(out)
     course = out / "course"
@@ -164,15 +185,17 @@ def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | No
         period = half_year(date.today())
         kpi_csv = write_cohort_kpi(profiles, members, period, out)
         result.written["service KPIs (synthetic)"] = kpi_csv
-        for name, args in (("progress", ["progress", "--out", str(out / "progress"), "--course", str(course), "--db", db_url]),
-                           ("review", ["review", "--period", period, "--out", str(out / "review"),
-                                       "--course", str(course), "--db", db_url, "--kpi", str(kpi_csv)]),
-                           ("calibration", ["calibrate", "--out", str(out / "calibration"), "--course", str(course), "--db", db_url])):
-            ok, tail = _shifu_cli(args, out, out / f"{name}.log")
-            if ok:
+        reports_made = {
+            "progress": lambda say: progress_report(out / "progress", course, db_url),
+            "review": lambda say: semiannual_review(period, out / "review", kpi_csv, None, course, db_url, say=say),
+            "calibration": lambda say: calibration_report(out / "calibration", course, db_url),
+        }
+        for name, make in reports_made.items():
+            failed = logged_report(make, out / f"{name}.log")
+            if failed is None:
                 result.written[name] = out / name
             else:
-                result.notes.append(f"`shifu {name}` did not finish (log: {display_path(out / f'{name}.log')}): {tail}")
+                result.notes.append(f"the {name} report did not finish (log: {display_path(out / f'{name}.log')}): {failed}")
     result.timings["reports"] = time.perf_counter() - t
     say(f"[5/5] scores, progress report, review and calibration written ({result.timings['reports']:.0f} s)")
     result.timings["total"] = time.perf_counter() - t_start

@@ -1,4 +1,4 @@
-"""What `shifu lab` sets up around JupyterLab on one machine: nbgrader's exchange and each role's settings.
+"""What `shifu lab` sets up around JupyterLab on one machine (nbgrader's exchange, each role's settings), and how it starts it.
 
 Single-user mode has the trainee and the mentor on the same machine, usually as the same Unix user,
 so the two roles are told apart by the settings folder JupyterLab starts with (JUPYTER_CONFIG_PATH),
@@ -27,6 +27,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -256,3 +262,71 @@ def prepare_lab(role: Role = "trainee", state: LabState | None = None, trainee: 
     env = {"JUPYTER_CONFIG_PATH": os.pathsep.join(
         [str(state.config_dir(role))] + [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p])}
     return Launch(role, root, state.config_dir(role), env, default_url, notes)
+
+
+# ---------------------------------------------------------------- starting JupyterLab
+
+def is_headless() -> bool:
+    """CI, or no display and nobody at the terminal: starting a server that never returns would hang the caller."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return True
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
+    return not has_display and not sys.stdin.isatty()
+
+
+def lab_command(root_dir: Path, port: int, open_browser: bool, default_url: str = "/lab") -> list[str]:
+    """The jupyter-lab command line for a folder, on 127.0.0.1:port, opening default_url first."""
+    jupyter = shutil.which("jupyter-lab") or str(Path(sys.executable).parent / "jupyter-lab")
+    cmd = [jupyter, f"--ServerApp.root_dir={root_dir}", f"--port={port}", "--ServerApp.ip=127.0.0.1"]
+    if default_url != "/lab":
+        cmd.append(f"--LabApp.default_url={default_url}")
+    if not open_browser:
+        cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers often run as root; JupyterLab refuses root without it
+    return cmd
+
+
+def serve_lab(launch: Launch, port: int) -> int:
+    """Run the role's JupyterLab (a browser opens on its first page) until it stops, e.g. on Ctrl-C; its exit code."""
+    return subprocess.call(lab_command(launch.root_dir, port, open_browser=True, default_url=launch.default_url),
+                           env=paths.venv_env(**launch.env))
+
+
+def smoke_check(root_dir: Path, port: int, timeout: float = 90.0, extra_env: dict[str, str] | None = None) -> str:
+    """Start JupyterLab, wait until /lab answers, stop it; return the URL it answered on.
+
+    timeout: seconds for JupyterLab to print its URL and answer there. Raises ShifuError when it does not.
+    """
+    env = paths.venv_env(**(extra_env or {}))
+    proc = subprocess.Popen(lab_command(root_dir, port, open_browser=False), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    url = ""
+    deadline = time.monotonic() + timeout
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            m = re.search(r"(http://127\.0\.0\.1:\d+/lab\?token=\w+)", line)
+            if m:
+                url = m.group(1)
+                break
+            if time.monotonic() > deadline:
+                break
+        if not url:
+            raise ShifuError(f"JupyterLab did not start within {timeout:.0f} s — fix: run `jupyter lab` by hand to see why")
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as resp:
+                    if resp.status == 200:
+                        return url.split("?")[0]
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise ShifuError(f"JupyterLab printed {url.split('?')[0]} but did not answer there")
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

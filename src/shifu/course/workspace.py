@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,14 +81,3 @@ def _copy_start_pages(course: Path, root: Path, result: Prepared) -> None:
         shutil.copy2(src, dest)
         result.copied.append(dest)
 
-
-def prepare_workspace() -> Path:
-    """The folder `shifu lab` opens; filled from the course's release notebooks."""
-    result = sync_workspace()
-    for line in result.not_built:
-        print(f"warning: not in the workspace, its release could not be built: {line} — fix: run `shifu course check`",
-              file=sys.stderr)
-    if result.copied:
-        print(f"workspace {result.root}: {len(result.copied)} new file(s) copied, {len(result.kept)} kept as they were",
-              file=sys.stderr)
-    return result.root

@@ -75,7 +75,7 @@ def generate(seed: int = DEFAULT_SEED, out: Path | None = None) -> dict[str, Pat
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ShifuError([Problem(display_path(out), "--out", f"cannot create the folder: {exc.strerror}",
+        raise ShifuError([Problem(display_path(out), "out", f"cannot create the folder: {exc.strerror}",
                                   "choose a folder you can write to")])
     written = {}
     for name, df in build(seed).items():

@@ -172,7 +172,8 @@ def build_pairs(ev: Evidence, cfg: Calibration, roster: pd.DataFrame | None = No
     unknown = int((pairs["mentor"] == UNKNOWN_MENTOR).sum())
     if unknown:
         notes.append(f"{unknown} mentor grade(s) name no mentor (no signed comment, no roster row): grouped as {UNKNOWN_MENTOR} — "
-                     "fix: sign the formgrader comment, e.g. “……(导师:王芳)”, or pass --mentors with a mentor,trainee table")
+                     f"fix: sign the formgrader comment, e.g. “……(导师:王芳)”, or name each trainee's mentor in the roster "
+                     f"(a mentor,trainee table; default file <course>/{cfg.roster})")
     return pairs[PAIR_COLUMNS].reset_index(drop=True), notes
 
 
@@ -243,6 +244,53 @@ def default_roster(course_dir: Path | None, cfg: Calibration) -> Path | None:
         return None
     path = Path(course_dir) / cfg.roster
     return path if path.is_file() else None
+
+
+def roster_for(ev: Evidence, rules: ProgressRules, mentors: Path | None = None) -> pd.DataFrame | None:
+    """Who mentors whom: the roster file `mentors` when given, else <course>/<calibration.roster> when it
+    exists, read by load_roster (review.yaml's total markers skipped); None when there is no roster."""
+    from .config import load_review_rules
+
+    path = mentors or default_roster(ev.course_dir, rules.calibration)
+    return load_roster(path, load_review_rules().tables.total_markers) if path else None
+
+
+@dataclass
+class CalibrationRun:
+    """What `shifu calibrate` made: the comparison and the files written (calibration.html first)."""
+
+    result: CalibrationResult
+    written: list[Path]
+
+    def summary(self) -> list[str]:
+        """Lines for a terminal or a log: agreement overall and per mentor, the flagged mentors, notes, files."""
+        from ..errors import display_path
+
+        r, o = self.result, self.result.overall
+        lines = [f"{o['pairs']} mentor-graded pairs: Spearman {o['spearman']:.2f}, mean difference (mentor − rubric) "
+                 f"{o['mean_difference']:+.1f} points" if o["pairs"] else "no mentor grade to compare yet"]
+        lines += [f"  {m.mentor}: {m.pairs} pairs, mean difference {m.mean_difference:+.1f}, "
+                  f"{m.bias:+.1f} against the others → {m.verdict}" for m in r.by_mentor.itertuples(index=False)]
+        lines += [f"{v}: {', '.join(r.mentors_with(v))}" for v in ("harsh", "lenient") if r.mentors_with(v)]
+        lines += [f"note: {n}" for n in r.notes]
+        return lines + [f"wrote {display_path(p)}" for p in self.written]
+
+
+def calibration_report(out: Path, course: Path | None = None, db_url: str | None = None, mentors: Path | None = None,
+                       upgrade: bool = False) -> CalibrationRun:
+    """Compare the rubric's automatic scores with the mentors' 导师点评 grades; write calibration.html and CSVs to `out`.
+
+    course: the course folder (default paths.course_dir()); db_url: its gradebook (default the course's);
+    mentors: a roster file (default <course>/<calibration.roster> when it exists); upgrade: migrate an
+    older nbgrader's gradebook. Raises ShifuError for a missing gradebook or a bad roster.
+    """
+    from .config import load_progress_rules
+    from .evidence import collect_evidence
+
+    rules = load_progress_rules()
+    ev = collect_evidence(course, db_url, upgrade=upgrade)
+    result = calibrate(ev, rules, roster_for(ev, rules, mentors))
+    return CalibrationRun(result, write_calibration(result, rules, out, ev.source_url))
 
 
 # ---------------------------------------------------------------- output

@@ -328,3 +328,50 @@ def write_trainee(view: TraineeView, rules: ProgressRules, out_dir: Path) -> lis
     csv_path = write_csv(view.evidence, out_dir / f"{stem}-evidence.csv")
     prof_path = write_csv(view.prof, out_dir / f"{stem}-proficiency.csv")
     return [html_path, csv_path, prof_path]
+
+
+@dataclass
+class ProgressRun:
+    """What `shifu progress` made: the evidence read, the cohort's or one trainee's view, the files written."""
+
+    evidence: Evidence
+    view: CohortView | TraineeView
+    written: list[Path]
+
+    def summary(self) -> list[str]:
+        """Lines for a terminal or a log: for the cohort its counts and the calibration; then the files written."""
+        from ..errors import display_path
+
+        ev, view, lines = self.evidence, self.view, []
+        if isinstance(view, CohortView):
+            lines.append(f"{len(ev.trainees)} trainees, {len(ev.table)} evidence items, {len(view.at_risk)} at risk, "
+                         f"{len(ev.unmapped)} unmapped cells, {len(ev.backlog)} cells waiting for manual grading")
+            cal = view.calibration
+            if cal is not None and cal.overall["pairs"]:
+                flagged = "; ".join(f"{v}: {', '.join(cal.mentors_with(v))}" for v in ("harsh", "lenient") if cal.mentors_with(v))
+                lines.append(f"calibration: {cal.overall['pairs']} mentor-graded pairs, mean difference (mentor − rubric) "
+                             f"{cal.overall['mean_difference']:+.1f}" + (f"; {flagged}" if flagged else ""))
+        return lines + [f"wrote {display_path(p)}" for p in self.written]
+
+
+def progress_report(out: Path, course: Path | None = None, db_url: str | None = None, trainee: str | None = None,
+                    mentors: Path | None = None, as_of: pd.Timestamp | None = None, upgrade: bool = False) -> ProgressRun:
+    """The cohort's progress report (index.html with its charts, CSV tables), or one trainee's, written to `out`.
+
+    course: the course folder (default paths.course_dir()); db_url: its gradebook (default the course's);
+    trainee: an nbgrader student id for one trainee's report; mentors: the roster for the cohort's
+    calibration section (default <course>/<calibration.roster> when it exists); as_of: the report date
+    recency counts back from (default today); upgrade: migrate an older nbgrader's gradebook.
+    Raises ShifuError for a missing gradebook, an unknown trainee or a bad roster.
+    """
+    from .calibration import roster_for
+    from .config import load_progress_rules
+    from .evidence import collect_evidence
+
+    rules = load_progress_rules()
+    ev = collect_evidence(course, db_url, upgrade=upgrade)
+    if trainee:
+        one = trainee_view(ev, rules, trainee, as_of)
+        return ProgressRun(ev, one, write_trainee(one, rules, out))
+    view = cohort_view(ev, rules, as_of, roster=roster_for(ev, rules, mentors))
+    return ProgressRun(ev, view, write_cohort(view, rules, out))

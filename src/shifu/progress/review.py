@@ -15,14 +15,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from zoneinfo import ZoneInfo
 
-from .. import clock
-from ..errors import Problem, ShifuError
+from .. import clock, paths
+from ..errors import Problem, ShifuError, display_path
 from . import charts
 from .config import ProgressRules, ReviewRules, Taxonomy
 from .evidence import Evidence
@@ -53,7 +54,7 @@ def parse_period(text: str, tz: ZoneInfo | None = None) -> Period:
     """
     m = _PERIOD.match(text.strip()) if isinstance(text, str) else None
     if not m:
-        raise ShifuError(f"--period {text!r} is not a review period — fix: write YEAR-H1 (the June review, Jan–Jun) "
+        raise ShifuError(f"review period {text!r} is not a half-year — fix: write YEAR-H1 (the June review, Jan–Jun) "
                          "or YEAR-H2 (the December review, Jul–Dec), e.g. 2026-H2")
     year, half = int(m.group(1)), int(m.group(2))
     first = 1 if half == 1 else 7
@@ -66,6 +67,15 @@ def parse_period(text: str, tz: ZoneInfo | None = None) -> Period:
 
 
 # ---------------------------------------------------------------- inputs
+
+def default_kpi_file(rules: ReviewRules) -> Path:
+    """The first of review.yaml's kpi.default_files that exists under data/; a ShifuError (field "kpi") when none does."""
+    for name in rules.kpi.default_files:
+        if (paths.data_dir() / name).is_file():
+            return paths.data_dir() / name
+    raise ShifuError([Problem(display_path(paths.data_dir() / rules.kpi.default_files[0]), "kpi", "no KPI data under data/",
+                              "generate the data sets (see data/README.md) or name another KPI file")])
+
 
 def load_kpi(path: Path, rules: ReviewRules) -> pd.DataFrame:
     """agent, month (YYYY-MM) and one numeric column per KPI component, read with shifu.tabular.
@@ -353,3 +363,49 @@ def write_review(result: ReviewResult, progress: ProgressRules, tax: Taxonomy, o
     html_path = out_dir / f"review-{result.period.label}.html"
     html_path.write_text(review_html(result, progress, tax, sources), encoding="utf-8")
     return [csv_path, html_path]
+
+
+@dataclass
+class ReviewRun:
+    """What `shifu review` made: the ranking and the files written (CSV, then HTML)."""
+
+    result: ReviewResult
+    written: list[Path]
+
+    def summary(self, top: int = 5) -> list[str]:
+        """Lines for a terminal or a log: how many were ranked, the first `top` with their totals, the files."""
+        r = self.result
+        lines = [f"{r.period.label}: {len(r.ranking)} ranked, {len(r.unranked)} with too little evidence"]
+        lines += [f"  {row.rank}. {row.candidate}  {row.total:.1f}" + ("" if row.meets_kpi_bar else "  (below KPI bar)")
+                  for row in r.ranking.head(top).itertuples()]
+        return lines + [f"wrote {display_path(p)}" for p in self.written]
+
+
+def semiannual_review(period: str, out: Path, kpi: Path | None = None, apprentices: Path | None = None,
+                      course: Path | None = None, db_url: str | None = None, upgrade: bool = False,
+                      say: Callable[[str], None] = lambda line: None) -> ReviewRun:
+    """Rank candidate mentors for `period` ("YEAR-H1" or "YEAR-H2"); write review-<period>.csv and .html to `out`.
+
+    kpi: the per-agent monthly KPI table (default: the first of review.yaml's kpi.default_files under
+    data/); apprentices: mentor,apprentice,passed_probation,date; course, db_url: the course folder and
+    its gradebook (defaults: course/ and its gradebook.db); upgrade: migrate an older nbgrader's gradebook.
+    `say` gets one line on how the KPI file was read, before the gradebook is opened.
+    Raises ShifuError naming the file, field and fix for a bad period, a missing or unreadable input.
+    """
+    from .config import load_progress_rules, load_review_rules
+    from .evidence import collect_evidence
+
+    per = parse_period(period)
+    rules = load_review_rules()
+    progress_rules = load_progress_rules()
+    kpi_path = kpi or default_kpi_file(rules)
+    kpi_df = load_kpi(kpi_path, rules)
+    say(f"KPI: {display_path(kpi_path)} read as {kpi_df.attrs.get('encoding', '?')}, {len(kpi_df)} rows")
+    app_df = load_apprentices(apprentices, rules) if apprentices else None
+    ev = collect_evidence(course, db_url, upgrade=upgrade)
+    result = run_review(per, kpi_df, ev, ev.taxonomy, progress_rules, rules, app_df)
+    sources = {progress_rules.t("review_source_kpi"): display_path(kpi_path),
+               progress_rules.t("review_source_gradebook"): ev.source_url}
+    if apprentices:
+        sources[progress_rules.t("review_source_apprentices")] = display_path(apprentices)
+    return ReviewRun(result, write_review(result, progress_rules, ev.taxonomy, out, sources))
