@@ -32,8 +32,8 @@ ALLOWED: dict[tuple[str, str], str] = {
                              "(calibration section); default: <course>/mentors.csv when it exists"): _OPERATOR,
     ("course/demo.py", " 导师点评 cells (a harsh and a lenient one among them)"): _OPERATOR,
     ("progress/calibration.py", " 导师点评 cell(s) not graded by a mentor yet: left out"): _OPERATOR,
-    ("progress/calibration.py", " — fix: sign the formgrader comment, e.g. “……(导师:王芳)”, or pass --mentors "
-                                "with a mentor,trainee table"):
+    ("progress/calibration.py", " — fix: sign the formgrader comment, e.g. “……(导师:王芳)”, or name each trainee's "
+                                "mentor in the roster (a mentor,trainee table; default file <course>/"):
         "English fix in an operator note; quotes the signature format that progress.yaml calibration.signature reads",
     ("tabular.py", r"^(\d{4})\s*(?:[-/.年]\s*)(\d{1,2})\s*月?(?:\s*[-/.]?\s*\d{1,2}\s*日?)?"
                    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"):
