@@ -23,7 +23,7 @@ from .errors import ShifuError, display_path
 from .scenario import Scenario, load_scenario
 from . import readers
 from .signals import ReplyContext, Signals
-from .transcript import EndRecord, SessionRecord, Transcript, TranscriptWriter, TurnRecord, now_iso, read_transcript
+from .transcript import EndRecord, SessionRecord, Transcript, TranscriptWriter, TurnRecord, as_transcript, now_iso, read_transcript
 from .transcript.context import opening_lines, replies_in_context
 from .vocab import BuyerState
 
@@ -307,7 +307,7 @@ class Engine:
 def replay(source: str | Path | Transcript, *, rules: EngineRules | None = None,
            reader: Reader | None = None) -> tuple[EngineState, list[Decision]]:
     """Recompute a conversation's state from its transcript's trainee turns; never calls a model."""
-    t = source if isinstance(source, Transcript) else read_transcript(source)
+    t = as_transcript(source)
     scenario = load_scenario(t.session.scenario)
     rules = rules or load_rules()
     read = reader or readers.active()

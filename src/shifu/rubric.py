@@ -17,7 +17,7 @@ from .scenario import Scenario, load_scenario
 from .signals import ReplyContext, Signals
 from . import readers
 from .readers import Reader
-from .transcript import Transcript, read_transcript
+from .transcript import Transcript, as_transcript
 from .transcript.context import replies_in_context
 from .vocab import Signal
 
@@ -271,7 +271,7 @@ def score_transcript(source: str | Path | Transcript, scenario: Scenario | str |
                      reader: Reader | None = None) -> ScoreResult:
     """A whole role-play: every trainee turn read in context, facts uncovered, consensus reached, outcome."""
     read = reader or readers.active()
-    tr = source if isinstance(source, Transcript) else read_transcript(source)
+    tr = as_transcript(source)
     sc = _scenario(scenario if scenario is not None else tr.scenario)
     turns = [_Turn(said.record.turn, said.record.text, read(said.record.text, said.context), said.record.latency_s)
              for said in replies_in_context(tr, sc)]

@@ -12,8 +12,8 @@ turns in context, checking a file by replaying it, and finding the files in a co
 This package's own namespace holds the format (records.py), the names most callers need; the other
 modules are imported by name (they pull in the engine, pandas or the scenario loader).
 """
-from .records import (VERSION, EndRecord, SessionRecord, Transcript, TranscriptWriter, TurnRecord,
+from .records import (VERSION, EndRecord, SessionRecord, Transcript, TranscriptWriter, TurnRecord, as_transcript,
                       mark_recorded_by_service, now_iso, parse_transcript, read_transcript)
 
-__all__ = ["VERSION", "EndRecord", "SessionRecord", "Transcript", "TranscriptWriter", "TurnRecord",
+__all__ = ["VERSION", "EndRecord", "SessionRecord", "Transcript", "TranscriptWriter", "TurnRecord", "as_transcript",
            "mark_recorded_by_service", "now_iso", "parse_transcript", "read_transcript"]

@@ -171,6 +171,11 @@ def mark_recorded_by_service(text: str) -> str:
     return "\n".join(lines)
 
 
+def as_transcript(source: str | Path | Transcript) -> Transcript:
+    """`source` itself when it is a Transcript already read, else the file it names (read_transcript)."""
+    return source if isinstance(source, Transcript) else read_transcript(source)
+
+
 class TranscriptWriter:
     """Appends records; every record is flushed, every turn is fsync'd."""
 
