@@ -214,7 +214,7 @@ def _grade(gb: Gradebook, assignment: str, student: str, scores: dict) -> None:
 def write_transcript(path: Path, started: str, latencies: list[float], trainee: str = "x", scenario: str = "late-parcel-wrong-station") -> Path:
     """A real transcript: the replies played through the engine (so it replays, as the grader and the
     progress report require), then dated `started` (the tests chart and order by these dates)."""
-    from shifu.course.transcripts import play_script
+    from shifu.transcript.replay import play_script
     from shifu.scenario import load_scenario
 
     replies = ["亲,您好,我马上帮您查。", "包裹停在哪个站点了?我联系网点今天改派,18点前给您回话,您看可以吗?",

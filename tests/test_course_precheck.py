@@ -12,7 +12,7 @@ from shifu.course.authoring import build_notebook, scenarios_of
 from shifu.course.layout import authoring_dir
 from shifu.course.precheck import check_notebook, report
 from shifu.course.spec import course_text, load_module
-from shifu.course.transcripts import play_script
+from shifu.transcript.replay import play_script
 from shifu.scenario import load_scenario
 
 A = "m01_logistics"

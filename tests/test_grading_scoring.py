@@ -17,7 +17,7 @@ import grading_course as gc  # tests/ is on the path under pytest
 from shifu import paths
 from shifu.course import layout
 from shifu.course.simulate import strip_solution
-from shifu.grading.replay import check_transcript
+from shifu.transcript.replay import check_transcript
 from shifu.grading.rescore import read_reply_source, specs_from_source
 from shifu.grading.scoring import transcript_cell
 from shifu.grading.wording import grading_text

@@ -159,7 +159,8 @@ def test_widget_on_a_hub_never_falls_back_to_local(tmp_path: Path, monkeypatch: 
 
 
 def test_service_store_keeps_finished_conversations_and_carries_on_unfinished(tmp_path: Path) -> None:
-    from shifu.hub.service import Store, mark_service
+    from shifu.hub.service import Store
+    from shifu.transcript import mark_recorded_by_service as mark_service
 
     store = Store(tmp_path, mentors={"m"})
     engine = store.open("t", SCENARIO)

@@ -12,7 +12,7 @@ from shifu.errors import ShifuError
 from shifu.progress.config import load_taxonomy
 from shifu.progress.evidence import build_evidence, collect_evidence, missing_submissions, tag_of
 from shifu.progress.gradebook import load_gradebook
-from shifu.progress.transcripts import read_transcripts
+from shifu.transcript.course import read_transcripts
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def test_gradebook_cell_sources_are_read(course):
 
 
 def test_a_transcript_broken_in_the_middle_is_left_out_with_its_reason(tmp_path):
-    from shifu.progress.transcripts import read_transcript_file
+    from shifu.transcript.course import read_transcript_file
 
     path = write_transcript(tmp_path / "late.jsonl", "2026-03-01T09:00:00+08:00", [30, 20])
     lines = path.read_text(encoding="utf-8").splitlines()

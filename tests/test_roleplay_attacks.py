@@ -14,9 +14,9 @@ import pytest
 
 from shifu.attempts import attempts, choice_path, chosen, hand_in
 from shifu.course import layout
-from shifu.grading.replay import check_transcript
+from shifu.transcript.replay import check_transcript
 from shifu.grading.scoring import TranscriptScores
-from shifu.progress.transcripts import read_transcript_file
+from shifu.transcript.course import read_transcript_file
 from shifu.transcript_view import render_html, show_file
 
 A = "m01_logistics"
@@ -156,7 +156,7 @@ def test_a_transcript_the_grader_rejects_adds_no_progress_evidence(tmp_path):
     from shifu.progress.config import load_taxonomy
     from shifu.progress.evidence import build_evidence
     from shifu.progress.gradebook import GradebookData
-    from shifu.progress.transcripts import rubric_scorer
+    from shifu.progress.evidence import rubric_scorer
 
     records = _records()
     buyer = next(r for r in records if r["type"] == "turn" and r["role"] == "buyer" and r["turn"] == 1)

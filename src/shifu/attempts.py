@@ -11,7 +11,7 @@ Which attempt is graded (`hand_in`): the chosen one when the choice names an att
 else the newest finished one (it has an end record: 结束并保存, or the buyer resolved or escalated),
 else the current file. The choice file is the trainee's and is not believed either: it can only
 pick one of these files, and the chosen transcript is still replayed like any other
-(shifu.grading.replay).
+(shifu.transcript.replay).
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _describe(path: Path, number: int, current: bool) -> Attempt:
         t = read_transcript(path)
     except ShifuError:
         return Attempt(path, number, current, False, "unreadable", 0)
-    replies = sum(1 for r in t.turns if r.role == "trainee")
+    replies = len(t.trainee_turns())
     return Attempt(path, number, current, t.end is not None, t.end.outcome if t.end is not None else "ongoing", replies)
 
 

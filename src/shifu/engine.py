@@ -13,7 +13,7 @@ question of the reply) in VoiceRequest, so it only says what fits.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +23,8 @@ from .errors import ShifuError, display_path
 from .scenario import Scenario, load_scenario
 from . import readers
 from .signals import ReplyContext, Signals
-from .transcript import EndRecord, SessionRecord, Transcript, TranscriptWriter, TurnRecord, now_iso, read_transcript
+from .transcript import EndRecord, SessionRecord, Transcript, TranscriptWriter, TurnRecord, as_transcript, now_iso, read_transcript
+from .transcript.context import opening_lines, replies_in_context
 from .vocab import BuyerState
 
 Reader = Callable[[str, ReplyContext], Signals]
@@ -193,19 +194,25 @@ class Engine:
         eng = cls(t.session.scenario, backend=backend if backend is not None else t.session.backend, seed=t.session.seed,
                   transcript_path=None, trainee=t.session.trainee, rules=rules, reader=reader)
         pending: tuple[str, float | None, Decision, EngineState] | None = None
-        for rec in t.turns:
-            if rec.role == "buyer":
-                if rec.turn == 0:
-                    eng._opening = rec.text
-                eng.history.append(("buyer", rec.text))
-                if pending is not None:
-                    reply, latency, decision, before = pending
-                    eng.turns.append(eng._turn(reply, rec.text, latency, decision, rec.backend, None))
-                    pending = None
-            elif not eng._state.ended:
-                before = eng._state
-                decision = eng._apply(rec.text, rec.latency_s)
-                pending = (rec.text, rec.latency_s, decision, before)
+
+        def heard(buyer: TurnRecord) -> None:  # a recorded buyer line: kept as it was, it answers the pending reply
+            nonlocal pending
+            if buyer.turn == 0:
+                eng._opening = buyer.text
+            eng.history.append(("buyer", buyer.text))
+            if pending is not None:
+                reply, latency, decision, _ = pending
+                eng.turns.append(eng._turn(reply, buyer.text, latency, decision, buyer.backend, None))
+                pending = None
+
+        for buyer in opening_lines(t):
+            heard(buyer)
+        for said in replies_in_context(t, eng.scenario):
+            if not eng._state.ended:
+                rec, before = said.record, eng._state
+                pending = (rec.text, rec.latency_s, eng._apply(rec.text, rec.latency_s, said.context), before)
+            for buyer in said.answers:
+                heard(buyer)
         eng.transcript_path = Path(path)
         if t.end is not None:  # looked at, never written to again
             eng._ended_written = True
@@ -227,10 +234,15 @@ class Engine:
         return eng
 
     # -- internals -------------------------------------------------------------------------
-    def _apply(self, reply: str, latency_s: float | None) -> Decision:
-        ctx = ReplyContext(scenario=self.scenario, buyer_message=self.last_buyer_line,
-                           history=tuple(text for role, text in self.history if role == "trainee"),
-                           revealed=frozenset(self._state.revealed), latency_s=latency_s)
+    def _apply(self, reply: str, latency_s: float | None, recorded: ReplyContext | None = None) -> Decision:
+        """Read one reply and step the rules. recorded: the reply's context as a transcript holds it (when
+        resuming); its facts are replaced by the ones this engine's rules revealed (the file is not believed)."""
+        if recorded is None:
+            ctx = ReplyContext(scenario=self.scenario, buyer_message=self.last_buyer_line,
+                               history=tuple(text for role, text in self.history if role == "trainee"),
+                               revealed=frozenset(self._state.revealed), latency_s=latency_s)
+        else:
+            ctx = replace(recorded, revealed=frozenset(self._state.revealed))
         signals = self._read(reply, ctx)
         self._state, decision = step(self._state, signals, self.scenario, self.rules, latency_s)
         self.history.append(("trainee", reply))
@@ -295,23 +307,17 @@ class Engine:
 def replay(source: str | Path | Transcript, *, rules: EngineRules | None = None,
            reader: Reader | None = None) -> tuple[EngineState, list[Decision]]:
     """Recompute a conversation's state from its transcript's trainee turns; never calls a model."""
-    t = source if isinstance(source, Transcript) else read_transcript(source)
+    t = as_transcript(source)
     scenario = load_scenario(t.session.scenario)
     rules = rules or load_rules()
     read = reader or readers.active()
     state = initial_state(scenario)
     decisions: list[Decision] = []
-    replies: list[str] = []
-    buyer = ""
-    for rec in t.turns:
-        if rec.role == "buyer":
-            buyer = rec.text
-            continue
+    for said in replies_in_context(t, scenario):
         if state.ended:
             break
-        ctx = ReplyContext(scenario=scenario, buyer_message=buyer, history=tuple(replies),
-                           revealed=frozenset(state.revealed), latency_s=rec.latency_s)
+        rec = said.record
+        ctx = replace(said.context, revealed=frozenset(state.revealed))  # the rules' facts, not the file's
         state, decision = step(state, read(rec.text, ctx), scenario, rules, rec.latency_s)
         decisions.append(decision)
-        replies.append(rec.text)
     return state, decisions

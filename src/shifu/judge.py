@@ -24,7 +24,7 @@ from .errors import Problem, ShifuError, display_path
 from .llm_config import LLMConfig, load_llm_config
 from .rubric import ScoreResult, load_rubric, score_reply, score_transcript
 from .scenario import Scenario, load_scenario
-from .transcript import Transcript, read_transcript
+from .transcript import Transcript, as_transcript
 from .yamlio import Strict, check_placeholders, load_model_cached
 
 log = logging.getLogger("shifu.judge")
@@ -205,7 +205,7 @@ def judge_reply(scenario: Scenario | str, reply: str, buyer: str = "", config: L
 def judge_transcript(source: str | Path | Transcript, scenario: Scenario | str | None = None,
                      config: LLMConfig | None = None, client: Any = None) -> JudgeResult:
     """The model's reading of a whole role-play, next to the rule-based score."""
-    tr = source if isinstance(source, Transcript) else read_transcript(source)
+    tr = as_transcript(source)
     ref = scenario if scenario is not None else tr.scenario
     sc = ref if isinstance(ref, Scenario) else load_scenario(ref)
     rule = score_transcript(tr, scenario=sc)

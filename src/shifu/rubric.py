@@ -17,7 +17,8 @@ from .scenario import Scenario, load_scenario
 from .signals import ReplyContext, Signals
 from . import readers
 from .readers import Reader
-from .transcript import Transcript, read_transcript
+from .transcript import Transcript, as_transcript
+from .transcript.context import replies_in_context
 from .vocab import Signal
 
 __all__ = ["CriterionScore", "Evidence", "ScoreResult", "load_rubric", "score_reply", "score_transcript"]
@@ -270,23 +271,12 @@ def score_transcript(source: str | Path | Transcript, scenario: Scenario | str |
                      reader: Reader | None = None) -> ScoreResult:
     """A whole role-play: every trainee turn read in context, facts uncovered, consensus reached, outcome."""
     read = reader or readers.active()
-    tr = source if isinstance(source, Transcript) else read_transcript(source)
+    tr = as_transcript(source)
     sc = _scenario(scenario if scenario is not None else tr.scenario)
-    turns: list[_Turn] = []
-    buyer, history = "", []
-    revealed: set[str] = set()
-    reveal_lines: list[tuple[str, int, str]] = []
-    for rec in tr.turns:
-        if rec.role == "buyer":
-            buyer = rec.text
-            revealed.update(rec.revealed)
-            reveal_lines.extend((fid, rec.turn, rec.text) for fid in rec.revealed)
-            continue
-        ctx = ReplyContext(sc, buyer_message=buyer, history=tuple(history), revealed=frozenset(revealed),
-                           latency_s=rec.latency_s)
-        turns.append(_Turn(rec.turn, rec.text, read(rec.text, ctx), rec.latency_s))
-        history.append(rec.text)
-        revealed.update(rec.revealed)
+    turns = [_Turn(said.record.turn, said.record.text, read(said.record.text, said.context), said.record.latency_s)
+             for said in replies_in_context(tr, sc)]
+    revealed = {fid for rec in tr.turns for fid in rec.revealed}
+    reveal_lines = [(fid, rec.turn, rec.text) for rec in tr.buyer_turns() for fid in rec.revealed]
     if tr.end is not None:
         revealed.update(tr.end.facts_revealed)
     known = {f.id for f in sc.hidden_facts}

@@ -1,6 +1,6 @@
 """A role-play conversation laid out for people: in the terminal and as chat bubbles in HTML.
 
-What is shown is the conversation as the grader replays it (shifu.grading.replay): the trainee's
+What is shown is the conversation as the grader replays it (shifu.transcript.replay): the trainee's
 replies from the file, the buyer's lines, moods and signals from the engine. A transcript that fails
 the replay is shown as written, under a warning that its numbers do not count. Words come from
 grader/transcript_view.yaml; whether a signal reads as good or bad comes from its mood effect in
@@ -119,13 +119,13 @@ def shown_from_check(checked, path: Path | str, why: str = "") -> Shown | None: 
 def show_file(path: Path | str) -> Shown:
     """Read and replay one transcript file (its own scenario). Raises ShifuError when it cannot be read at all."""
     from .errors import Problem, ShifuError, display_path
-    from .grading.replay import check_transcript
     from .transcript import read_transcript
+    from .transcript.replay import check_transcript
 
     t = read_transcript(path)
     why = ""
     try:
-        checked = check_transcript(path, t.scenario)
+        checked = check_transcript(t)  # against the scenario it names
     except ShifuError:
         checked = None  # the scenario is unknown here: shown as written
         why = view_text().unknown_scenario.format(scenario=t.scenario)

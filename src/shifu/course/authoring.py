@@ -238,7 +238,7 @@ def write_reference_transcripts(spec: ModuleSpec, scenarios: dict[str, Scenario]
     Written to course/reference/<assignment>/ (layout.reference_dir), outside the source folder that
     nbgrader copies into releases.
     """
-    from .transcripts import play_script
+    from ..transcript.replay import play_script
 
     out = []
     for rp in spec.roleplays:

@@ -29,7 +29,7 @@ from ..yamlio import Strict, load_model
 from . import layout
 from .answers import magic_form
 from .notebook import transcript_name
-from .transcripts import play_script
+from ..transcript.replay import play_script
 
 _SOLUTION_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
 CodeChoice = Annotated[str, Field(pattern="^(solution|wrong|stub|crash|loop)$")]

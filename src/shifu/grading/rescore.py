@@ -9,7 +9,7 @@ the trainee's data is read without running it:
 - a written reply: the answer cell's source is parsed with `ast`, and the string assigned to the
   answer variable is scored (nothing in the cell runs);
 - a role-play: the transcript file in the grader's own copy of the submission (submitted/), checked
-  by replay (shifu.grading.replay).
+  by replay (shifu.transcript.replay).
 
 A source notebook's graded cell names its data in cell metadata (`shifu`: kind reply_test /
 transcript_test, written by `shifu course author`); a notebook written by hand is understood from

@@ -16,7 +16,7 @@ from .. import paths
 from ..feedback_text import feedback_text
 from ..rubric import ScoreResult, score_reply, score_transcript
 from ..scenario import Scenario, load_scenario
-from .replay import Checked, check_transcript
+from ..transcript.replay import Checked, check_transcript
 from .wording import grading_text
 
 

@@ -33,7 +33,7 @@ from tornado.httpserver import HTTPServer
 from ..engine import Engine
 from ..errors import ShifuError
 from ..scenario import load_scenario
-from ..transcript import read_transcript
+from ..transcript import mark_recorded_by_service, read_transcript
 
 _SCENARIO = r"([a-z0-9][a-z0-9-]{0,80})"
 _USER = r"([a-z][a-z0-9_-]{0,31})"
@@ -48,17 +48,6 @@ def _state(engine: Engine) -> dict[str, Any]:
 
 def _debrief(engine: Engine) -> dict[str, Any]:
     return asdict(engine.debrief())
-
-
-def mark_service(text: str) -> str:
-    """The transcript as served: its session line says the service recorded it."""
-    lines = text.split("\n")
-    if lines and lines[0].strip():
-        first = json.loads(lines[0])
-        if first.get("type") == "session":
-            first["recorded_by"] = "service"
-            lines[0] = json.dumps(first, ensure_ascii=False)
-    return "\n".join(lines)
 
 
 class Store:
@@ -232,7 +221,7 @@ class TranscriptFile(_Base):
         if not path.is_file():
             raise web.HTTPError(404, f"no transcript {owner}/{name}")
         self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
-        self.finish(mark_service(path.read_text(encoding="utf-8")))
+        self.finish(mark_recorded_by_service(path.read_text(encoding="utf-8")))
 
 
 def make_app(store: Store, prefix: str) -> web.Application:

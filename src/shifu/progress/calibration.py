@@ -123,7 +123,7 @@ def _transcript_links(ev: Evidence) -> dict[tuple[str, str], list[str]]:
     for r in lat.itertuples(index=False) if len(lat) else []:
         links.setdefault((r.trainee, r.assignment), []).append(str(r.file))
     if ev.course_dir is not None:  # transcripts with no trainee turn are not in the latency table
-        from .transcripts import find_transcripts
+        from ..transcript.course import find_transcripts
 
         for path, trainee, assignment in find_transcripts(ev.course_dir):
             got = links.setdefault((trainee, assignment), [])

@@ -14,8 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .config import ProgressRules, load_progress_rules
-from .evidence import Evidence, collect_evidence
-from .transcripts import Scorer
+from .evidence import Evidence, Scorer, collect_evidence
 from .report import CohortView, TraineeView, cohort_html, cohort_view, trainee_html, trainee_view
 
 

@@ -11,14 +11,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
 from .. import paths
+from ..transcript.course import TranscriptFile, read_transcripts
 from .config import Taxonomy, load_taxonomy
 from .gradebook import COMMENT_COLUMNS, GradebookData, check_schema, default_db_url, load_gradebook
-from .transcripts import Scorer, TranscriptFile, latency_table, read_transcripts, rubric_scorer
 
 EVIDENCE_COLUMNS = ["trainee", "competency", "skill", "criterion", "score", "max", "date", "source", "assignment", "item"]
 UNMAPPED_COLUMNS = ["assignment", "item", "tag", "reason", "grades"]
@@ -28,6 +29,10 @@ CELL_COLUMNS = ["trainee", "assignment", "notebook", "cell", "competency", "skil
 _TAG = re.compile(r"__([A-Za-z0-9_]+?)$")
 _ROLEPLAY = re.compile(r"^roleplay_\d+__")
 _QUOTED = re.compile(r"""["']([A-Za-z0-9][A-Za-z0-9_-]*)["']""")
+
+# A transcript scorer returns, per rubric criterion: (criterion id, competency or None, points, max).
+CriterionRow = tuple[str, str | None, float, float]
+Scorer = Callable[[Path], list[CriterionRow]]
 
 
 @dataclass
@@ -175,6 +180,44 @@ def _grade_evidence(gbd: GradebookData, tax: Taxonomy, notes: list[str]) -> tupl
         cells[col] = mapping[col].to_numpy(dtype=object)[kc]
     cells = cells.reindex(columns=CELL_COLUMNS).reset_index(drop=True)
     return table.reset_index(drop=True), unmapped, backlog, cells
+
+
+def rubric_scorer() -> Scorer:
+    """shifu.rubric.score_transcript as a Scorer, on the conversation as the engine replays it.
+
+    A transcript is evidence to replay, not a record to believe: a file the grader would reject (edited
+    buyer lines, no buyer turns, forged outcome) adds no evidence at all; an accepted one is scored as
+    replayed (mood, facts and outcome recomputed from the trainee's replies), with its recorded times.
+    """
+    from ..errors import ShifuError
+    from ..rubric import score_transcript
+    from ..transcript.replay import check_transcript
+
+    def score(path: Path) -> list[CriterionRow]:
+        try:
+            checked = check_transcript(path)  # against the scenario it names
+        except ShifuError:  # that scenario cannot be loaded
+            return []
+        if not checked.accepted or checked.timed is None:
+            return []
+        result = score_transcript(checked.timed, checked.timed.scenario)
+        return [(c.id, c.competency, float(c.points), float(c.max))
+                for c in result.criteria if c.applicable]  # not applicable: not evidence
+
+    return score
+
+
+def latency_table(files: Iterable[TranscriptFile]) -> pd.DataFrame:
+    """One row per transcript: its date and the trainee's mean reply latency."""
+    rows = [
+        {"trainee": f.trainee, "assignment": f.assignment, "file": str(f.path), "scenario": f.scenario,
+         "date": f.started, "turns": len(f.latencies),
+         "mean_latency_s": sum(v for _, v in f.latencies) / len(f.latencies)}
+        for f in files if f.latencies
+    ]
+    out = pd.DataFrame(rows, columns=["trainee", "assignment", "file", "scenario", "date", "turns", "mean_latency_s"])
+    out["date"] = pd.to_datetime(out["date"])
+    return out
 
 
 def _transcript_evidence(files: list[TranscriptFile], scorer: Scorer | None, tax: Taxonomy,

@@ -1,8 +1,9 @@
-"""Role-play transcripts: JSONL, one record a line, append-only, on disk after every turn.
+"""The transcript format: JSONL, one record a line, append-only, on disk after every turn.
 
-A transcript is the source of truth for grading: the outcome can be recomputed from the trainee
-turns it holds, whatever voiced the buyer. A process killed mid-turn leaves at most a partial last
-line, which the reader skips and a resumed session overwrites.
+Line 1 is the session record (scenario, voice, seed); then turn records (buyer 0, then trainee k and
+buyer k for k = 1, 2, ...); an end record closes a finished conversation. The outcome can be recomputed
+from the trainee turns alone, whatever voiced the buyer (shifu.transcript.replay). A process killed
+mid-turn leaves at most a partial last line, which the reader skips and a resumed session overwrites.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import Problem, ShifuError, display_path
+from ..errors import Problem, ShifuError, display_path
 
 VERSION = 1
 
@@ -154,6 +155,25 @@ def read_transcript(path: str | Path) -> Transcript:
     except (OSError, UnicodeDecodeError) as exc:
         raise ShifuError([Problem(display_path(p), "(file)", f"cannot be read: {exc}", "check the path and permissions")]) from None
     return parse_transcript(text, p)
+
+
+def mark_recorded_by_service(text: str) -> str:
+    """Transcript text as the hub's role-play service serves it: the session line (line 1) says
+    "recorded_by": "service" (its clock measured the reply times). Other lines are left as they are.
+
+    Raises json.JSONDecodeError when line 1 is not JSON (the service writes it, so it always is)."""
+    lines = text.split("\n")
+    if lines and lines[0].strip():
+        first = json.loads(lines[0])
+        if first.get("type") == "session":
+            first["recorded_by"] = "service"
+            lines[0] = json.dumps(first, ensure_ascii=False)
+    return "\n".join(lines)
+
+
+def as_transcript(source: str | Path | Transcript) -> Transcript:
+    """`source` itself when it is a Transcript already read, else the file it names (read_transcript)."""
+    return source if isinstance(source, Transcript) else read_transcript(source)
 
 
 class TranscriptWriter:

@@ -1,4 +1,5 @@
-"""A saved role-play transcript checked by replaying it, never believed as written.
+"""Replies played through the role-play engine: a saved transcript checked by replaying it, never
+believed as written, and a fresh transcript made from a list of replies (`play_script`).
 
 The trainee's replies are the only thing taken from the file. They are played again through the
 role-play engine (the rules decide mood, facts revealed and outcome); with the offline scripted
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ShifuError
+from ..grading.wording import grading_text
 from ..scenario import Scenario
-from ..transcript import EndRecord, SessionRecord, Transcript, TurnRecord, read_transcript
-from .wording import grading_text
+from .records import EndRecord, SessionRecord, Transcript, TurnRecord, read_transcript
 
 SCRIPTED = "scripted"
 
@@ -64,23 +65,31 @@ def _structure_problem(t: Transcript) -> str | None:
     return None
 
 
-def check_transcript(path: str | Path, scenario_id: str, scenario: "Scenario | None" = None) -> Checked:
-    """Read, replay and compare one transcript file; never raises on what the file holds.
+def check_transcript(source: str | Path | Transcript, scenario_id: str | None = None,
+                     scenario: "Scenario | None" = None) -> Checked:
+    """Read (a path) or take (a Transcript already read), replay and compare one transcript; never raises on
+    what the file holds.
 
-    scenario: the loaded scenario `scenario_id` names (loaded here when not given). Raises ShifuError
-    only when the scenario itself cannot be loaded (a course problem, not the trainee's).
+    scenario_id: the scenario the assignment expects; None takes the one the file names (a file shown to a
+    mentor, progress evidence: nothing to compare it with). scenario: the loaded scenario `scenario_id`
+    names (loaded here when not given). Raises ShifuError only when the scenario itself cannot be loaded
+    (a course problem, not the trainee's).
     """
     from ..engine import Engine
     from ..scenario import load_scenario
 
     text = grading_text().transcript
-    name = Path(path).name
-    try:
-        t = read_transcript(path)
-    except ShifuError as exc:
-        problem = exc.problems[0].message if getattr(exc, "problems", None) else str(exc)
-        return _rejected(text.rejected.format(name=name, reason=text.unreadable.format(problem=problem)),
-                         mentor=f"{name}: unreadable transcript ({problem})")
+    if isinstance(source, Transcript):
+        t, name = source, source.path.name if source.path is not None else "(transcript)"
+    else:
+        name = Path(source).name
+        try:
+            t = read_transcript(source)
+        except ShifuError as exc:
+            problem = exc.problems[0].message if getattr(exc, "problems", None) else str(exc)
+            return _rejected(text.rejected.format(name=name, reason=text.unreadable.format(problem=problem)),
+                             mentor=f"{name}: unreadable transcript ({problem})")
+    scenario_id = t.scenario if scenario_id is None else scenario_id
     replies = tuple(r.text for r in t.trainee_turns())
     if t.scenario != scenario_id:
         return _rejected(text.rejected.format(name=name, reason=text.wrong_scenario.format(found=t.scenario, expected=scenario_id)),
@@ -150,3 +159,30 @@ def _rebuilt(t: Transcript, engine, outcome: str, timed: bool) -> Transcript:  #
                         escalation=s.escalation.value if s.escalation else None,
                         facts_revealed=list(s.revealed), resolution=s.resolution)
     return Transcript(path=t.path, session=session, turns=turns, end=end)
+
+
+def play_script(scenario: Scenario, turns: list[tuple[str, float]], path: Path, trainee: str | None = None,
+                seed: int = 0, stop_after: int | None = None) -> str:
+    """Play (reply, latency in seconds) pairs through the engine with the offline scripted voice, writing a
+    fresh transcript at `path` (an old file there is replaced); return the outcome.
+
+    Used for the reference transcripts beside source notebooks and the demo cohort: such a transcript
+    grades exactly like one a trainee makes in the chat widget. stop_after: leave the chat after that many
+    replies. Raises ShifuError when the engine cannot be imported (the project is not installed).
+    """
+    try:
+        from ..engine import Engine
+    except ImportError as exc:
+        raise ShifuError(f"the role-play engine is not available ({exc}) — fix: install the project with `make setup`") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    engine = Engine(scenario, backend=None, seed=seed, transcript_path=path, trainee=trainee)
+    engine.opening()
+    for i, (reply, latency) in enumerate(turns):
+        if stop_after is not None and i >= stop_after:
+            break
+        if engine.state.ended:
+            break
+        engine.respond(reply, latency_s=latency)
+    return str(engine.finish().outcome)

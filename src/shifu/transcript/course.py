@@ -8,23 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from zoneinfo import ZoneInfo
-
 from .. import clock
 from ..errors import ShifuError
-from ..transcript import read_transcript
-
-# A transcript scorer returns, per rubric criterion: (criterion id, competency or None, points, max).
-CriterionRow = tuple[str, str | None, float, float]
-Scorer = Callable[[Path], list[CriterionRow]]
+from .records import read_transcript
 
 
 @dataclass
 class TranscriptFile:
+    """One transcript of a course, as progress reads it: who and which assignment (from the folders), the
+    scenario, when it started (naive UTC), the outcome its end record states ("" when none), and the
+    (turn, latency_s) of each timed trainee turn. All as written in the file: points come only from
+    replaying it (shifu.transcript.replay)."""
+
     path: Path
     trainee: str
     assignment: str
@@ -86,44 +85,7 @@ def read_transcript_file(path: Path, trainee: str, assignment: str, tz: ZoneInfo
     return tf
 
 
-def rubric_scorer() -> Scorer:
-    """shifu.rubric.score_transcript as a Scorer, on the conversation as the engine replays it.
-
-    A transcript is evidence to replay, not a record to believe: a file the grader would reject (edited
-    buyer lines, no buyer turns, forged outcome) adds no evidence at all; an accepted one is scored as
-    replayed (mood, facts and outcome recomputed from the trainee's replies), with its recorded times.
-    """
-    from ..grading.replay import check_transcript
-    from ..rubric import score_transcript
-
-    def score(path: Path) -> list[CriterionRow]:
-        try:
-            scenario_id = read_transcript(path).scenario
-            checked = check_transcript(path, scenario_id)
-        except ShifuError:
-            return []
-        if not checked.accepted or checked.timed is None:
-            return []
-        result = score_transcript(checked.timed, scenario_id)
-        return [(c.id, c.competency, float(c.points), float(c.max))
-                for c in result.criteria if c.applicable]  # not applicable: not evidence
-
-    return score
-
-
 def read_transcripts(course_dir: Path) -> list[TranscriptFile]:
+    """Every transcript of the course (find_transcripts), each summarised by read_transcript_file."""
     tz = clock.time_zone(course_dir)
     return [read_transcript_file(p, t, a, tz) for p, t, a in find_transcripts(course_dir)]
-
-
-def latency_table(files: Iterable[TranscriptFile]) -> pd.DataFrame:
-    """One row per transcript: its date and the trainee's mean reply latency."""
-    rows = [
-        {"trainee": f.trainee, "assignment": f.assignment, "file": str(f.path), "scenario": f.scenario,
-         "date": f.started, "turns": len(f.latencies),
-         "mean_latency_s": sum(v for _, v in f.latencies) / len(f.latencies)}
-        for f in files if f.latencies
-    ]
-    out = pd.DataFrame(rows, columns=["trainee", "assignment", "file", "scenario", "date", "turns", "mean_latency_s"])
-    out["date"] = pd.to_datetime(out["date"])
-    return out
