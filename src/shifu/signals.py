@@ -418,6 +418,8 @@ class _Reader:
             return True
         if end is not None and kind in self.ph.book.negators.after_scope and self.refused_after(text, end):
             return True
+        if kind in ("over_promise", "breach") and any(w in prefix for w in self.ph.book.over_promise.reported_speech):
+            return True  # "您要求按退一赔十赔偿" repeats her claim; "您的诉求我转交法务" still offers a remedy
         if kind == "empathy":
             if end is not None and self._soothed(text, start, end):
                 return True  # "吊牌剪了也别担心" asks her to stop feeling it; it names no feeling of hers
