@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
+from shifu import paths
 from shifu.scenario import Scenario, load_scenario
 from shifu.signals import ReplyContext, Signals, read_reply
 
@@ -393,6 +394,11 @@ def check(report: dict[str, Any]) -> list[str]:
         if bl and bl["escalated"] < bl["runs"]:
             misses.append(f"blaming escalated {bl['escalated_rate']:.0%} (must be 100%)")
     return misses
+
+
+def default_eval_dir() -> Path:
+    """The labelled set that ships with the project: tests/data/eval under the project root."""
+    return paths.project_root() / "tests" / "data" / "eval"
 
 
 def run(folder: Path, reader: Reader = read_reply, reader_name: str = "rules", seeds: tuple[int, ...] = SEEDS,

@@ -6,7 +6,6 @@ from typing import Optional
 
 import typer
 
-from .. import paths
 from ..errors import ShifuError
 
 
@@ -27,9 +26,9 @@ def eval_cmd(
                                       help="also list held-out failures (spoils the held-out third for tuning)"),
 ) -> None:
     """Precision/recall per signal, agreement per criterion, stock-phrase share and conversation outcomes."""
-    from ..evaluation import EvalSetError, dumps, format_report, run
+    from ..evaluation import EvalSetError, default_eval_dir, dumps, format_report, run
 
-    folder = data or (paths.project_root() / "tests" / "data" / "eval")
+    folder = data or default_eval_dir()
     if not folder.is_dir():
         raise ShifuError(f"{folder}: no labelled set here — fix: pass --data with the folder of replies_*.yaml")
     try:
