@@ -160,6 +160,9 @@ class PhraseBook(Strict):
     stock_phrases: list[str] = Field(min_length=1)
     stock_patterns: list[str] = Field(default_factory=list)  # stock formulas with slots ("换成是我也会着急")
     stock_only_max_rest: int = Field(ge=0, le=20)
+    # a reply mostly made of stock phrases, whose rest offers nothing creditable (no remedy, question for facts,
+    # time, policy, retention offer, empathy in own words), is stock-only too ("理解您~抱歉哦~加微信不行哦~抱歉哦~")
+    stock_heavy_max_share: float = Field(default=0.0, ge=0.0, le=1.0)
     over_promise: OverPromise
     injection: CueSet
     negators: Negators

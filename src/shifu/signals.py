@@ -613,6 +613,11 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
         if not (has & {Signal.empathy, Signal.solution, Signal.policy_correct, Signal.retention_offer}):
             substance = 0.0  # asking the buyer to wait, and nothing else: no content to earn points with
             r.notes.append("stalling only")
+    creditable = {Signal.solution, Signal.probe, Signal.time_commitment, Signal.policy_correct, Signal.retention_offer,
+                  Signal.empathy, Signal.follow_up, Signal.summary}
+    if not stock_only and not any(sp.signal in creditable for sp in spans) and not resolutions and _stock_heavy(r):
+        stock_only, substance = True, 0.0
+        r.notes.append("stock phrases only")
     if stock_only:
         keep = {Signal.stalling, Signal.question, *(Signal(n) for n in _NEGATIVE), Signal.over_promise,
                 Signal.breach, Signal.policy_wrong}
@@ -742,6 +747,18 @@ def _plan_in_history(r: _Reader, ctx: ReplyContext) -> bool:
 
 def _stock_only(r: _Reader) -> bool:
     """Nothing but stock service phrases (理解您的心情/非常抱歉/请耐心等待/您看可以吗…), greetings and particles."""
+    rest, _ = _stock_rest(r)
+    return rest <= r.ph.book.stock_only_max_rest
+
+
+def _stock_heavy(r: _Reader) -> bool:
+    """What is not a stock phrase is at most `stock_heavy_max_share` of the reply's content."""
+    rest, total = _stock_rest(r)
+    return total > 0 and rest <= r.ph.book.stock_heavy_max_share * total
+
+
+def _stock_rest(r: _Reader) -> tuple[int, int]:
+    """(characters of content outside stock phrases, characters of content), set-aside text not counted."""
     text = r.view()  # set-aside text (a grader-aimed line, repeats) is no content either
     covered = [False] * len(text)
     name = normalize(r.ctx.scenario.persona.name)
@@ -750,8 +767,8 @@ def _stock_only(r: _Reader) -> bool:
     for a, b in _longest_first(hits):
         for i in range(a, b):
             covered[i] = True
-    rest = sum(1 for i, c in enumerate(text) if not covered[i] and c.isalnum() and c not in r.ph.fillers)
-    return rest <= r.ph.book.stock_only_max_rest
+    content = [i for i, c in enumerate(text) if c.isalnum() and c not in r.ph.fillers]
+    return sum(1 for i in content if not covered[i]), len(content)
 
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
