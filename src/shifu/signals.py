@@ -615,7 +615,8 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
             r.notes.append("stalling only")
     creditable = {Signal.solution, Signal.probe, Signal.time_commitment, Signal.policy_correct, Signal.retention_offer,
                   Signal.empathy, Signal.follow_up, Signal.summary}
-    if not stock_only and not any(sp.signal in creditable for sp in spans) and not resolutions and _stock_heavy(r):
+    if not stock_only and not any(sp.signal in creditable for sp in spans) and not resolutions and not actions \
+            and _stock_heavy(r):
         stock_only, substance = True, 0.0
         r.notes.append("stock phrases only")
     if stock_only:
