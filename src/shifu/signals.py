@@ -580,6 +580,16 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     bad, found = _cue_hits(r, fair, r.cues.policy_bad, "policy_wrong", Signal.policy_wrong, compact=True)
     spans += found
 
+    # a remedy in the same sentence as a wrong offer is part of that offer ("全额退款,鞋子您也不用退了";
+    # "私下给您发个20的红包"): a mentor credits no solution there
+    bad_offer = [(sp.start, sp.end) for sp in spans
+                 if sp.signal in (Signal.over_promise, Signal.breach, Signal.off_platform_payment, Signal.privacy_breach)]
+    if bad_offer:
+        sentences = [(r.where[a], r.where[b - 1] + 1) for a, b in _pieces(good, _SENTENCE_SEP) if b > a]
+        tainted = [(x, y) for x, y in sentences if any(x <= a < y or x < b <= y for a, b in bad_offer)]
+        spans = [sp for sp in spans if sp.signal is not Signal.solution
+                 or not any(x <= sp.start < y for x, y in tainted)]
+        resolutions = {sp.detail for sp in spans if sp.signal is Signal.solution and sp.detail in resolutions}
     wrong = {Signal.arguing, Signal.breach, Signal.privacy_breach, Signal.off_platform_payment}
     if any(sp.signal in wrong for sp in spans):
         # "您说得对,我们确实违反了广告法…" agrees in order to give in: a mentor credits no empathy here
