@@ -88,6 +88,8 @@ class Actions(Strict):
     # verbs that pass the problem on without changing anything for the buyer ("催仓库", "登记", "反馈"):
     # an action made only of these does not stop a reply from stalling
     passing_on: list[str] = Field(default_factory=list)
+    # words that make an action vague ("我们会尽快安排"): such an action names no concrete step either
+    vague: list[str] = Field(default_factory=list)
 
     @field_validator("patterns")
     @classmethod
@@ -368,6 +370,7 @@ class CompiledPhrases:
     plan_words: Matcher
     actions: Matcher
     passing_on: tuple[str, ...]
+    vague_actions: tuple[str, ...]
     remedies: Matcher
     feelings: Matcher
     q_requests: Matcher
@@ -418,6 +421,7 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         plan_words=Matcher.build(book.plan_words),
         actions=Matcher.build([], book.actions.patterns),
         passing_on=tuple(book.actions.passing_on),
+        vague_actions=tuple(normalize(w) for w in book.actions.vague),
         remedies=Matcher.build([], book.remedies.patterns),
         feelings=Matcher.build(book.feelings),
         q_requests=Matcher.build([], book.questions.requests),

@@ -615,7 +615,8 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     # asking to wait is read on the fair text: "马上处理马上处理马上处理" is set aside as a repeat, but still a stall
     stall_fair = r.first(fair, r.ph.signals["stalling"], "stalling")
     # "已经帮您催促仓库了" passes the problem on and changes nothing for the buyer: still waiting
-    doing = [(a, b) for a, b, _ in actions if not fair[a:b].endswith(r.ph.passing_on)] if r.ph.passing_on else actions
+    doing = [(a, b) for a, b, _ in actions if not (r.ph.passing_on and fair[a:b].endswith(r.ph.passing_on))
+             and not any(v in fair[a:b] for v in r.ph.vague_actions)]  # "我们会尽快安排" names no step
     concrete = bool(resolutions or doing or probed or choice or has & {Signal.time_commitment, Signal.probe})
     if stall_fair and not concrete:
         spans.append(r.span(Signal.stalling, *stall_fair, compact=True))
