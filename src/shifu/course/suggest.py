@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ShifuError
-from .nbgrader_api import load_config
+from ..grading.gradebook import gradebook_url
 
 REVIEW_PREFIX = "review__"
 # Shown before every suggestion so no mentor takes it for a grade.
@@ -81,7 +81,7 @@ def suggest_reviews(course: Path, assignment: str | None = None, db_url: str | N
 
         load_llm_config()  # no model configured: a clear error saying how to configure one, before any work
         judge = default_judge()
-    url = db_url or str(load_config(course).CourseDirectory.db_url)
+    url = gradebook_url(course, db_url)
     result = SuggestResult()
     with Gradebook(url) as gb:
         assignments = [a for a in gb.assignments if assignment is None or a.name == assignment]

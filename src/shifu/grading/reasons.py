@@ -142,7 +142,7 @@ def points_details(grades: SubmissionGrades, executed: dict[str, NotebookNode]) 
     """Graded cells below full marks (and why, from their outputs), and answers waiting for a mentor."""
     lost = []
     waiting = 0
-    for g in grades.cells:
+    for g in grades.cell_grades:
         if g.needs_manual_grade:
             waiting += 1
             continue
