@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ShifuError
-from ..grading.gradebook import gradebook_url
+from ..grading.gradebook import gradebook_url, open_gradebook
 
 REVIEW_PREFIX = "review__"
 # Shown before every suggestion so no mentor takes it for a grade.
@@ -74,7 +74,7 @@ def default_judge() -> Judge:
 def suggest_reviews(course: Path, assignment: str | None = None, db_url: str | None = None, overwrite: bool = False,
                     judge: Judge | None = None) -> SuggestResult:
     """Write one suggestion per review cell per submission that has role-play transcripts."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     if judge is None:
         from ..llm_config import load_llm_config
@@ -83,7 +83,7 @@ def suggest_reviews(course: Path, assignment: str | None = None, db_url: str | N
         judge = default_judge()
     url = gradebook_url(course, db_url)
     result = SuggestResult()
-    with Gradebook(url) as gb:
+    with open_gradebook(url) as gb:
         assignments = [a for a in gb.assignments if assignment is None or a.name == assignment]
         if assignment and not assignments:
             raise ShifuError(f"no assignment {assignment!r} in the gradebook — fix: grade it first (`shifu grade`)")

@@ -320,6 +320,38 @@ def submission_grades(db_url: str, course_id: str, assignment: str, student: str
             return None
 
 
+@dataclass(frozen=True)
+class SourceCell:
+    """A cell of the released notebook as `nbgrader generate_assignment` stored it."""
+
+    name: str                   # grade id
+    cell_type: str              # code | markdown
+    source: str
+    checksum: str | None
+    locked: bool
+
+
+@dataclass(frozen=True)
+class NotebookCells:
+    """What the gradebook holds of one assignment notebook: its stored cells and graded cells' points."""
+
+    source_cells: dict[str, SourceCell]     # grade id → cell
+    points: dict[str, float]                # grade id of a graded cell → its max score
+
+
+def notebook_cells(db_url: str, course_id: str, assignment: str, notebook: str) -> NotebookCells | None:
+    """The gradebook's record of NOTEBOOK (a file stem) of ASSIGNMENT, or None when it is not part of it."""
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            nb = gb.find_notebook(notebook, assignment)
+        except MissingEntry:
+            return None
+        return NotebookCells(
+            source_cells={c.name: SourceCell(c.name, c.cell_type, c.source or "", c.checksum, bool(c.locked))
+                          for c in nb.source_cells},
+            points={c.name: float(c.max_score) for c in nb.grade_cells})
+
+
 def assignment_max_score(db_url: str, course_id: str, assignment: str) -> float:
     """The assignment's total points (0 when the gradebook does not know it)."""
     with Gradebook(db_url, course_id) as gb:
