@@ -48,12 +48,17 @@ def grade(
     began = time.monotonic()
     from ..grading import grade_course
 
+    notes: list[str] = []
     try:
         with _progress_bar(progress) as bar:
             results = grade_course(root, assignment=assignment, workers=workers, timeout=timeout, db_url=db,
-                                   progress=bar, force=force, feedback=feedback, sandbox=not no_sandbox)
+                                   progress=bar, force=force, feedback=feedback, sandbox=not no_sandbox, notes=notes)
     except ShifuError as exc:
-        raise ShifuError([dataclasses.replace(p, field=FLAGS.get(p.field, p.field)) for p in exc.problems]) from None
+        # the same kind of error (CourseLocked, SandboxUnavailable …), fields named as this command's flags
+        raise type(exc)([dataclasses.replace(p, field=FLAGS.get(p.field, p.field)) for p in exc.problems]) from None
+    finally:
+        for line in notes:
+            typer.echo(f"note: {line}", err=True)
     took = time.monotonic() - began
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))

@@ -17,7 +17,6 @@ import copy
 import glob
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -65,7 +64,7 @@ def grade_course(course_dir: Path, assignment: str | Sequence[str] | None = None
     (gradebook.gradebook_url). progress: told of each finished submission (see Progress); the
     caller draws it. force: grade again submissions graded before. sandbox: False runs trainee
     code unconfined (unsafe). limits: rlimits of each kernel. notes: receives lines for the mentor
-    (a lock taken over); printed to stderr when not given. Returns one result per submission,
+    (a lock taken over); written to the course's .nbgrader.log either way. Returns one result per submission,
     by assignment, then student.
 
     Raises ShifuError (nothing graded) for: no usable sandbox, broken grading content, a course
@@ -84,9 +83,8 @@ def grade_course(course_dir: Path, assignment: str | Sequence[str] | None = None
         raise ShifuError([Problem("", "timeout", f"must be 0 (no limit) or more seconds, got {timeout}", "")])
     said: list[str] = [] if notes is None else notes
     with course_lock(course.root, said), working_directory(course.root), _quiet_warnings(), shared_engines():
-        if notes is None:
-            for line in said:
-                print(f"note: {line}", file=sys.stderr)
+        for line in said:
+            course.log.warning(line)  # in .nbgrader.log too, whoever called
         journal = Journal(course.root)
         plan, results = _plan(course, assignment, force, journal)
         report = _counter(progress, total=len(plan) + len(results))
