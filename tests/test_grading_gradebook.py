@@ -92,3 +92,14 @@ def test_progress_is_told_of_every_submission(tmp_path: Path, monkeypatch: pytes
     assert seen[0] == (0, 2, None)
     assert [(d, t) for d, t, _ in seen[1:]] == [(1, 2), (2, 2)]
     assert {s for _, _, s in seen[1:]} == {".ghost", "empty"}
+
+
+def test_naming_the_gradebook_layer_loads_no_nbgrader() -> None:
+    """Every `shifu` command imports the CLI; nbgrader.api pulls in nbformat and jsonschema's IRI grammars
+    (seconds of CPU on a busy machine), so they load only when a gradebook is used (grading.skip_slow_imports)."""
+    import subprocess
+
+    code = ("import sys, shifu.cli, shifu.grading.gradebook, shifu.grading.nbgrader_course, shifu.progress.evidence\n"
+            "print(sorted(m for m in ('nbformat', 'nbgrader.api', 'shifu.grading.runner') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

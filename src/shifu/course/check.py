@@ -23,7 +23,7 @@ import nbformat
 
 from . import layout
 from .build import build_course, select
-from ..grading import GRADER_NAME, grade_course
+from ..grading import GRADER_NAME
 from ..grading.gradebook import read_scores
 from ..grading.limits import default_workers
 
@@ -229,6 +229,8 @@ def _cell_errors(notebook: Path) -> list[str]:
 
 
 def check_untouched(scratch: Path, assignments: list[str], workers: int, timeout: int | None, db_url: str) -> list[Finding]:
+    from ..grading import grade_course  # nbgrader and jupyter_client load when grading starts
+
     for a in assignments:
         dest = scratch / "submitted" / UNTOUCHED / a
         shutil.copytree(layout.release_dir(scratch) / a, dest)

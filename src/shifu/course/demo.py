@@ -23,7 +23,7 @@ from ..errors import ShifuError, display_path
 from . import layout
 from .build import build_course
 from ..grading.limits import default_workers
-from ..grading import GRADER_NAME, SubmissionResult, grade_course
+from ..grading import GRADER_NAME, SubmissionResult
 from .simulate import (MentorPanel, Profiles, Submitted, cohort_kpi, deal_mentors, grade_as_mentors, load_mentors,
                        load_profiles, submit_cohort)
 
@@ -136,6 +136,8 @@ def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | No
         f"with {plays} role-play transcripts ({result.timings['simulate']:.0f} s)")
 
     t = time.perf_counter()
+    from ..grading import grade_course  # nbgrader and jupyter_client load when grading starts
+
     result.outcomes = grade_course(course, None, workers=workers, timeout=timeout, db_url=db_url, force=True, feedback=True)
     result.timings["grade"] = time.perf_counter() - t
     failed = [o for o in result.outcomes if not o.graded]

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-import nbgrader.api
-from nbgrader.api import Gradebook, MissingEntry
-
 from .. import paths
 from ..errors import ShifuError
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
+    from nbgrader.api import Gradebook
     from traitlets.config import Config
 
 # where a mentor sets the gradebook URL; named in every fix below
@@ -36,6 +36,17 @@ SETTING = "SHIFU_GRADEBOOK_URL, or CourseDirectory.db_url in the course's nbgrad
 
 # tables every nbgrader gradebook has (nbgrader.api's models); a database without them is something else
 NBGRADER_TABLES = {"assignment", "student", "grade", "submitted_assignment"}
+
+
+def _api() -> "ModuleType":
+    """nbgrader.api, imported on first use: it pulls in nbformat, which every `shifu` command that only
+    names this module (the lab, progress) would otherwise load at start-up (see grading.skip_slow_imports)."""
+    from . import skip_slow_imports
+
+    skip_slow_imports()
+    import nbgrader.api
+
+    return nbgrader.api
 
 
 # -- where the gradebook is -------------------------------------------------------------------------
@@ -118,7 +129,7 @@ def schema_gaps(columns: dict[str, set[str]]) -> list[str]:
     missing tables when it opens a database; its migrations leave e.g. task_cells to that).
     """
     gaps = []
-    for name, table in sorted(nbgrader.api.Base.metadata.tables.items()):
+    for name, table in sorted(_api().Base.metadata.tables.items()):
         if name in columns:
             gaps += [f"{name}.{c.name}" for c in table.columns if c.name not in columns[name]]
     return gaps
@@ -174,7 +185,7 @@ def check_schema(url: str, upgrade: bool = False) -> list[str]:
 # -- opening it -------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def open_gradebook(url: str, upgrade: bool = False, checked: bool = False) -> Iterator[Gradebook]:
+def open_gradebook(url: str, upgrade: bool = False, checked: bool = False) -> Iterator["Gradebook"]:
     """An nbgrader Gradebook on an existing gradebook only, of this nbgrader's schema (see check_schema); closed on exit.
 
     checked: the caller has just run check_schema on this URL (it is not repeated)."""
@@ -186,10 +197,10 @@ def open_gradebook(url: str, upgrade: bool = False, checked: bool = False) -> It
     engine = create_engine(url)
     try:
         with Session(engine) as s:  # reuse the course id already there, so opening writes nothing
-            course_id = s.scalars(select(nbgrader.api.Course.id)).first() or "default_course"
+            course_id = s.scalars(select(_api().Course.id)).first() or "default_course"
     finally:
         engine.dispose()
-    gb = Gradebook(url, course_id=course_id)
+    gb = _api().Gradebook(url, course_id=course_id)
     try:
         yield gb
     finally:
@@ -210,9 +221,10 @@ def shared_engines() -> Iterator[None]:
     run holds the course lock, so once an engine's tables were checked (and made, where missing)
     the checks are answered from that: the tables exist.
     """
-    original = nbgrader.api.create_engine
-    original_inspect = nbgrader.api.inspect
-    metadata = nbgrader.api.Base.metadata
+    api = _api()
+    original = api.create_engine
+    original_inspect = api.inspect
+    metadata = api.Base.metadata
     engines: dict[tuple, Any] = {}
     checked: set[int] = set()   # id() of engines whose tables were checked
 
@@ -237,14 +249,14 @@ def shared_engines() -> Iterator[None]:
         if bind is not None and any(bind is e for e in engines.values()):
             checked.add(id(bind))
 
-    nbgrader.api.create_engine = create_engine
-    nbgrader.api.inspect = inspect
+    api.create_engine = create_engine
+    api.inspect = inspect
     metadata.create_all = create_all  # type: ignore[method-assign]
     try:
         yield
     finally:
-        nbgrader.api.create_engine = original
-        nbgrader.api.inspect = original_inspect
+        api.create_engine = original
+        api.inspect = original_inspect
         del metadata.create_all
         for engine in engines.values():
             engine.dispose()
@@ -301,22 +313,25 @@ def _grades_of(sub: Any) -> SubmissionGrades:
 
 def assignment_ids(db_url: str, course_id: str) -> set[str]:
     """Names of the assignments the gradebook knows (made by `nbgrader generate_assignment`)."""
-    with Gradebook(db_url, course_id) as gb:
+    api = _api()
+    with api.Gradebook(db_url, course_id) as gb:
         return {a.name for a in gb.assignments}
 
 
 def notebook_ids(db_url: str, course_id: str, assignment: str) -> list[str]:
     """Names (file stems) of the assignment's notebooks."""
-    with Gradebook(db_url, course_id) as gb:
+    api = _api()
+    with api.Gradebook(db_url, course_id) as gb:
         return [nb.name for nb in gb.find_assignment(assignment).notebooks]
 
 
 def submission_grades(db_url: str, course_id: str, assignment: str, student: str) -> SubmissionGrades | None:
     """The submission's grades as the formgrader would show them, or None when there is none."""
-    with Gradebook(db_url, course_id) as gb:
+    api = _api()
+    with api.Gradebook(db_url, course_id) as gb:
         try:
             return _grades_of(gb.find_submission(assignment, student))
-        except MissingEntry:
+        except api.MissingEntry:
             return None
 
 
@@ -341,10 +356,11 @@ class NotebookCells:
 
 def notebook_cells(db_url: str, course_id: str, assignment: str, notebook: str) -> NotebookCells | None:
     """The gradebook's record of NOTEBOOK (a file stem) of ASSIGNMENT, or None when it is not part of it."""
-    with Gradebook(db_url, course_id) as gb:
+    api = _api()
+    with api.Gradebook(db_url, course_id) as gb:
         try:
             nb = gb.find_notebook(notebook, assignment)
-        except MissingEntry:
+        except api.MissingEntry:
             return None
         return NotebookCells(
             source_cells={c.name: SourceCell(c.name, c.cell_type, c.source or "", c.checksum, bool(c.locked))
@@ -354,10 +370,11 @@ def notebook_cells(db_url: str, course_id: str, assignment: str, notebook: str) 
 
 def assignment_max_score(db_url: str, course_id: str, assignment: str) -> float:
     """The assignment's total points (0 when the gradebook does not know it)."""
-    with Gradebook(db_url, course_id) as gb:
+    api = _api()
+    with api.Gradebook(db_url, course_id) as gb:
         try:
             return float(gb.find_assignment(assignment).max_score)
-        except MissingEntry:
+        except api.MissingEntry:
             return 0.0
 
 
