@@ -7,7 +7,7 @@ evidence, proficiency, charts, HTML, CSV), not the builder's.
 Populating: assignments, notebooks and grade cells through Gradebook's add_* methods; the 20,000
 submissions, their notebooks and grades as bulk ORM inserts (`Gradebook.db.execute(insert(Model), rows)`)
 on nbgrader's own session and models — add_submission commits once per submission, far too slow here.
-Reading: the report reads through shifu.progress.gradebook (bulk ORM queries on Gradebook.db).
+Reading: the report reads through shifu.grading.gradebook_tables (bulk ORM queries on Gradebook.db).
 Baseline in the same run: reading a sample of trainees the per-object way
 (Gradebook.find_submission_notebook(...).grades), scaled to the whole cohort.
 

@@ -14,6 +14,6 @@ course = gc.build_course(Path(tempfile.mkdtemp()) / "course", cell_timeout=300)
 code = "" if n == 0 else f"import sys\nfor _ in range({n}):\n    sys.stdout.write('x' * (1024 * 1024) + '\\n')\n"
 gc.submit(course, "flood", gc.answered(course, gc.GOOD + code))
 t = time.time()
-res = grade_course(course, workers=1, progress=False)
+res = grade_course(course, workers=1)
 print("N", n, "secs", round(time.time() - t, 1), "maxrss_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
       [(r.student, r.status, r.score, r.reasons[:2]) for r in res])

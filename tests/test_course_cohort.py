@@ -15,7 +15,8 @@ import grading_course as gc  # tests/ is on the path under pytest
 from shifu import paths
 from shifu.course import layout
 from shifu.course.build import build_course
-from shifu.course.grade import autograde, read_scores
+from shifu.grading import grade_course
+from shifu.grading.gradebook import read_scores
 from shifu.course.simulate import strip_solution
 
 A = "m01_logistics"
@@ -52,7 +53,8 @@ def graded(tmp_path_factory):
                                      "q2_reply": 'raise RuntimeError("boom")'}, '{"type": "session", "scen')
     _submission(course, "never-ending", {"q1_reply": "while True:\n    pass", "q2_reply": good["q2_reply"]}, None)
 
-    outcomes = {o.student: o for o in autograde(course, [A], workers=2, timeout=120, db_url=db)}
+    outcomes = {o.student: o for o in grade_course(course, [A], workers=2, timeout=120, db_url=db, force=True,
+                                                    feedback=False)}
     scores = {s.student: s for s in read_scores(course, db)}
     return outcomes, scores, course, db
 

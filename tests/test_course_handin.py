@@ -42,7 +42,7 @@ def _unfinished(path: Path) -> None:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     from shifu.course.build import build_course
-    from shifu.course.grade import read_scores
+    from shifu.grading.gradebook import read_scores
     from shifu.grading import grade_course
 
     course = tmp_path_factory.mktemp("handin") / "course"
@@ -67,7 +67,7 @@ def graded(tmp_path_factory):
     chooser = gc.submit_release(course, "chooser", A, magic, {f"{SC}.1.jsonl": reference})
     _unfinished(chooser / TRANSCRIPT)
     choose(chooser, TRANSCRIPT, TRANSCRIPT)
-    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db, progress=False)}
+    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db)}
     scores = {s.student: s for s in read_scores(course, db)}
     return results, scores, course, db, src
 
@@ -116,7 +116,7 @@ def test_the_maximum_is_the_sum_of_the_cells_and_the_mentor_cell_is_one_task(gra
 def test_a_mentor_mark_counts_once(graded):
     from nbgrader.api import Gradebook
 
-    from shifu.course.grade import read_scores
+    from shifu.grading.gradebook import read_scores
 
     _, scores, course, db, _ = graded
     before = scores["magic"].score

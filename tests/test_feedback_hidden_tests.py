@@ -20,7 +20,7 @@ def test_feedback_html_has_no_hidden_test_code(tmp_path: Path) -> None:
     source = (course / "source" / gc.ASSIGNMENT / f"{gc.NOTEBOOK}.ipynb").read_text(encoding="utf-8")
     assert "BEGIN HIDDEN TESTS" in source, "the fixture course has hidden tests to leak"
     gc.submit(course, "good", gc.answered(course, gc.GOOD))
-    results = grade_course(course, workers=1, progress=False)
+    results = grade_course(course, workers=1)
     assert results[0].graded, results[0].reason
     pages = list((course / "feedback" / "good").rglob("*.html"))
     assert pages

@@ -34,7 +34,7 @@ def test_feedback_page_speaks_chinese_and_names_every_item(tmp_path: Path) -> No
 
     course = gc.build_course(tmp_path / "course", cell_timeout=60)
     gc.submit(course, "good", gc.answered(course, gc.GOOD))
-    results = grade_course(course, workers=1, progress=False)
+    results = grade_course(course, workers=1)
     assert results[0].graded, results[0].reason
     html = "\n".join(p.read_text(encoding="utf-8") for p in (course / "feedback" / "good").rglob("*.html"))
     for english in ("Test cell", "Score:", "Student's answer", "Grade cell", "Comments:", "(Top)"):

@@ -58,7 +58,7 @@ def linked(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (lazy / f"{gc.NOTEBOOK}.ipynb").symlink_to(f"../../../source/{gc.ASSIGNMENT}/{gc.NOTEBOOK}.ipynb")
     (lazy / "timestamp.txt").write_text("2026-11-20 10:00:00.000000 UTC", encoding="utf-8")
 
-    results = grade_course(course, workers=2, progress=False)
+    results = grade_course(course, workers=2)
     return {"course": course, "results": {r.student: r for r in results}}
 
 
@@ -229,7 +229,7 @@ def _m01_submit(course: Path, student: str) -> Path:
 @pytest.mark.slow
 @needs_bwrap
 def test_transcript_symlinked_to_the_reference_earns_nothing(tmp_path):
-    from shifu.course.grade import read_scores
+    from shifu.grading.gradebook import read_scores
     from shifu.grading import grade_course
 
     course = _m01_course(tmp_path)
@@ -237,7 +237,7 @@ def test_transcript_symlinked_to_the_reference_earns_nothing(tmp_path):
     _m01_submit(course, "honest")                          # no role-play done
     linker = _m01_submit(course, "linker")                 # no role-play done either, but a link
     (linker / f"{SC}.jsonl").symlink_to(f"../../../reference/{A}/{SC}.jsonl")
-    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db, progress=False)}
+    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db)}
     scores = {s.student: s for s in read_scores(course, db)}
     # a link out of the trainee's own folder is refused outright, with the reason
     assert not results["linker"].graded and "links" in results["linker"].reason, results["linker"].reason
@@ -275,7 +275,7 @@ def test_odd_cell_metadata_fails_only_its_own_submission(tmp_path):
     raw = json.loads(nbformat.writes(gc.answered(course, gc.GOOD)))
     raw["cells"][0]["metadata"]["nbgrader"] = "not a dict"   # nbformat reads it with a warning only
     gc.submit(course, "zz_attacker", json.dumps(raw))
-    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    results = {r.student: r for r in grade_course(course, workers=2)}
     assert results["victim"].graded and results["victim"].score == 3.0
     assert "zz_attacker" in results
 
@@ -297,7 +297,7 @@ def test_patched_labcheck_earns_no_lab_points(tmp_path):
 
     from shifu.course import layout
     from shifu.course.build import build_course
-    from shifu.course.grade import read_scores
+    from shifu.grading.gradebook import read_scores
     from shifu.grading import grade_course
 
     course = tmp_path / "course"
@@ -312,7 +312,7 @@ def test_patched_labcheck_earns_no_lab_points(tmp_path):
         nb = nbformat.read(dest / f"{LAB}.ipynb", as_version=4)
         gc.cell(nb, "ex2_conversion_answer").source = answer
         nbformat.write(nb, dest / f"{LAB}.ipynb")
-    results = {r.student: r for r in grade_course(course, assignment=LAB, workers=2, db_url=db, progress=False)}
+    results = {r.student: r for r in grade_course(course, assignment=LAB, workers=2, db_url=db)}
     assert all(r.graded for r in results.values()), {k: r.reason for k, r in results.items()}
     scores = {s.student: s.cells for s in read_scores(course, db)}
     assert scores["dummy"]["ex2_conversion__kpi_reporting"][0] == 0   # the dummy answer is wrong
@@ -352,7 +352,7 @@ def test_deeply_nested_reply_fails_only_its_own_submission(tmp_path):
     nb = nbformat.read(attacker, as_version=4)
     gc.cell(nb, "q1_reply").source = "q1_reply = " + " + ".join(['"亲"'] * 5000)
     nbformat.write(nb, attacker)
-    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db, progress=False)}
+    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db)}
     assert results["victim"].graded and results["victim"].score > 0
     assert "zz_attacker" in results
 
@@ -374,7 +374,7 @@ def test_feedback_html_carries_no_trainee_script(tmp_path):
     written = ('亲,您好<img src=x onerror="window.OWNED_BY_MD=1"><script>window.OWNED_BY_MD2=1</script>'
                '<a href="JaVaScRiPt:alert(1)">点我</a><div onmouseover="window.OWNED_BY_HOVER=1">悬停</div>')
     gc.submit(course, "xss", gc.answered(course, gc.GOOD + code, written))
-    results = grade_course(course, workers=1, progress=False)
+    results = grade_course(course, workers=1)
     assert results[0].graded
     html = (course / "feedback" / "xss" / gc.ASSIGNMENT / f"{gc.NOTEBOOK}.html").read_text(encoding="utf-8")
     # honest: nothing in the page runs, wherever it came from (markdown answer, HTML/Markdown/SVG output)
@@ -405,7 +405,7 @@ def test_input_transformer_cannot_rewrite_the_test_cells(tmp_path):
     course = gc.build_course(tmp_path / "course", cell_timeout=60)
     gc.submit(course, "nothing", gc.answered(course, "average_wait = None\n"))
     gc.submit(course, "rewriter", gc.answered(course, "average_wait = None\n" + TRANSFORMER))
-    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    results = {r.student: r for r in grade_course(course, workers=2)}
     assert results["nothing"].graded and results["nothing"].score == 0
     assert results["rewriter"].score == results["nothing"].score, results["rewriter"].reasons
 
@@ -441,7 +441,7 @@ def test_patched_kernel_or_lying_values_cannot_pass_the_test_cells(tmp_path):
     gc.submit(course, "patcher", gc.answered(course, "average_wait = None\n" + RUN_CELL_PATCH))
     gc.submit(course, "liar", gc.answered(course, ALWAYS_EQUAL))
     gc.submit(course, "good", gc.answered(course, gc.GOOD))
-    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    results = {r.student: r for r in grade_course(course, workers=2)}
     assert all(r.graded for r in results.values()), {k: r.reasons for k, r in results.items()}
     assert results["nothing"].score == 0
     assert results["patcher"].score == 0, results["patcher"].reasons
@@ -544,7 +544,7 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
             nb.cells.insert(nb.cells.index(gc.cell(nb, "waits_test__analysis")), new_code_cell("waits = [1, 1]\n"))
         gc.submit(course, student, nb)
-    results = {r.student: r for r in grade_course(course, workers=2, progress=False)}
+    results = {r.student: r for r in grade_course(course, workers=2)}
     snap = gc.gradebook_snapshot("sqlite:///" + str(course / "gradebook.db"))
     scores = {student: {name: g[0] for name, g in sub["notebooks"][gc.NOTEBOOK]["grades"].items()}
               for (_, student), sub in snap["submissions"].items()}

@@ -34,7 +34,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict:
     students = gc.cohort(base)
     ours = root / "ours"
     shutil.copytree(base, ours)
-    results = grade_course(ours, workers=3, timeout=NOTEBOOK_TIMEOUT, progress=False)
+    results = grade_course(ours, workers=3, timeout=NOTEBOOK_TIMEOUT)
     return {"root": root, "base": base, "course": ours, "students": students,
             "results": {r.student: r for r in results}}
 

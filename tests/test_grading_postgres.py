@@ -82,7 +82,7 @@ def test_postgres_gradebook_matches_plain_nbgrader(postgres: tuple[str, str], tm
     shutil.copytree(ours, plain)
     gc.generate_assignment(plain, gc.ASSIGNMENT, {gc.NOTEBOOK: gc.source_notebook()}, db_url=plain_url)
 
-    results = {r.student: r for r in grade_course(ours, workers=3, db_url=ours_url, progress=False)}
+    results = {r.student: r for r in grade_course(ours, workers=3, db_url=ours_url)}
     assert {s: (r.status, r.score) for s, r in results.items()} == {
         "good": (GRADED, 3), "poor": (GRADED, 2), "broken": (FAILED, 0)}
     assert all(r.feedback for s, r in results.items() if s != "broken")

@@ -68,7 +68,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict:
     victim_before = victim_nb.read_bytes()
     os.environ["SHIFU_LLM_API_KEY"] = SECRET
     try:
-        results = grade_course(course, workers=3, progress=False)
+        results = grade_course(course, workers=3)
     finally:
         del os.environ["SHIFU_LLM_API_KEY"]
     return {"course": course, "results": {r.student: r for r in results}, "victim_before": victim_before,
@@ -189,7 +189,7 @@ def test_a_killed_regrade_is_graded_again_by_the_next(tmp_path: Path) -> None:
     slow = gc.answered(course, gc.GOOD)
     slow.cells.insert(2, new_code_cell("import time\ntime.sleep(8)\n"))
     gc.submit(course, "slow", slow)
-    assert grade_course(course, progress=False)[0].score == 3
+    assert grade_course(course)[0].score == 3
 
     # a --force regrade killed while the notebook runs (kill -9, as the OOM killer would)
     proc = _shifu_grade(course, "--force")
@@ -206,7 +206,7 @@ def test_a_killed_regrade_is_graded_again_by_the_next(tmp_path: Path) -> None:
     assert marker.exists()   # it died half-way
 
     notes: list[str] = []
-    results = grade_course(course, progress=False, notes=notes)   # no --force: nbgrader alone would skip it
+    results = grade_course(course, notes=notes)   # no --force: nbgrader alone would skip it
     r = results[0]
     assert (r.student, r.status, r.score) == ("slow", GRADED, 3), r.reason
     assert "graded before" not in r.reason and not marker.exists()
@@ -233,11 +233,11 @@ def test_infrastructure_failures_are_retried_then_reported_as_such(tmp_path: Pat
             raise execute.InfrastructureError("the output of cell 3 was lost (no message in 60 s)")
         return await real_run(self, notebook_timeout)
     monkeypatch.setattr(execute.KernelRun, "run", flaky_run)
-    r = grade_course(course, progress=False)[0]
+    r = grade_course(course)[0]
     assert (r.status, r.score) == (GRADED, 3), r.reason       # retried once with a fresh kernel
 
     failures["left"] = 10
-    r = grade_course(course, progress=False, force=True)[0]
+    r = grade_course(course, force=True)[0]
     assert r.status == FAILED
     assert "infrastructure, not the trainee's work" in r.reason and "run `shifu grade` again" in r.reason
 
@@ -250,7 +250,7 @@ def test_a_second_run_exits_naming_the_holder(tmp_path: Path) -> None:
     assert me["pid"] == os.getpid()
     assert "another `shifu grade` is grading this course" in err and f"pid {os.getpid()}" in err, err
     assert not (course / "autograded").exists()
-    results = grade_course(course, progress=False)   # free again once the holder is done
+    results = grade_course(course)   # free again once the holder is done
     assert results[0].status == GRADED
 
 

@@ -174,7 +174,7 @@ def _submit(course: Path, student: str, replies: dict[str, str], transcript: str
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     from shifu.course.build import build_course
-    from shifu.course.grade import read_scores
+    from shifu.grading.gradebook import read_scores
     from shifu.grading import grade_course
 
     course = tmp_path_factory.mktemp("attacks") / "course"
@@ -192,7 +192,7 @@ def graded(tmp_path_factory):
     _submit(course, "genuine", good, reference)
     _submit(course, "copier", WEAK, reference.replace('"trainee": "reference"', '"trainee": "copier"'))
     _submit(course, "broken", {"q1_reply": 'q1_reply = """亲,您好\n', "q2_reply": WEAK["q2_reply"]}, None)
-    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db, progress=False)}
+    results = {r.student: r for r in grade_course(course, assignment=A, workers=2, db_url=db)}
     scores = {s.student: s for s in read_scores(course, db)}
     return results, scores, course
 

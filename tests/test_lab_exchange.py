@@ -201,7 +201,7 @@ def test_the_mentor_grades_a_submitted_roleplay_with_the_chat_in_formgrader(sing
     assert col.returncode == 0, col.stderr[-2000:]
     course = mentor.root_dir
     db = "sqlite:///" + str(course / "gradebook.db")
-    results = grade_course(course, assignment=a, workers=1, db_url=db, progress=False)
+    results = grade_course(course, assignment=a, workers=1, db_url=db)
     assert all(r.graded for r in results), [r.reason for r in results]
     with Gradebook(db, "shifu") as gb:
         nb_id = gb.find_submission_notebook(a, a, TRAINEE).id

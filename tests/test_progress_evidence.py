@@ -11,7 +11,7 @@ from progress_builders import build_gradebook, db_url, write_grader, write_trans
 from shifu.errors import ShifuError
 from shifu.progress.config import load_taxonomy
 from shifu.progress.evidence import build_evidence, collect_evidence, missing_submissions, tag_of
-from shifu.progress.gradebook import load_gradebook
+from shifu.grading.gradebook_tables import load_gradebook
 from shifu.transcript.course import read_transcripts
 
 
@@ -187,7 +187,7 @@ def test_criterion_means_what_the_scenarios_rubric_says(tmp_path):
                             "cell": ["q1_reply__need_tracing", "q1_reply__need_tracing"],
                             "source": ['reply_points(q1_reply, "late-parcel-wrong-station", "在吗", 2.0)',
                                        "reply_points(q1_reply, 'milk-powder-repeat-buyer', '在吗', 2.0)"]})
-    from shifu.progress.gradebook import GradebookData
+    from shifu.grading.gradebook_tables import GradebookData
 
     gbd = GradebookData(grades=grades, sources=sources, submissions=pd.DataFrame(columns=["trainee", "assignment", "timestamp"]),
                         students=pd.DataFrame({"trainee": ["a"], "name": [""]}),
@@ -201,7 +201,7 @@ def test_criterion_means_what_the_scenarios_rubric_says(tmp_path):
 
 
 def test_gradebook_cell_sources_are_read(course):
-    from shifu.progress.gradebook import load_gradebook
+    from shifu.grading.gradebook_tables import load_gradebook
 
     grader, c = course
     src = load_gradebook(db_url(c)).sources

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from progress_builders import build_gradebook, write_grader
 from shifu.errors import ShifuError
-from shifu.progress.gradebook import check_schema, load_gradebook, schema_gaps, upgrade_command
+from shifu.grading.gradebook import check_schema, schema_gaps, upgrade_command
+from shifu.grading.gradebook_tables import load_gradebook
 
 OLD = Path(nbgrader.__file__).parent / "tests" / "apps" / "files" / "gradebook.db"
 

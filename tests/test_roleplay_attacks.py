@@ -155,7 +155,7 @@ def test_a_transcript_the_grader_rejects_adds_no_progress_evidence(tmp_path):
     from shifu import paths
     from shifu.progress.config import load_taxonomy
     from shifu.progress.evidence import build_evidence
-    from shifu.progress.gradebook import GradebookData
+    from shifu.grading.gradebook_tables import GradebookData
     from shifu.progress.evidence import rubric_scorer
 
     records = _records()

@@ -140,7 +140,7 @@ def test_real_nbgrader_autograde(tmp_path):
     # the helpers in the kernel never score; only a patched one prints a number, which shifu grade overwrites
     assert totals["good"] == totals["empty"] == totals["gamed"] == 0, totals
 
-    results = grade_course(course, force=True, progress=False, feedback=False)
+    results = grade_course(course, force=True, feedback=False)
     assert all(r.graded for r in results), [r.reason for r in results]
     totals, cells = scores()
     assert 0 < totals["good"] <= 5.0 and cells["good"]["q1_reply__consensus_solution"] == 3.0

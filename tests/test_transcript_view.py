@@ -104,7 +104,7 @@ def test_graded_roleplay_cell_and_feedback_show_the_conversation(tmp_path):
     db = "sqlite:///" + str(course / "gradebook.db")
     assert all(b.ok for b in build_course(course, [A], db_url=db))
     gc.submit_release(course, "xiaolin", A, None, {f"{SC}.jsonl": REFERENCE.read_text(encoding="utf-8")})
-    results = grade_course(course, assignment=A, workers=1, db_url=db, progress=False)
+    results = grade_course(course, assignment=A, workers=1, db_url=db)
     assert results[0].graded, results[0].reason
     nb = nbformat.read(course / "autograded" / "xiaolin" / A / f"{A}.ipynb", as_version=4)
     graded = [c for c in nb.cells if c.metadata.get("shifu", {}).get("kind") == "transcript_test"]

@@ -1,18 +1,25 @@
 """`shifu grade`: autograde every submission in the course with nbgrader, in parallel, then feedback."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
 
 from .. import paths
-from ..errors import display_path
-from ..grading import skip_slow_imports
+from ..errors import ShifuError, display_path
 from ..grading.limits import DEFAULT_NOTEBOOK_TIMEOUT, available_cores, default_workers
 from ..grading.results import FAILED, SubmissionResult
+
+if TYPE_CHECKING:
+    from ..grading.runner import Progress as GradingProgress
+
+# grade_course names the parameter or setting at fault in each problem; here they are this command's flags
+FLAGS = {"course": "--course", "assignment": "--assignment", "workers": "--workers", "timeout": "--timeout"}
 
 
 def grade(
@@ -41,8 +48,17 @@ def grade(
     began = time.monotonic()
     from ..grading import grade_course
 
-    results = grade_course(root, assignment=assignment, workers=workers, timeout=timeout, db_url=db,
-                           progress=progress, force=force, feedback=feedback, sandbox=not no_sandbox)
+    notes: list[str] = []
+    try:
+        with _progress_bar(progress) as bar:
+            results = grade_course(root, assignment=assignment, workers=workers, timeout=timeout, db_url=db,
+                                   progress=bar, force=force, feedback=feedback, sandbox=not no_sandbox, notes=notes)
+    except ShifuError as exc:
+        # the same kind of error (CourseLocked, SandboxUnavailable …), fields named as this command's flags
+        raise type(exc)([dataclasses.replace(p, field=FLAGS.get(p.field, p.field)) for p in exc.problems]) from None
+    finally:
+        for line in notes:
+            typer.echo(f"note: {line}", err=True)
     took = time.monotonic() - began
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
@@ -82,3 +98,25 @@ def _print_summary(results: list[SubmissionResult], root: Path, took: float, wor
             folder = with_html[0].feedback[0].parents[2]
             console.print(f"Feedback HTML for {len(with_html)} trainees in {display_path(folder)}/<trainee>/<assignment>/")
     console.print(f"nbgrader's log: {display_path(root.resolve() / '.nbgrader.log')}")
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool) -> Iterator["GradingProgress | None"]:
+    """A rich progress bar on stderr fed by grade_course's progress callback; None when disabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[status]}", style="dim"), console=Console(stderr=True)) as bar:
+        task = None
+
+        def show(done: int, total: int, result: SubmissionResult | None) -> None:
+            nonlocal task
+            if task is None:
+                task = bar.add_task("grading", total=total, status="")
+            label = f"{result.student}/{result.assignment} {result.score:g}/{result.max_score:g}" if result else ""
+            bar.update(task, completed=done, status=label)
+        yield show

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import ShifuError
 from . import layout
-from .nbgrader_api import error_tail, nbgrader_api
+from ..grading.nbgrader_course import error_tail, nbgrader_api
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ import nbformat
 
 from . import layout
 from .build import build_course, select
+from ..grading import GRADER_NAME
+from ..grading.gradebook import read_scores
 from ..grading.limits import default_workers
-from .grade import autograde, grader_name, read_scores
 
 UNTOUCHED = "shifu-check-untouched"
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -68,7 +69,7 @@ def _validate_one(notebook: str, course: str, timeout: int | None) -> tuple[str,
     from nbgrader.validator import Validator
 
     from ..paths import ensure_venv_on_path
-    from .nbgrader_api import load_config
+    from ..grading.nbgrader_course import load_config
 
     ensure_venv_on_path()
     _silence_kernel_stderr()
@@ -228,10 +229,13 @@ def _cell_errors(notebook: Path) -> list[str]:
 
 
 def check_untouched(scratch: Path, assignments: list[str], workers: int, timeout: int | None, db_url: str) -> list[Finding]:
+    from ..grading import grade_course  # nbgrader and jupyter_client load when grading starts
+
     for a in assignments:
         dest = scratch / "submitted" / UNTOUCHED / a
         shutil.copytree(layout.release_dir(scratch) / a, dest)
-    outcomes = autograde(scratch, assignments, workers=workers, timeout=timeout, db_url=db_url)
+    outcomes = grade_course(scratch, assignments, workers=workers, timeout=timeout, db_url=db_url, force=True,
+                            feedback=False)
     scores = {s.assignment: s for s in read_scores(scratch, db_url) if s.student == UNTOUCHED}
     findings = [Finding(o.assignment, "untouched", False, f"autograde failed: {o.reason}") for o in outcomes if not o.graded]
     for a in assignments:
@@ -265,7 +269,7 @@ def check_course(course: Path | None = None, assignments: list[str] | None = Non
     course = (course or paths.course_dir()).resolve()
     names = select(course, assignments)
     workers = workers or default_workers()
-    report = CheckReport(grader=grader_name())
+    report = CheckReport(grader=GRADER_NAME)
     t0 = time.perf_counter()
     report.findings += validate_sources(course, names, workers, None)
     report.timings["validate"] = time.perf_counter() - t0

@@ -25,7 +25,7 @@ from ..grading.limits import default_workers
 from ..progress.calibration import calibration_report
 from ..progress.report import progress_report
 from ..progress.review import semiannual_review
-from .grade import Outcome, autograde, grader_name
+from ..grading import GRADER_NAME, SubmissionResult
 from .simulate import (MentorPanel, Profiles, Submitted, cohort_kpi, deal_mentors, grade_as_mentors, load_mentors,
                        load_profiles, submit_cohort)
 
@@ -38,7 +38,7 @@ class DemoResult:
     course: Path
     assignments: list[str]
     submitted: list[Submitted]
-    outcomes: list[Outcome]
+    outcomes: list[SubmissionResult]
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     written: dict[str, Path] = field(default_factory=dict)
@@ -157,14 +157,16 @@ def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | No
         f"with {plays} role-play transcripts ({result.timings['simulate']:.0f} s)")
 
     t = time.perf_counter()
-    result.outcomes = autograde(course, None, workers=workers, timeout=timeout, db_url=db_url, progress=False, feedback=True)
+    from ..grading import grade_course  # nbgrader and jupyter_client load when grading starts
+
+    result.outcomes = grade_course(course, None, workers=workers, timeout=timeout, db_url=db_url, force=True, feedback=True)
     result.timings["grade"] = time.perf_counter() - t
     failed = [o for o in result.outcomes if not o.graded]
     t = time.perf_counter()
     graded, roster_csv = mentor_review(course, db_url, [m.id for m in members])
     result.written["mentor roster (synthetic)"] = roster_csv
     result.timings["mentors"] = time.perf_counter() - t
-    say(f"[3/5] graded {len(result.outcomes)} submissions with {grader_name()}, {workers} workers, feedback written "
+    say(f"[3/5] graded {len(result.outcomes)} submissions with {GRADER_NAME}, {workers} workers, feedback written "
         f"({result.timings['grade']:.0f} s; {len(failed)} could not be graded); SYNTHETIC mentors graded {graded} "
         f"导师点评 cells (a harsh and a lenient one among them)")
 

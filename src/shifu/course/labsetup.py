@@ -42,7 +42,7 @@ from .. import paths
 from ..errors import Problem, ShifuError, display_path
 from . import layout
 from ..paths import ensure_venv_on_path
-from .nbgrader_api import error_tail, load_config
+from ..grading.nbgrader_course import error_tail, load_config
 
 Role = Literal["trainee", "mentor"]
 ROLES: tuple[Role, ...] = ("trainee", "mentor")

@@ -331,7 +331,8 @@ def grade_as_mentors(db_url: str, panel: MentorPanel, mentor_cells: str, roster:
 
     from ..progress.config import load_taxonomy
     from ..progress.evidence import _map_cells
-    from ..progress.gradebook import open_gradebook, read_gradebook
+    from ..grading.gradebook import open_gradebook
+    from ..grading.gradebook_tables import read_gradebook
 
     rx = re.compile(mentor_cells)
     by_id = {m.id: m for m in panel.mentors}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ShifuError
-from .nbgrader_api import load_config
+from ..grading.gradebook import gradebook_url, open_gradebook
 
 REVIEW_PREFIX = "review__"
 
@@ -82,17 +82,17 @@ def default_judge() -> Judge:
 def suggest_reviews(course: Path, assignment: str | None = None, db_url: str | None = None, overwrite: bool = False,
                     judge: Judge | None = None) -> SuggestResult:
     """Write one suggestion per review cell per submission that has role-play transcripts."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     if judge is None:
         from ..llm_config import load_llm_config
 
         load_llm_config()  # no model configured: a clear error saying how to configure one, before any work
         judge = default_judge()
-    url = db_url or str(load_config(course).CourseDirectory.db_url)
+    url = gradebook_url(course, db_url)
     label = suggestion_label()  # a broken judge.yaml stops the run before the gradebook is opened
     result = SuggestResult()
-    with Gradebook(url) as gb:
+    with open_gradebook(url) as gb:
         assignments = [a for a in gb.assignments if assignment is None or a.name == assignment]
         if assignment and not assignments:
             raise ShifuError(f"no assignment {assignment!r} in the gradebook — fix: grade it first (`shifu grade`)")

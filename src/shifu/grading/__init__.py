@@ -10,7 +10,10 @@ from .limits import DEFAULT_NOTEBOOK_TIMEOUT
 from .results import FAILED, GRADED, SKIPPED, SubmissionResult
 
 if TYPE_CHECKING:
-    from .runner import grade_course
+    from .runner import Progress, grade_course
+
+# how reports (`shifu course check`, `shifu demo`) name what graded the submissions
+GRADER_NAME = "shifu grade (parallel nbgrader autograde)"
 
 
 def skip_slow_imports() -> None:
@@ -25,11 +28,11 @@ def skip_slow_imports() -> None:
 
 def __getattr__(name: str) -> Any:
     # the runner pulls in nbgrader and jupyter_client: import it only when grading actually starts
-    if name == "grade_course":
+    if name in ("grade_course", "Progress"):
         skip_slow_imports()
-        from .runner import grade_course
+        from . import runner
 
-        return grade_course
+        return getattr(runner, name)
     raise AttributeError(name)
 
-__all__ = ["grade_course", "skip_slow_imports", "SubmissionResult", "GRADED", "SKIPPED", "FAILED", "DEFAULT_NOTEBOOK_TIMEOUT"]
+__all__ = ["grade_course", "Progress", "GRADER_NAME", "skip_slow_imports", "SubmissionResult", "GRADED", "SKIPPED", "FAILED", "DEFAULT_NOTEBOOK_TIMEOUT"]

@@ -35,7 +35,8 @@ from nbgrader.preprocessors import Execute
 
 from .. import clock
 from ..errors import Problem, ShifuError, display_path
-from .course import Course, redact
+from .gradebook import SETTING, redact
+from .nbgrader_course import NbgraderCourse
 from .copies import Copies, symlinks_in
 from .judge import Judge, JudgedCells
 from .rescore import CellSpec, LabCells, rescore, specs_from_source
@@ -69,7 +70,7 @@ class SubmissionFailed(Exception):
 class AutogradePipeline:
     """nbgrader's Autograde converter, driven step by step."""
 
-    def __init__(self, course: Course, force: bool = False):
+    def __init__(self, course: NbgraderCourse, force: bool = False):
         self.course = course
         conv = Autograde(coursedir=course.coursedir, parent=course.app)
         if force:
@@ -269,7 +270,7 @@ class AutogradePipeline:
         if isinstance(exc, sqlalchemy.exc.OperationalError):
             # the gradebook itself is unreachable or outdated: every submission would fail the same way
             return ShifuError(f"the gradebook {redact(self.course.db_url)} could not be used: {exc.orig} — fix: check "
-                              "the database URL (--db / SHIFU_GRADEBOOK_URL); after an nbgrader upgrade back it up "
+                              f"the gradebook URL ({SETTING}); after an nbgrader upgrade back it up "
                               "and run `nbgrader db upgrade`")
         if isinstance(exc, ShifuError):
             return exc

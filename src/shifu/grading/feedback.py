@@ -18,14 +18,14 @@ from ..fonts import embed_shared_cjk_font
 from nbgrader.coursedir import CourseDirectory
 
 from . import feedback_items
-from .course import Course
+from .nbgrader_course import NbgraderCourse
 from .safe_html import clean_file
 
 
 class FeedbackWriter:
     """`nbgrader generate_feedback ASSIGNMENT --student STUDENT --force`, reusable."""
 
-    def __init__(self, course: Course):
+    def __init__(self, course: NbgraderCourse):
         # a course directory of its own: the autograde converter changes the shared one's selection
         cd = CourseDirectory(parent=course.app)
         cd.root = course.coursedir.root

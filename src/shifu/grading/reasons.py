@@ -12,10 +12,9 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 from nbgrader import utils
-from nbgrader.api import Gradebook, MissingEntry
 
 from .execute import KERNEL_DIED_ENAME, NOT_RUN_ENAMES, Outcome
-from .gradebook import SubmissionGrades
+from .gradebook import SourceCell, SubmissionGrades, notebook_cells
 
 MAX_DETAILS = 4
 
@@ -37,7 +36,7 @@ def _released_sources(released: Path | None) -> dict[str, str]:
     return out
 
 
-def _edited(cell: NotebookNode, src, released: dict[str, str]) -> bool:
+def _edited(cell: NotebookNode, src: SourceCell, released: dict[str, str]) -> bool:
     grade_id = cell.metadata.nbgrader["grade_id"]
     if grade_id in released:
         return cell.source.strip() != released[grade_id].strip()
@@ -54,13 +53,10 @@ def shape_problems(path: Path, db_url: str, course_id: str, assignment: str, rel
         nb = nbformat.read(path, as_version=4)
     except Exception:
         return []  # nbgrader fails on it too, and that failure is the reason given
-    with Gradebook(db_url, course_id) as gb:
-        try:
-            source = gb.find_notebook(notebook_id, assignment)
-        except MissingEntry:
-            return [f"{path.name} is not part of {assignment}: nbgrader skips it"]
-        expected = {c.name: c for c in source.source_cells}
-        graded = {c.name: float(c.max_score) for c in source.grade_cells}
+    stored = notebook_cells(db_url, course_id, assignment, notebook_id)
+    if stored is None:
+        return [f"{path.name} is not part of {assignment}: nbgrader skips it"]
+    expected, graded = stored.source_cells, stored.points
     problems: list[str] = []
     seen: Counter[str] = Counter()
     for index, cell in enumerate(nb.cells):
@@ -142,7 +138,7 @@ def points_details(grades: SubmissionGrades, executed: dict[str, NotebookNode]) 
     """Graded cells below full marks (and why, from their outputs), and answers waiting for a mentor."""
     lost = []
     waiting = 0
-    for g in grades.cells:
+    for g in grades.cell_grades:
         if g.needs_manual_grade:
             waiting += 1
             continue

@@ -17,27 +17,26 @@ import copy
 import glob
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import nbformat
-import sqlalchemy
 import zmq.asyncio
 
 from ..errors import Problem, ShifuError, display_path
 from .autograde import AutogradePipeline, Submission, SubmissionFailed, describe_exception
-from .course import Course, open_course, redact, working_directory
+from .nbgrader_course import NbgraderCourse, open_course, working_directory
 from .execute import DeadKernelError, InfrastructureError, KernelRun
 from .feedback import FeedbackWriter
-from .gradebook import assignment_ids, assignment_max_score, notebook_ids, shared_engines, submission_grades
+from .gradebook import (assignment_ids, assignment_max_score, notebook_ids, redact, require_gradebook, shared_engines,
+                        submission_grades)
 from .journal import Journal
 from .limits import INFRASTRUCTURE_RETRIES, MAX_MESSAGE_BYTES, SandboxLimits, default_workers
-from .lock import STATE_DIR, course_lock
+from .lock import course_lock
 from .pool import WarmPool
 from .preflight import check_content
 from .reasons import execution_details, points_details, shape_problems
@@ -49,76 +48,91 @@ from .limits import DEFAULT_NOTEBOOK_TIMEOUT
 
 Report = Callable[[SubmissionResult], None]
 
+# progress(done, total, result): called once with (0, total, None) when the plan is made, then once
+# per submission as it is finished (graded, skipped or failed), in the order they finish
+Progress = Callable[[int, int, "SubmissionResult | None"], None]
 
-def grade_course(course_dir: Path, assignment: str | None = None, workers: int | None = None,
-                 timeout: int | None = None, db_url: str | None = None, progress: bool = True,
+
+def grade_course(course_dir: Path, assignment: str | Sequence[str] | None = None, workers: int | None = None,
+                 timeout: int | None = None, db_url: str | None = None, progress: Progress | None = None,
                  force: bool = False, feedback: bool = True, sandbox: bool = True,
                  limits: SandboxLimits | None = None, notes: list[str] | None = None) -> list[SubmissionResult]:
-    """Autograde every submission in COURSE_DIR (or of ASSIGNMENT), then write feedback HTML.
+    """Autograde every submission in COURSE_DIR (or of ASSIGNMENT: one name or several), then write feedback HTML.
 
     workers: notebooks executing at once (default: cores + 1). timeout: seconds one notebook may
-    run in all (default 600; 0 for none). db_url: the gradebook, overriding the course config.
-    force: grade again submissions graded before. sandbox: False runs trainee code unconfined
-    (--no-sandbox, unsafe). limits: rlimits of each kernel. notes: receives lines for the mentor
-    (a lock taken over); printed to stderr when not given. Returns one result per submission,
+    run in all (default 600; 0 for none). db_url: the gradebook, overriding the course config
+    (gradebook.gradebook_url). progress: told of each finished submission (see Progress); the
+    caller draws it. force: grade again submissions graded before. sandbox: False runs trainee
+    code unconfined (unsafe). limits: rlimits of each kernel. notes: receives lines for the mentor
+    (a lock taken over); written to the course's .nbgrader.log either way. Returns one result per submission,
     by assignment, then student.
 
     Raises ShifuError (nothing graded) for: no usable sandbox, broken grading content, a course
-    another run is grading, a bad course, gradebook or option.
+    another run is grading, a bad course or gradebook, an unknown assignment, or a bad workers /
+    timeout value. Each problem's field names the parameter or setting at fault ("course",
+    "gradebook", "assignment", "workers", "timeout"), so a command can name its own flag.
     """
     box = choose(unsafe=not sandbox, limits=limits)
     check_content()
     course = open_course(Path(course_dir), db_url)
     workers = workers or default_workers()
     if workers < 1:
-        raise ShifuError([Problem("", "--workers", f"must be at least 1, got {workers}", "use --workers 1 or more")])
+        raise ShifuError([Problem("", "workers", f"must be at least 1, got {workers}", "use 1 or more")])
     notebook_timeout = DEFAULT_NOTEBOOK_TIMEOUT if timeout is None else timeout
     if notebook_timeout < 0:
-        raise ShifuError([Problem("", "--timeout", f"must be 0 (no limit) or more seconds, got {timeout}", "")])
+        raise ShifuError([Problem("", "timeout", f"must be 0 (no limit) or more seconds, got {timeout}", "")])
     said: list[str] = [] if notes is None else notes
     with course_lock(course.root, said), working_directory(course.root), _quiet_warnings(), shared_engines():
-        if notes is None:
-            for line in said:
-                print(f"note: {line}", file=sys.stderr)
-        with _display(progress) as display:
-            journal = Journal(course.root)
-            plan, results = _plan(course, assignment, force, journal)
-            total = len(plan) + len(results)
-            display.start("grading", total)
-            for r in results:
-                display.advance(r)
-            writer = FeedbackWriter(course) if feedback else None
-            try:
-                results += _run_loop(_grade_all(course, plan, workers, notebook_timeout or None, writer,
-                                                display.advance, box, journal))
-            finally:
-                if writer is not None:
-                    writer.finish()
+        for line in said:
+            course.log.warning(line)  # in .nbgrader.log too, whoever called
+        journal = Journal(course.root)
+        plan, results = _plan(course, assignment, force, journal)
+        report = _counter(progress, total=len(plan) + len(results))
+        for r in results:
+            report(r)
+        writer = FeedbackWriter(course) if feedback else None
+        try:
+            results += _run_loop(_grade_all(course, plan, workers, notebook_timeout or None, writer,
+                                            report, box, journal))
+        finally:
+            if writer is not None:
+                writer.finish()
     return sorted(results, key=lambda r: (r.assignment, r.student))
+
+
+def _counter(progress: Progress | None, total: int) -> Report:
+    """A Report that counts finished submissions for PROGRESS (told (0, total, None) now)."""
+    if progress is None:
+        return lambda result: None
+    progress(0, total, None)
+    done = 0
+
+    def report(result: SubmissionResult) -> None:
+        nonlocal done
+        done += 1
+        progress(done, total, result)
+    return report
 
 
 # -- planning -------------------------------------------------------------------------------------
 
-def _plan(course: Course, assignment: str | None, force: bool,
+def _plan(course: NbgraderCourse, assignment: str | Sequence[str] | None, force: bool,
           journal: Journal) -> tuple[list[tuple[AutogradePipeline, Submission]], list[SubmissionResult]]:
     """The submissions to grade, and results for those there is nothing to run for (unknown
     assignment, a folder nbgrader would pass over). Submissions an earlier run left half-graded
     lose what that run wrote, so they are graded again."""
     cd = course.coursedir
-    _check_gradebook_exists(course)
-    try:
-        known = assignment_ids(course.db_url, cd.course_id)
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise ShifuError([Problem(redact(course.db_url), "gradebook", f"cannot open it: {getattr(exc, 'orig', exc)}",
-                                  "check --db / SHIFU_GRADEBOOK_URL, or run `nbgrader generate_assignment` in the course first")]) from None
+    require_gradebook(course.db_url)  # a SQLite gradebook not there yet would be created empty
+    known = assignment_ids(course.db_url, cd.course_id)
     submitted = {Path(p).name for p in glob.glob(cd.format_path(cd.submitted_directory, "*", "*")) if os.path.isdir(p)}
     if assignment is not None:
-        if assignment not in known:
-            raise ShifuError([Problem(display_path(course.root), "--assignment",
-                                      f"{assignment!r} is not in the gradebook {redact(course.db_url)}"
-                                      + (f" (it has: {', '.join(sorted(known))})" if known else " (it has no assignments)"),
-                                      f"generate it first: `nbgrader generate_assignment {assignment}` in the course folder")])
-        wanted = [assignment]
+        wanted = [assignment] if isinstance(assignment, str) else list(dict.fromkeys(assignment))
+        for name in wanted:
+            if name not in known:
+                raise ShifuError([Problem(display_path(course.root), "assignment",
+                                          f"{name!r} is not in the gradebook {redact(course.db_url)}"
+                                          + (f" (it has: {', '.join(sorted(known))})" if known else " (it has no assignments)"),
+                                          f"generate it first: `nbgrader generate_assignment {name}` in the course folder")])
     else:
         wanted = sorted(known | submitted)
     pipeline = AutogradePipeline(course, force=force)
@@ -138,7 +152,7 @@ def _plan(course: Course, assignment: str | None, force: bool,
     return plan, unknown
 
 
-def _unreadable_folders(course: Course, wanted: list[str], every: bool) -> list[SubmissionResult]:
+def _unreadable_folders(course: NbgraderCourse, wanted: list[str], every: bool) -> list[SubmissionResult]:
     """Folders under submitted/ that nbgrader passes over without a word: hidden (dot) names, and
     assignment folders with no notebook. Each is reported, so every folder is graded or named."""
     cd = course.coursedir
@@ -173,25 +187,9 @@ def _unreadable_folders(course: Course, wanted: list[str], every: bool) -> list[
     return out
 
 
-def _check_gradebook_exists(course: Course) -> None:
-    """A SQLite gradebook that is not there yet would be created empty: say what to do instead."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        url = make_url(course.db_url)
-    except Exception:
-        raise ShifuError([Problem("", "--db", f"{course.db_url!r} is not a database URL",
-                                  "use e.g. sqlite:////abs/path/gradebook.db or postgresql://user@host/db")]) from None
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
-            and not Path(url.database).exists():
-        raise ShifuError([Problem(display_path(url.database), "gradebook", "there is no gradebook here yet",
-                                  "generate the assignments first (`nbgrader generate_assignment NAME` in the course "
-                                  "folder), or point --db / SHIFU_GRADEBOOK_URL at the gradebook")])
-
-
 # -- the loop -------------------------------------------------------------------------------------
 
-async def _grade_all(course: Course, plan: list[tuple[AutogradePipeline, Submission]], workers: int,
+async def _grade_all(course: NbgraderCourse, plan: list[tuple[AutogradePipeline, Submission]], workers: int,
                      notebook_timeout: float | None, feedback: FeedbackWriter | None,
                      report: Report, box: Sandbox, journal: Journal) -> list[SubmissionResult]:
     pool = WarmPool(workers)
@@ -250,7 +248,7 @@ async def _grade_all(course: Course, plan: list[tuple[AutogradePipeline, Submiss
     return results
 
 
-async def _grade_one(course: Course, pipeline: AutogradePipeline, pool: WarmPool, sub: Submission, runs: list,
+async def _grade_one(course: NbgraderCourse, pipeline: AutogradePipeline, pool: WarmPool, sub: Submission, runs: list,
                      result: SubmissionResult, began: float, notebook_timeout: float | None,
                      feedback: FeedbackWriter | None, report: Report, journal: Journal,
                      job_env: tuple) -> SubmissionResult:
@@ -264,7 +262,7 @@ async def _grade_one(course: Course, pipeline: AutogradePipeline, pool: WarmPool
         raise
 
 
-async def _grade_runs(course: Course, pipeline: AutogradePipeline, pool: WarmPool, sub: Submission, runs: list,
+async def _grade_runs(course: NbgraderCourse, pipeline: AutogradePipeline, pool: WarmPool, sub: Submission, runs: list,
                       result: SubmissionResult, began: float, notebook_timeout: float | None,
                       feedback: FeedbackWriter | None, report: Report, job_env: tuple) -> SubmissionResult:
     failure: str | None = None
@@ -333,7 +331,7 @@ async def _grade_runs(course: Course, pipeline: AutogradePipeline, pool: WarmPoo
     return result
 
 
-def _shape(course: Course, sub: Submission) -> list[str]:
+def _shape(course: NbgraderCourse, sub: Submission) -> list[str]:
     cd = course.coursedir
     try:
         expected = notebook_ids(course.db_url, cd.course_id, sub.assignment)
@@ -347,7 +345,7 @@ def _shape(course: Course, sub: Submission) -> list[str]:
     return problems
 
 
-def _add_grades(course: Course, sub: Submission, result: SubmissionResult, executed: dict) -> None:
+def _add_grades(course: NbgraderCourse, sub: Submission, result: SubmissionResult, executed: dict) -> None:
     grades = submission_grades(course.db_url, course.coursedir.course_id, sub.assignment, sub.student)
     if grades is None:
         result.max_score = assignment_max_score(course.db_url, course.coursedir.course_id, sub.assignment)
@@ -356,7 +354,7 @@ def _add_grades(course: Course, sub: Submission, result: SubmissionResult, execu
     result.reasons += points_details(grades, executed)
 
 
-def _finish_failed(course: Course, sub: Submission, result: SubmissionResult, why: str, began: float) -> None:
+def _finish_failed(course: NbgraderCourse, sub: Submission, result: SubmissionResult, why: str, began: float) -> None:
     result.status = FAILED
     result.reasons = [f"not graded: {why}"] + result.reasons
     grades = submission_grades(course.db_url, course.coursedir.course_id, sub.assignment, sub.student)
@@ -365,7 +363,7 @@ def _finish_failed(course: Course, sub: Submission, result: SubmissionResult, wh
     result.seconds = time.monotonic() - began
 
 
-def _finish_skipped(course: Course, pipeline: AutogradePipeline, sub: Submission, result: SubmissionResult) -> None:
+def _finish_skipped(course: NbgraderCourse, pipeline: AutogradePipeline, sub: Submission, result: SubmissionResult) -> None:
     """Graded in an earlier run: report what the gradebook holds now."""
     result.status = SKIPPED
     dest = Path(pipeline.conv._format_dest(sub.assignment, sub.student))
@@ -374,7 +372,7 @@ def _finish_skipped(course: Course, pipeline: AutogradePipeline, sub: Submission
         with contextlib.suppress(Exception):
             executed[path.stem] = nbformat.read(path, as_version=4)
     grades = submission_grades(course.db_url, course.coursedir.course_id, sub.assignment, sub.student)
-    result.reasons.append("graded before (--force grades it again)")
+    result.reasons.append("graded before (`shifu grade --force` grades it again)")
     if grades is not None:
         result.score, result.max_score = grades.score, grades.max_score
         result.reasons += points_details(grades, executed)
@@ -418,37 +416,3 @@ def _quiet_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
-
-
-class _Display:
-    """No display: grading called from code."""
-
-    def start(self, what: str, total: int) -> None: ...
-
-    def advance(self, result: SubmissionResult | None) -> None: ...
-
-
-class _RichDisplay(_Display):
-    def __init__(self, progress):  # type: ignore[no-untyped-def]
-        self.progress = progress
-        self.task = None
-
-    def start(self, what: str, total: int) -> None:
-        self.task = self.progress.add_task(what, total=total, status="")
-
-    def advance(self, result: SubmissionResult | None) -> None:
-        label = f"{result.student}/{result.assignment} {result.score:g}/{result.max_score:g}" if result else ""
-        self.progress.update(self.task, advance=1, status=label)
-
-
-@contextlib.contextmanager
-def _display(enabled: bool) -> Iterator[_Display]:
-    if not enabled:
-        yield _Display()
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[status]}", style="dim"), console=Console(stderr=True)) as progress:
-        yield _RichDisplay(progress)

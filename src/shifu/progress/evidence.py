@@ -19,7 +19,8 @@ import pandas as pd
 from .. import paths
 from ..transcript.course import TranscriptFile, read_transcripts
 from .config import Taxonomy, load_taxonomy
-from .gradebook import COMMENT_COLUMNS, GradebookData, check_schema, default_db_url, load_gradebook
+from ..grading.gradebook import check_schema, gradebook_url
+from ..grading.gradebook_tables import COMMENT_COLUMNS, GradebookData, load_gradebook
 
 EVIDENCE_COLUMNS = ["trainee", "competency", "skill", "criterion", "score", "max", "date", "source", "assignment", "item"]
 UNMAPPED_COLUMNS = ["assignment", "item", "tag", "reason", "grades"]
@@ -336,7 +337,7 @@ def collect_evidence(course_dir: Path | str | None = None, db_url: str | None = 
     course = Path(course_dir) if course_dir else paths.course_dir()
     grader = Path(grader_dir) if grader_dir else paths.grader_dir()
     tax = load_taxonomy(grader)
-    url = db_url or default_db_url(course)
+    url = gradebook_url(course, db_url)
     upgraded = check_schema(url, upgrade)
     gbd = load_gradebook(url, checked=True)
     if scorer == "rubric":

@@ -1,4 +1,6 @@
-"""Reading an nbgrader gradebook through nbgrader's own API, in a few bulk queries.
+"""The whole gradebook as pandas tables, for progress reports: nbgrader's own models, a few bulk queries.
+
+Opening and checking the gradebook is gradebook.py's (open_gradebook, check_schema); this module only reads.
 
 Per-object calls (`find_submission_notebook`, `find_grade` …) cost one round trip each: 1,000
 trainees × 20 assignments × several cells is hundreds of thousands of queries. Instead we query
@@ -8,17 +10,13 @@ into pandas. Scores come from `Grade.score`, nbgrader's own rule (manual beats a
 """
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from .. import paths
-from ..errors import ShifuError
+from .gradebook import open_gradebook
 
 GRADE_COLUMNS = ["trainee", "assignment", "notebook", "cell", "cell_type", "max", "score", "auto_score",
                  "manual_score", "needs_manual_grade", "timestamp", "duedate"]
@@ -38,127 +36,6 @@ class GradebookData:
     url: str
     # trainee, assignment, notebook, cell, comment: the formgrader comments mentors wrote (manual_comment)
     comments: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COMMENT_COLUMNS))
-
-
-def default_db_url(course_dir: Path) -> str:
-    """The gradebook course/nbgrader_config.py uses: SHIFU_GRADEBOOK_URL, else <course>/gradebook.db."""
-    return os.environ.get("SHIFU_GRADEBOOK_URL") or f"sqlite:///{(course_dir / 'gradebook.db').resolve()}"
-
-
-def _check_url(url: str) -> dict[str, set[str]]:
-    """nbgrader's Gradebook creates tables wherever it points; refuse a path that is not a gradebook."""
-    from sqlalchemy import create_engine, inspect
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ShifuError(f"gradebook URL {url!r} is not a database URL — fix: pass --db sqlite:////absolute/path/gradebook.db")
-    if parsed.get_backend_name() == "sqlite":
-        db_path = parsed.database or ""
-        if not db_path or db_path == ":memory:" or not Path(db_path).is_file():
-            raise ShifuError(f"no gradebook at {db_path or url} — fix: run `nbgrader generate_assignment` in the course "
-                             "folder first, or pass --course DIR / --db URL for an existing gradebook")
-    try:
-        engine = create_engine(url)
-        try:
-            insp = inspect(engine)
-            tables = set(insp.get_table_names())
-            columns = {t: {c["name"] for c in insp.get_columns(t)} for t in tables}
-        finally:
-            engine.dispose()
-    except SQLAlchemyError as exc:
-        reason = str(exc).splitlines()[0]
-        raise ShifuError(f"cannot open gradebook {url}: {reason} — fix: check --db / SHIFU_GRADEBOOK_URL")
-    if not {"assignment", "student", "grade", "submitted_assignment"} <= tables:
-        raise ShifuError(f"{url} is not an nbgrader gradebook (no nbgrader tables) — fix: point --db at the course's gradebook.db")
-    return columns
-
-
-def schema_gaps(columns: dict[str, set[str]]) -> list[str]:
-    """Columns an older nbgrader's gradebook lacks against this nbgrader's models, e.g. 'assignment.course_id'.
-
-    Compared with nbgrader.api's own table definitions (Base.metadata), so it follows the installed nbgrader.
-    A missing column needs nbgrader's migration; a missing *table* does not (nbgrader's Gradebook creates
-    missing tables when it opens a database; its migrations leave e.g. task_cells to that).
-    """
-    from nbgrader.api import Base
-
-    gaps = []
-    for name, table in sorted(Base.metadata.tables.items()):
-        if name in columns:
-            gaps += [f"{name}.{c.name}" for c in table.columns if c.name not in columns[name]]
-    return gaps
-
-
-def upgrade_command(url: str) -> str:
-    """The exact command that upgrades a gradebook with nbgrader's own migrations (it backs up a SQLite file first)."""
-    return f"nbgrader db upgrade --db={url}"
-
-
-def upgrade_gradebook(url: str) -> str:
-    """Run nbgrader's own migration (`nbgrader db upgrade`, which copies a SQLite file to <file>.<timestamp> first).
-
-    Returns nbgrader's log. Errors: a failed migration is a ShifuError with nbgrader's last lines.
-    """
-    import subprocess
-    import sys
-    import tempfile
-
-    env = paths.venv_env()  # nbgrader runs `alembic` as a subprocess
-    with tempfile.TemporaryDirectory() as cwd:  # no nbgrader_config.py of some course around to interfere
-        proc = subprocess.run([sys.executable, "-m", "nbgrader", "db", "upgrade", f"--db={url}"], cwd=cwd, env=env,
-                              capture_output=True, text=True)
-    log = (proc.stdout + proc.stderr).strip()
-    if proc.returncode != 0:
-        tail = " / ".join(log.splitlines()[-3:])
-        raise ShifuError(f"nbgrader could not upgrade {url}: {tail} — fix: run `{upgrade_command(url)}` yourself and read its output")
-    return log
-
-
-def check_schema(url: str, upgrade: bool = False) -> list[str]:
-    """Refuse (or, with upgrade=True, migrate) a gradebook an older nbgrader made; returns notes on what was done.
-
-    Errors: an old gradebook without upgrade is a ShifuError naming what is missing and the exact command.
-    """
-    gaps = schema_gaps(_check_url(url))
-    if not gaps:
-        return []
-    if not upgrade:
-        shown = ", ".join(gaps[:4]) + (f" and {len(gaps) - 4} more" if len(gaps) > 4 else "")
-        raise ShifuError(f"{url} was made by an older nbgrader (its tables lack the columns {shown}) — fix: upgrade it with nbgrader's own "
-                         f"migration: `{upgrade_command(url)}` (it keeps a backup copy), or pass --upgrade")
-    upgrade_gradebook(url)
-    left = schema_gaps(_check_url(url))
-    if left:
-        raise ShifuError(f"{url} still lacks {', '.join(left[:4])} after `nbgrader db upgrade` — fix: check the nbgrader version "
-                         "that made it, and upgrade with that nbgrader's help")
-    return [f"{url}: upgraded to this nbgrader's gradebook schema with `{upgrade_command(url)}` (a backup copy was kept)"]
-
-
-@contextlib.contextmanager
-def open_gradebook(url: str, upgrade: bool = False, checked: bool = False) -> Iterator["object"]:
-    """An nbgrader Gradebook on an existing gradebook only, of this nbgrader's schema (see check_schema); closed on exit.
-
-    checked: the caller has just run check_schema on this URL (it is not repeated)."""
-    from nbgrader.api import Course, Gradebook
-    from sqlalchemy import create_engine, select
-    from sqlalchemy.orm import Session
-
-    if not checked:
-        check_schema(url, upgrade)
-    engine = create_engine(url)
-    try:
-        with Session(engine) as s:  # reuse the course id already there, so opening writes nothing
-            course_id = s.scalars(select(Course.id)).first() or "default_course"
-    finally:
-        engine.dispose()
-    gb = Gradebook(url, course_id=course_id)
-    try:
-        yield gb
-    finally:
-        gb.close()
 
 
 Convert = Callable[[np.ndarray], np.ndarray]  # one chunk of one column (an object array) → its values
@@ -332,5 +209,6 @@ def read_gradebook(gb) -> GradebookData:
 
 
 def load_gradebook(url: str, upgrade: bool = False, checked: bool = False) -> GradebookData:
+    """The gradebook at URL as tables (see open_gradebook for upgrade, checked and the errors)."""
     with open_gradebook(url, upgrade, checked) as gb:
         return read_gradebook(gb)
