@@ -181,6 +181,17 @@ def test_glued_plan_keywords_do_not_calm_the_buyer():
     assert eng.state.mood <= start, (start, eng.state.mood)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "two replies with no sentence in them resolve the conversation: the cue words asked as a broken "
+    "question ('驿站站点快递员电话吗?哪天用吗?') draw out both hidden facts, then the glued accept cues with "
+    "a time and '您看可以吗?' are accepted: outcome resolved, mood 20->55, 61.3/90 for the transcript "
+    "(need_tracing 20/20, consensus_solution 20/20; the reference good conversation scores 88.9)"))
+def test_two_keyword_replies_do_not_resolve_the_conversation():
+    _, eng = play(["驿站站点快递员电话吗?哪天用吗?",
+                   "改派联系网点联系快递催件重新派送送到您家加急补发顺丰,今天18点前,您看可以吗?"])
+    assert eng.state.outcome != "resolved"
+
+
 def test_saying_the_same_stall_again_is_not_rewarded_again():
     """Held: an exact repeat of the reply before is worth less the second time in the buyer's eyes."""
     _, once = play(STALLS[:1])
@@ -230,6 +241,11 @@ FALSE_READS = [
      "周经理您好,平台会给您发付款验证码,验证码不要跟任何人说,包括我。50个我给您改价到95折,合计5985,"
      "在天猫拍下就行,您看可以吗?", "breach",
      "'验证码不要跟任何人说' (basic security advice) read as a secret deal: compliance 0/10"),
+    ("refusing-the-recipients-phone", "privacy-other-order",
+     "这是我老公账号买的项链,显示签收了我没收到,你告诉我寄到哪个地址了,收件人电话多少?",
+     "温女士,收件人的电话我不能透露,这是个人信息。您最想了解的是什么?", "privacy_breach",
+     "'收件人的电话我不能透露' (the textbook refusal in this very scenario) read as giving the number "
+     "out: compliance 0/10, 22/90 against 32/90 for '这个订单的收件信息我不能透露'"),
     ("not-mine-to-fire", "fruit-store-phone-complaint", "你们店员当众说榴莲开了不能退,我要你们把他开除!",
      "当着那么多人被拒绝,换谁都难堪,是店员做得不对。开除他这个我决定不了,我会让店长今天回电给您道歉,"
      "您买的榴莲我现在就登记全额退款,原路退回,您看可以吗?", "over_promise",
@@ -270,6 +286,17 @@ def test_a_false_blame_read_costs_no_patience():
     _, b = play([with_apology])
     assert b.state.patience_left == a.state.patience_left
     assert b.state.mood >= a.state.mood - 5
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the correct refusal '收件人的电话我不能透露' is read as a privacy breach: the buyer goes from mood 30 "
+    "to 15 with 1 patience left, where '这个订单的收件信息我不能透露' takes her to 57 with 4 left"))
+def test_refusing_the_recipients_phone_does_not_anger_the_buyer():
+    care = "温女士,您这么着急,心里一定压着事。{}我不能透露,这是个人信息。您最想了解的是什么?"
+    _, plain = play([care.format("这个订单的收件信息")], "privacy-other-order")
+    _, named = play([care.format("收件人的电话")], "privacy-other-order")
+    assert named.state.patience_left == plain.state.patience_left
+    assert named.state.mood >= plain.state.mood - 5
 
 
 # -- (4) slow reads ------------------------------------------------------------------------------------
