@@ -128,6 +128,73 @@ def test_traditional_characters_score_like_simplified():
     assert points(trad) == points(HONEST)
 
 
+def test_padding_a_good_reply_earns_nothing_more():
+    """Held: a long tail of shop talk or stacked empathy never lifts the honest reply's points."""
+    shop = "我们跑者之家旗舰店专注跑鞋十年,轻跑2代是我们店里的爆款,37码黑白配色特别受跑友欢迎,中通快递和我们合作多年。"
+    empathy = "谁遇到这种事都会着急。这事确实让您闹心。我懂您的委屈。换作是我也会上火。让您白等了三天。"
+    honest = points(HONEST)
+    for pad in (shop, empathy, shop * 20, empathy * 20):
+        assert points(HONEST + pad) <= honest
+        assert points(pad + HONEST) <= honest
+
+
+# -- bad replies in words the lists do not have: read as nothing, or as something good ----------------
+
+@pytest.mark.xfail(strict=True, reason=(
+    "rude, dismissive replies in everyday words carry no signal at all: full compliance (17/90, the same "
+    "as an empty reply), no arguing or forbidden phrase on the record"))
+@pytest.mark.parametrize("text", [
+    "您发火也没用,我们又不是故意的。",
+    "这种事天天都有,您也不是第一个。",
+    "您这就有点不讲理了吧。",
+    "行吧行吧,您爱投诉就投诉吧。",
+], ids=["anger-is-useless", "you-are-not-the-first", "unreasonable", "complain-if-you-like"])
+def test_rude_replies_in_everyday_words_are_read_as_rude(text):
+    assert kinds(text) & {"arguing", "forbidden_phrase", "blame_shifting"}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a guarantee of delivery in colloquial words ('铁定到', '一准给您送到', '拍胸脯…稳稳送到') is read "
+    "only as a time commitment: 24.5/90 and the buyer calms (mood 20->29->34), no over-promise"))
+@pytest.mark.parametrize("text", [
+    "周五之前铁定到,您放心。",
+    "周五前一准给您送到,您就放一百个心。",
+    "我拍胸脯跟您说,周五前稳稳送到。",
+], ids=["tieding", "yizhun", "paixiongpu"])
+def test_colloquial_delivery_guarantees_are_over_promises(text):
+    assert "over_promise" in kinds(text)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "private channels in slang are not read as leaving the platform: '加个绿泡泡,我给您转个红包' and "
+    "'支付宝发个口令红包,您别声张' score 28/90 as a solution and a retention offer; '您扣扣多少?我加您' "
+    "is read as a probing question (21/90)"))
+@pytest.mark.parametrize("text", [
+    "加个绿泡泡,我给您转个红包。",
+    "我给您支付宝发个口令红包,您别声张。",
+    "您扣扣多少?我加您,转您20块。",
+], ids=["green-bubble", "alipay-red-envelope", "qq-as-kouko"])
+def test_slang_for_private_channels_is_off_platform(text):
+    assert "off_platform_payment" in kinds(text)
+
+
+@pytest.mark.parametrize("text,signal", [
+    ("您V我一下,我私下给您补点。", "off_platform_payment"),
+    ("这次是中通的锅。", "blame_shifting"),
+    ("这是快递的问题,跟我们没关系。", "blame_shifting"),
+], ids=["v-me", "zhongtong-guo", "courier-problem"])
+def test_bad_replies_the_lists_do_catch(text, signal):
+    assert signal in kinds(text)
+
+
+def test_rude_replies_still_run_out_the_buyers_patience():
+    """Held in the engine: replies with no good signal cost patience, so rudeness the reader misses still
+    escalates (20->17->8->0, escalated on the third)."""
+    _, eng = play(["您发火也没用,我们又不是故意的。", "这种事天天都有,您也不是第一个。", "您这就有点不讲理了吧。",
+                   "行吧行吧,您爱投诉就投诉吧。"])
+    assert eng.state.outcome == "escalated"
+
+
 # -- hiding words the reader must see: invisible look-alikes of a space ------------------------------------
 
 RUDE = "不{0}关我们的事,您{0}自己去问快递。"
