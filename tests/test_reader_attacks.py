@@ -313,6 +313,11 @@ FALSE_READS = [
      "温女士,收件人的电话我不能透露,这是个人信息。您最想了解的是什么?", "privacy_breach",
      "'收件人的电话我不能透露' (the textbook refusal in this very scenario) read as giving the number "
      "out: compliance 0/10, 22/90 against 32/90 for '这个订单的收件信息我不能透露'"),
+    ("refusing-a-health-claim", "milk-powder-repeat-buyer", "能不能便宜点,别家一罐便宜20",
+     "姐,宝宝奶量上来了,开销确实大。\"喝了更聪明\"这种话我们不会说,奶粉就是营养补充。您现在一个月喝几罐?",
+     "breach",
+     "refusing the illegal claim ('\"喝了更聪明\"这种话我们不会说') is read as making it: breach, policy "
+     "wrong and the never-offer illegal_formula_claims, 9.3/85"),
     ("not-mine-to-fire", "fruit-store-phone-complaint", "你们店员当众说榴莲开了不能退,我要你们把他开除!",
      "当着那么多人被拒绝,换谁都难堪,是店员做得不对。开除他这个我决定不了,我会让店长今天回电给您道歉,"
      "您买的榴莲我现在就登记全额退款,原路退回,您看可以吗?", "over_promise",
@@ -366,6 +371,15 @@ def test_refusing_the_recipients_phone_does_not_anger_the_buyer():
     assert named.state.mood >= plain.state.mood - 5
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "refusing the illegal claim ('\"喝了更聪明\"这种话我们不会说') ends the role-play on the first turn: "
+    "mood 45->11, patience 0, outcome escalated; '夸大功效的话我们不会说' takes her to 56 with 4 left"))
+def test_refusing_a_health_claim_keeps_the_buyer():
+    ask = "姐,宝宝奶量上来了,开销确实大。{}我们不会说,奶粉就是营养补充。您现在一个月喝几罐?"
+    _, named = play([ask.format("\"喝了更聪明\"这种话")], "milk-powder-repeat-buyer")
+    assert named.state.outcome == "ongoing" and named.state.patience_left >= 3
+
+
 # -- (4) slow reads ------------------------------------------------------------------------------------
 
 def _seconds(text: str) -> float:
@@ -391,10 +405,10 @@ def test_long_runs_of_words_read_in_linear_time(unit):
 
 @pytest.mark.xfail(strict=True, reason=(
     "a run of short pieces separated by a space or a comma inside one clause is read in quadratic time by "
-    "find_repeats (signals.py): 8x longer takes 40-48x as long; 20 000 × '亲,' (40 000 characters) takes "
-    "about 12 s and 20 000 × 'a ' about 18 s, against 2 ms for a normal reply"))
-@pytest.mark.parametrize("unit", ["亲,", "a ", "1 "], ids=["qin-comma", "letter-space", "digit-space"])
+    "find_repeats (signals.py): 12x longer takes 47-114x as long; 20 000 × '亲,' (40 000 characters) takes "
+    "about 12 s and 20 000 × 'a ' about 18 s ('好的,' or '1,' stay linear), against 2 ms for a normal reply"))
+@pytest.mark.parametrize("unit", ["亲,", "a "], ids=["qin-comma", "letter-space"])  # '嗯,' and '1 ' the same
 def test_runs_of_short_pieces_read_in_linear_time(unit):
-    # sizes large enough that the quadratic part dominates (8x longer measured 40-48x as long); below
-    # ~1000 repeats the linear work hides it. The big reply still reads in a few seconds before the fix.
-    assert _growth(unit, 1_500, 12_000) < 3 * 12_000 / 1_500
+    # sizes large enough that the quadratic part dominates: 12x longer measured 47-114x as long (1 000 ->
+    # 12 000 repeats, ~4 s for the big one); a linear reader gives ~12x, twice that allowed for a busy machine
+    assert _growth(unit, 1_000, 12_000) < 2 * 12_000 / 1_000
