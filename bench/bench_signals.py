@@ -41,6 +41,11 @@ def main() -> None:
         "digits, then 倍": ("亲,赔" + "1" * 4994 + "倍赔偿您")[:5000],
         "Chinese numerals": "亲," + "一" * 4998,
         "newlines and spaces": "亲," + "\n " * 2499,
+        # second red-team pass: short pieces in one run (every start used to be tried; thousands of stock hits
+        # were checked against each other)
+        "亲, repeated": ("亲," * 2500 + "ok")[:5000],
+        "letters and spaces": ("a " * 2499 + "ok")[:5000],
+        "stock phrase repeated": ("理解您" * 1700)[:5000],
     }
     base = timed(short, ctx)
     print(f"baseline: 50 replies of 100 characters: {base * 1000:.1f} ms")

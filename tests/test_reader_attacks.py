@@ -11,7 +11,6 @@ mark then. Attacks the reader already withstands are plain tests, so a later cha
 """
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -419,34 +418,5 @@ def test_refusing_a_health_claim_keeps_the_buyer():
 
 
 # -- (4) slow reads ------------------------------------------------------------------------------------
-
-def _seconds(text: str) -> float:
-    sc = load_scenario(LATE)
-    best = float("inf")
-    for _ in range(2):
-        start = time.perf_counter()
-        read_reply(text, ReplyContext(sc, buyer_message=LATE_BUYER))
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _growth(unit: str, small: int, big: int) -> float:
-    """How much longer `big` repeats of `unit` take to read than `small`: ~big/small when linear."""
-    _seconds("亲")  # tables loaded
-    return _seconds("亲," + unit * big + "ok") / max(_seconds("亲," + unit * small + "ok"), 1e-3)
-
-
-@pytest.mark.parametrize("unit", ["您", "是我们", ",", "理解您"])
-def test_long_runs_of_words_read_in_linear_time(unit):
-    assert _growth(unit, 800, 6_400) < 3 * 6_400 / 800
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "a run of short pieces separated by a space or a comma inside one clause is read in quadratic time by "
-    "find_repeats (signals.py): 12x longer takes 47-114x as long; 20 000 × '亲,' (40 000 characters) takes "
-    "about 12 s and 20 000 × 'a ' about 18 s ('好的,' or '1,' stay linear), against 2 ms for a normal reply"))
-@pytest.mark.parametrize("unit", ["亲,", "a "], ids=["qin-comma", "letter-space"])  # '嗯,' and '1 ' the same
-def test_runs_of_short_pieces_read_in_linear_time(unit):
-    # sizes large enough that the quadratic part dominates: 12x longer measured 47-114x as long (1 000 ->
-    # 12 000 repeats, ~4 s for the big one); a linear reader gives ~12x, twice that allowed for a busy machine
-    assert _growth(unit, 1_000, 12_000) < 2 * 12_000 / 1_000
+# Long hostile runs ("亲," × 20 000, "a " × 20 000, a stock phrase repeated) are timed in bench/bench_signals.py
+# as ratios against ordinary replies (its smoke run is in the suite); no timing threshold here.
