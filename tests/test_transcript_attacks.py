@@ -24,6 +24,7 @@ from shifu.progress.evidence import rubric_scorer
 from shifu.scenario import load_scenario
 from shifu.transcript.course import read_transcript_file, read_transcripts
 from shifu.transcript.replay import check_transcript, play_script
+from shifu.transcript_view import show_file
 
 A = "m01_logistics"
 SC = "late-parcel-wrong-station"
@@ -66,6 +67,7 @@ HUGE_INT_READERS = {
     "grader_replay": lambda p: check_transcript(p, SC).accepted,
     "progress_read": lambda p: read_transcript_file(p, "mallory", A).error,
     "attempts_hand_in": lambda p: hand_in(p.parent, p.name),
+    "mentor_show": lambda p: show_file(p),  # `shifu transcript show`
 }
 
 
@@ -75,6 +77,10 @@ HUGE_INT_READERS = {
 @pytest.mark.parametrize("caller", sorted(HUGE_INT_READERS))
 def test_a_huge_integer_in_a_transcript_is_rejected_not_a_crash(tmp_path, caller):
     path = _huge_seed(tmp_path / NAME)
+    if caller == "mentor_show":
+        with pytest.raises(ShifuError):
+            show_file(path)
+        return
     result = HUGE_INT_READERS[caller](path)
     if caller == "grader_replay":
         assert result is False
@@ -251,6 +257,28 @@ def test_a_transcript_linked_to_a_classmates_adds_no_progress_evidence(tmp_path)
     (mine / "borrowed.jsonl").symlink_to(f"../../victim/{A}/{NAME}")
     found = [f for f in read_transcripts(course) if f.trainee == "mallory"]
     assert all(f.error or not _evidence(f.path) for f in found), [f.path for f in found]
+
+
+@pytest.mark.xfail(strict=True,
+                   reason="find_transcripts globs *.jsonl and read_text opens whatever it is: a link named x.jsonl to "
+                          "a FIFO (or /dev/stdin, /dev/zero) stops `shifu progress` for the whole cohort")
+def test_a_special_file_named_like_a_transcript_does_not_stop_progress(tmp_path):
+    import subprocess
+    import sys
+
+    course = tmp_path / "course"
+    mine = course / "submitted" / "mallory" / A
+    mine.mkdir(parents=True)
+    os.mkfifo(tmp_path / "pipe")  # nobody ever writes to it
+    (mine / "practice.jsonl").symlink_to(tmp_path / "pipe")
+    code = ("import sys; from pathlib import Path; from shifu.transcript.course import read_transcripts; "
+            "print(len(read_transcripts(Path(sys.argv[1]))))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    try:  # the timeout is what is tested: reading one small folder takes well under a second
+        done = subprocess.run([sys.executable, "-c", code, str(course)], capture_output=True, text=True, timeout=120, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("read_transcripts blocked on a FIFO in a trainee's folder")
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_symlinked_attempt_or_current_file_is_not_an_attempt(tmp_path):
