@@ -424,3 +424,31 @@ def test_a_reply_of_megabytes_is_refused_before_it_is_read(tmp_path, monkeypatch
     checked = check_transcript(path, SC)
     assert not checked.accepted and checked.reason
     assert max(seen, default=0) <= 100_000, f"the reader was given a reply of {max(seen)} characters"
+
+
+# == (b) timestamps the trainee writes ========================================================================
+
+@pytest.mark.xfail(strict=True, raises=OverflowError,
+                   reason="clock.parse_timestamp raises OverflowError for year 1 in local time (the UTC shift leaves "
+                          "datetime's range); read_transcript_file only catches ShifuError, so `shifu progress` stops")
+def test_a_start_time_at_the_edge_of_the_calendar_does_not_stop_progress(tmp_path):
+    records = _records()
+    records[0]["started"] = "0001-01-01T00:00:00"
+    path = _write(tmp_path / "course" / "submitted" / "mallory" / A / NAME, records)
+    found = read_transcripts(tmp_path / "course")
+    assert [f.path for f in found] == [path]
+    assert found[0].started is None or found[0].error
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59+14:00", "2026-02-30T00:00:00", "NaT", "x" * 10_000,
+                                   "2026-11-30T10:00:00+99:00", "+275760-09-13"])
+def test_odd_start_times_are_read_without_a_crash(tmp_path, value):
+    records = _records()
+    records[0]["started"] = value
+    for r in records:
+        if "ts" in r:
+            r["ts"] = value
+    path = _write(tmp_path / NAME, records)
+    tf = read_transcript_file(path, "mallory", A)
+    assert not tf.error
+    assert check_transcript(path, SC).accepted  # times are not evidence of the conversation
