@@ -452,3 +452,19 @@ def test_odd_start_times_are_read_without_a_crash(tmp_path, value):
     tf = read_transcript_file(path, "mallory", A)
     assert not tf.error
     assert check_transcript(path, SC).accepted  # times are not evidence of the conversation
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="an Infinity latency_s passes read_transcript_file's `>= 0` filter, the mean is inf and "
+                          "charts.response_time's set_ylim raises 'Axis limits cannot be NaN or Inf' in the report")
+def test_an_infinite_reply_time_does_not_break_the_response_time_chart(tmp_path):
+    from shifu.progress.config import load_progress_rules
+    from shifu.progress.charts import response_time
+    from shifu.progress.evidence import latency_table
+
+    text = "\n".join(json.dumps(r, ensure_ascii=False) for r in _records()) + "\n"
+    path = tmp_path / NAME
+    path.write_text(text.replace('"latency_s": 12.0', '"latency_s": Infinity', 1), encoding="utf-8")
+    table = latency_table([read_transcript_file(path, "mallory", A)])
+    response_time(table, load_progress_rules(), "mallory")
+    assert all(v == v and v != float("inf") for v in table["mean_latency_s"])  # a finite number, or left out
