@@ -2,8 +2,7 @@
 what uses it (grading's TranscriptScores, `shifu progress` evidence, attempts, Engine.resume), tried as a
 hostile trainee who can write any file in their own submission folder.
 
-Each test asserts the HONEST outcome. Attacks that still work are marked xfail(strict=True) with the
-reason; remove the marker when the product is fixed. Found by the red-team pass on branch wt-attack-replay.
+Each test asserts the HONEST outcome; every attack found was fixed (none is left as an xfail). Found by the red-team pass on branch wt-attack-replay.
 """
 from __future__ import annotations
 
@@ -71,9 +70,6 @@ HUGE_INT_READERS = {
 }
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="a >4300-digit integer in any transcript line raises ValueError out of parse_transcript "
-                          "(only JSONDecodeError/RecursionError are caught): a traceback, not a rejection")
 @pytest.mark.parametrize("caller", sorted(HUGE_INT_READERS))
 def test_a_huge_integer_in_a_transcript_is_rejected_not_a_crash(tmp_path, caller):
     path = _huge_seed(tmp_path / NAME)
@@ -90,9 +86,6 @@ def test_a_huge_integer_in_a_transcript_is_rejected_not_a_crash(tmp_path, caller
         assert result == path
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="rescore asks attempts/hand_in which file to grade; the ValueError escapes, so autograde "
-                          "fails the whole submission with Python's message instead of 0 points with a reason")
 def test_rescore_gives_a_transcript_with_a_huge_integer_zero_with_a_reason(tmp_path):
     import nbformat
 
@@ -102,7 +95,8 @@ def test_rescore_gives_a_transcript_with_a_huge_integer_zero_with_a_reason(tmp_p
     specs = specs_from_source(nb)
     _huge_seed(tmp_path / NAME)
     rescore(nb, specs, tmp_path)
-    graded = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id", "").startswith("roleplay_")]
+    graded = [c for c in nb.cells if c.cell_type == "code" and c.get("outputs")
+              and c.get("metadata", {}).get("nbgrader", {}).get("grade_id", "").startswith("roleplay_")]
     assert graded
     for cell in graded:
         assert cell["outputs"][-1]["data"]["text/plain"] == "0.0"
@@ -114,17 +108,11 @@ def test_the_grader_cell_gives_a_huge_integer_zero_points(tmp_path):
     assert cell.points == 0.0 and cell.lines
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="the grader cell's line is Python's 'Exceeds the limit (4300 digits)...' text: it names "
-                          "neither the file, the field nor a fix")
 def test_the_grader_cell_names_the_file_for_a_huge_integer(tmp_path):
     cell = TranscriptScores(_huge_seed(tmp_path / NAME), SC).cell(10.0)
     assert NAME in " ".join(cell.lines) and "4300" not in " ".join(cell.lines)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="Engine.resume (widget 'open', hub service, `shifu play --resume`) raises ValueError on a "
-                          "huge integer instead of a ShifuError naming the file")
 def test_resuming_a_transcript_with_a_huge_integer_is_a_clear_error(tmp_path):
     path = _huge_seed(tmp_path / NAME)
     with pytest.raises(ShifuError):
@@ -155,10 +143,6 @@ def _own_scenario(folder: Path) -> Path:
 LAZY = [("亲,请问您那边改派了吗?", 5.0), ("今天下午3点前给您改派,您看这样可以吗?", 5.0)]
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="check_transcript(path) with no expected scenario (progress) loads whatever the session names; "
-                          "load_scenario also takes a path to a YAML file, so a trainee-written scenario is replayed "
-                          "and scored as evidence (measured: 52.53 -> 74.31 points, need_tracing 0 -> 20)")
 def test_a_transcript_naming_a_scenario_file_the_trainee_wrote_adds_no_progress_evidence(tmp_path):
     folder = tmp_path / "course" / "submitted" / "mallory" / A
     own = _own_scenario(folder)
@@ -170,7 +154,7 @@ def test_a_transcript_naming_a_scenario_file_the_trainee_wrote_adds_no_progress_
     _write(forged, records)
 
     assert honest != "resolved"
-    assert sum(_evidence(folder / "honest.jsonl").values()) < sum(_evidence(forged).values())  # what it buys
+    assert check_transcript(forged, scenario=load_scenario(str(own)), scenario_id=str(own)).outcome == "resolved"  # what it buys
     assert not check_transcript(forged).accepted
     assert _evidence(forged) == {}
 
@@ -189,9 +173,6 @@ def test_the_grader_refuses_a_scenario_file_named_in_the_session(tmp_path):
 
 # == (a) self-recorded reply times ===========================================================================
 
-@pytest.mark.xfail(strict=True,
-                   reason="progress scores the replay WITH the latencies the trainee's own kernel wrote "
-                          "(recorded_by 'self'); editing them turns timeliness evidence 0/10 into 10/10")
 def test_editing_self_recorded_reply_times_earns_no_progress_timeliness(tmp_path):
     slow = tmp_path / "slow.jsonl"
     play_script(load_scenario(SC), [(r, 200.0) for r in _replies()], slow)
@@ -205,9 +186,6 @@ def test_editing_self_recorded_reply_times_earns_no_progress_timeliness(tmp_path
     assert _evidence(forged).get("timeliness", 0.0) <= _evidence(slow).get("timeliness", 0.0)
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="a negative latency_s (-1e308: a reply before the buyer spoke) is accepted by the replay "
-                          "and scores full timeliness in progress evidence; no record the engine writes holds one")
 def test_a_negative_reply_time_is_rejected(tmp_path):
     records = _records()
     for r in records:
@@ -245,9 +223,6 @@ def test_non_finite_reply_times_do_not_crash_the_replay_or_progress(tmp_path, va
 
 # == (d) another trainee's transcript ========================================================================
 
-@pytest.mark.xfail(strict=True,
-                   reason="find_transcripts globs through symlinks: a link in mallory's folder to the victim's "
-                          "transcript is read (and scored) as mallory's progress evidence")
 def test_a_transcript_linked_to_a_classmates_adds_no_progress_evidence(tmp_path):
     course = tmp_path / "course"
     victim = course / "submitted" / "victim" / A / NAME
@@ -259,9 +234,6 @@ def test_a_transcript_linked_to_a_classmates_adds_no_progress_evidence(tmp_path)
     assert all(f.error or not _evidence(f.path) for f in found), [f.path for f in found]
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="find_transcripts globs *.jsonl and read_text opens whatever it is: a link named x.jsonl to "
-                          "a FIFO (or /dev/stdin, /dev/zero) stops `shifu progress` for the whole cohort")
 def test_a_special_file_named_like_a_transcript_does_not_stop_progress(tmp_path):
     import subprocess
     import sys
@@ -402,10 +374,6 @@ def test_invalid_utf8_and_a_huge_line_are_rejected_with_a_reason(tmp_path):
 
 # == (b) a reply far longer than a chat message: the grader reads it all, with no time limit ==================
 
-@pytest.mark.xfail(strict=True,
-                   reason="no cap on a reply's length: the replay reads every character (measured 100 000 chars = 8 s "
-                          "to grade one reply, linear), in the grader's own process where no notebook timeout applies; "
-                          "a few multi-megabyte replies hold `shifu grade` for tens of minutes")
 def test_a_reply_of_megabytes_is_refused_before_it_is_read(tmp_path, monkeypatch):
     from shifu import readers
     from shifu.signals import Signals
@@ -428,16 +396,14 @@ def test_a_reply_of_megabytes_is_refused_before_it_is_read(tmp_path, monkeypatch
 
 # == (b) timestamps the trainee writes ========================================================================
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="clock.parse_timestamp raises OverflowError for year 1 in local time (the UTC shift leaves "
-                          "datetime's range); read_transcript_file only catches ShifuError, so `shifu progress` stops")
 def test_a_start_time_at_the_edge_of_the_calendar_does_not_stop_progress(tmp_path):
     records = _records()
     records[0]["started"] = "0001-01-01T00:00:00"
     path = _write(tmp_path / "course" / "submitted" / "mallory" / A / NAME, records)
     found = read_transcripts(tmp_path / "course")
     assert [f.path for f in found] == [path]
-    assert found[0].started is None or found[0].error
+    # the session's start is no time a session can have (the first turn's time stands in for it), or the file is refused
+    assert found[0].started is None or found[0].error or found[0].started.year >= 1970
 
 
 @pytest.mark.parametrize("value", ["9999-12-31T23:59:59+14:00", "2026-02-30T00:00:00", "NaT", "x" * 10_000,
@@ -454,9 +420,6 @@ def test_odd_start_times_are_read_without_a_crash(tmp_path, value):
     assert check_transcript(path, SC).accepted  # times are not evidence of the conversation
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="an Infinity latency_s passes read_transcript_file's `>= 0` filter, the mean is inf and "
-                          "charts.response_time's set_ylim raises 'Axis limits cannot be NaN or Inf' in the report")
 def test_an_infinite_reply_time_does_not_break_the_response_time_chart(tmp_path):
     from shifu.progress.config import load_progress_rules
     from shifu.progress.charts import response_time

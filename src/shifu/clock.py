@@ -91,6 +91,14 @@ def parse_timestamp(text: str, tz: ZoneInfo | None = None, source: str = "timest
     Errors: anything else is a ShifuError with the reason and the form to write instead.
     """
     tz = tz or time_zone()
+    try:
+        return _parse_timestamp(text, tz, source)
+    except OverflowError:  # "0001-01-01" in a zone east of UTC: the shift leaves datetime's range
+        raise ShifuError([Problem(source, "timestamp", f"{str(text).strip()[:40]!r} is outside the dates Shifu can "
+                                  "compare", _FIX)]) from None
+
+
+def _parse_timestamp(text: str, tz: ZoneInfo, source: str) -> datetime:
     raw = text if isinstance(text, str) else ""
     s = raw.strip()
     m = _DATE_TIME.match(s)

@@ -149,6 +149,9 @@ class Engine:
         text = (reply or "").strip()
         if not text:
             raise ShifuError("the reply is empty — fix: type what you would say to the buyer")
+        if len(text) > self.rules.max_reply_chars:
+            raise ShifuError(f"the reply is {len(text)} characters long, more than the {self.rules.max_reply_chars} "
+                             "a chat reply may have (grader/engine.yaml max_reply_chars) — fix: say it in fewer words")
         before = self._state
         decision = self._apply(text, latency_s)
         self._record(TurnRecord(turn=self._state.turn, role="trainee", text=text, ts=now_iso(), latency_s=latency_s,

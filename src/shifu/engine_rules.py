@@ -71,6 +71,7 @@ class EngineRules(Strict):
     floor_mood: int = Field(ge=0, le=100)
     floor_patience: int = Field(ge=0)
     max_turns: int = Field(ge=1)
+    max_reply_chars: int = Field(default=5000, ge=100, description="the longest reply the engine reads")
     accept: AcceptRule
     hollow: HollowRule
     lines: LineRule = LineRule()

@@ -35,6 +35,8 @@ class TranscriptText(Strict):
     rejected: str
     unreadable: str
     wrong_scenario: str
+    unknown_scenario: str
+    too_long: str
     no_replies: str
     no_buyer: str
     out_of_order: str

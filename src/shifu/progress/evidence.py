@@ -199,9 +199,11 @@ def rubric_scorer() -> Scorer:
             checked = check_transcript(path)  # against the scenario it names
         except ShifuError:  # that scenario cannot be loaded
             return []
-        if not checked.accepted or checked.timed is None:
+        if not checked.accepted or checked.timed is None or checked.untimed is None:
             return []
-        result = score_transcript(checked.timed, checked.timed.scenario)
+        # reply times count only when the hub service measured them; the trainee's own kernel can write any
+        conversation = checked.timed if checked.times_trusted else checked.untimed
+        result = score_transcript(conversation, conversation.scenario)
         return [(c.id, c.competency, float(c.points), float(c.max))
                 for c in result.criteria if c.applicable]  # not applicable: not evidence
 

@@ -43,14 +43,24 @@ def find_transcripts(course_dir: Path) -> list[tuple[Path, str, str]]:
         if not base.is_dir():
             continue
         for path in sorted(base.glob("*/*/**/*.jsonl")):
+            # a link (to a classmate's file) or a special file (a FIFO would block the whole cohort) is no transcript
             rel = path.relative_to(base)
+            if path.is_symlink() or not path.is_file() or any((base / p).is_symlink() for p in rel.parents
+                                                              if p != Path(".")):
+                continue
             trainee, assignment = rel.parts[0], rel.parts[1]
             found[(trainee, assignment, str(Path(*rel.parts[2:])))] = path
     return [(p, key[0], key[1]) for key, p in sorted(found.items())]
 
 
 def _timestamp(value: object, tz: ZoneInfo | None) -> pd.Timestamp | None:
-    """A transcript time as naive UTC (shifu.clock): with its own offset, or local time in the course zone."""
+    """A transcript time as naive UTC (shifu.clock): with its own offset, or local time in the course zone.
+    None when there is none, or it is no time a session can have started (before 1970, after 2200)."""
+    ts = _any_timestamp(value, tz)
+    return ts if ts is not None and 1970 <= ts.year <= 2200 else None
+
+
+def _any_timestamp(value: object, tz: ZoneInfo | None) -> pd.Timestamp | None:
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -81,7 +91,7 @@ def read_transcript_file(path: Path, trainee: str, assignment: str, tz: ZoneInfo
     tf.started = _timestamp(t.session.started, tz) or (_timestamp(t.turns[0].ts, tz) if t.turns else None)
     tf.outcome = t.end.outcome if t.end else ""
     tf.latencies = [(turn.turn, float(turn.latency_s)) for turn in t.trainee_turns()
-                    if turn.latency_s is not None and turn.latency_s >= 0]
+                    if turn.latency_s is not None and 0 <= turn.latency_s < float("inf")]
     return tf
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import Problem, ShifuError, display_path
 
@@ -48,7 +48,7 @@ class TurnRecord(_Record):
     role: Literal["buyer", "trainee"]
     text: str
     ts: str
-    latency_s: float | None = None
+    latency_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # the widget never writes another
     mood_before: int
     mood_after: int
     signals: list[str] = []
@@ -100,6 +100,12 @@ def _parse_line(raw: str, shown: str, lineno: int) -> _Record:
         obj = json.loads(raw)
     except RecursionError:  # brackets nested thousands deep: no record the engine writes, and not a crash
         raise ShifuError([Problem(shown, "(JSON)", f"line {lineno} is nested too deeply to be a transcript record",
+                                  "restore the line from a backup or start a new session", lineno)]) from None
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            raise
+        # an integer of thousands of digits (Python refuses to convert it): no record the engine writes
+        raise ShifuError([Problem(shown, "(JSON)", f"line {lineno} holds a number too long to be a transcript value",
                                   "restore the line from a backup or start a new session", lineno)]) from None
     if not isinstance(obj, dict) or obj.get("type") not in _MODELS:
         raise ShifuError([Problem(shown, "type", f"line {lineno} is not a session, turn or end record",

@@ -13,15 +13,21 @@ trainee does not control records them.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import paths
+from ..engine_rules import load_rules
 from ..errors import ShifuError
 from ..grading.wording import grading_text
 from ..scenario import Scenario
 from .records import EndRecord, SessionRecord, Transcript, TurnRecord, read_transcript
 
 SCRIPTED = "scripted"
+
+
+_SCENARIO_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Checked:
     untimed: Transcript | None = None
     outcome: str = "ongoing"
     llm_voiced: bool = False
+    times_trusted: bool = False  # reply times measured by the hub service (recorded_by service), not the trainee's kernel
     notes: list[str] = field(default_factory=list)
     mentor: list[str] = field(default_factory=list)
     replies: tuple[str, ...] = ()
@@ -89,8 +96,14 @@ def check_transcript(source: str | Path | Transcript, scenario_id: str | None = 
             problem = exc.problems[0].message if getattr(exc, "problems", None) else str(exc)
             return _rejected(text.rejected.format(name=name, reason=text.unreadable.format(problem=problem)),
                              mentor=f"{name}: unreadable transcript ({problem})")
-    scenario_id = t.scenario if scenario_id is None else scenario_id
     replies = tuple(r.text for r in t.trainee_turns())
+    if scenario_id is None:
+        # the scenario the file names must be one of the course's (an id, never a path: load_scenario also reads
+        # a YAML file, and the trainee can write one next to the transcript)
+        if not _SCENARIO_ID.fullmatch(t.scenario or "") or not (paths.scenarios_dir() / f"{t.scenario}.yaml").is_file():
+            return _rejected(text.rejected.format(name=name, reason=text.unknown_scenario.format(found=t.scenario)),
+                             replies, f"{name}: names {t.scenario!r}, which is not a scenario of the course")
+        scenario_id = t.scenario
     if t.scenario != scenario_id:
         return _rejected(text.rejected.format(name=name, reason=text.wrong_scenario.format(found=t.scenario, expected=scenario_id)),
                          replies, f"{name}: transcript of scenario {t.scenario!r}, expected {scenario_id!r}")
@@ -99,6 +112,12 @@ def check_transcript(source: str | Path | Transcript, scenario_id: str | None = 
     if not t.buyer_turns():
         return _rejected(text.rejected.format(name=name, reason=text.no_buyer), replies,
                          f"{name}: rejected, no buyer turns (not written by the chat widget)")
+    rules = load_rules()
+    too_long = next((r for r in t.trainee_turns() if len(r.text) > rules.max_reply_chars), None)
+    if too_long is not None:
+        return _rejected(text.rejected.format(name=name, reason=text.too_long.format(
+            turn=too_long.turn, chars=len(too_long.text), limit=rules.max_reply_chars)), replies,
+            f"{name}: rejected, reply {too_long.turn} is {len(too_long.text)} characters (limit {rules.max_reply_chars})")
     problem = _structure_problem(t)
     if problem:
         return _rejected(text.rejected.format(name=name, reason=problem), replies, f"{name}: rejected, turns out of order")
@@ -125,7 +144,8 @@ def check_transcript(source: str | Path | Transcript, scenario_id: str | None = 
     state = engine.state
     outcome = state.outcome if state.ended else ("abandoned" if t.end is not None else "ongoing")
     checked = Checked(True, timed=_rebuilt(t, engine, outcome, timed=True), untimed=_rebuilt(t, engine, outcome, timed=False),
-                      outcome=outcome, llm_voiced=llm, replies=replies)
+                      outcome=outcome, llm_voiced=llm, replies=replies,
+                      times_trusted=t.session.recorded_by == "service")
     said = getattr(text.outcomes, outcome, outcome)
     checked.notes.append(text.replayed.format(outcome=said))
     if llm:
