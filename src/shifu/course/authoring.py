@@ -87,7 +87,7 @@ def _quiz_cells(item: QuizItem, text: dict[str, Any]) -> list:
 
 def _feedback_cell(header: str, call: str, kind: str) -> Any:
     """A practice module's on-demand feedback cell (never graded, never in an exam module)."""
-    return new_code_cell(f"{header}\nfrom shifu.course.notebook import {call.split('(', 1)[0]}\n{call}",
+    return new_code_cell(f"{header}\nfrom shifu.notebook import {call.split('(', 1)[0]}\n{call}",
                          metadata={"shifu": {"kind": kind}})
 
 
@@ -105,7 +105,7 @@ def _reply_cells(ex: Exercise, index: int, sc: Scenario, text: dict[str, Any], p
     for criterion, points in ex.criteria.items():
         header = text["cells"]["reply_test"].format(label=text["criterion_labels"][criterion], points=_fmt_points(points))
         cells.append(_hidden_test_cell(f"{var}__{criterion}", points, header, [
-            "from shifu.nbgrader_helpers import reply_points",
+            "from shifu.notebook import reply_points",
             f"reply_points({var}, {json.dumps(ex.scenario)}, {json.dumps(buyer, ensure_ascii=False)}, "
             f"{float(points)!r}, criterion={json.dumps(criterion)})"],
             {"kind": "reply_test", "scenario": ex.scenario, "criterion": criterion, "buyer": buyer,
@@ -123,7 +123,7 @@ def _hidden_test_cell(grade_id: str, points: float, header: str, hidden: list[st
 
     `shifu` (kind reply_test / transcript_test, scenario, criterion, ...) is what `shifu grade` scores
     in its own process, read from the source notebook; the hidden call only gives formative feedback
-    under `nbgrader validate` and never decides points (shifu.nbgrader_helpers).
+    under `nbgrader validate` and never decides points (shifu.notebook, which takes it from shifu.nbgrader_helpers).
     """
     src = "\n".join([header, HIDDEN_BEGIN, *hidden, HIDDEN_END])
     return new_code_cell(src, metadata={"nbgrader": _nbgrader(grade_id, grade=True, locked=True, points=points),
@@ -137,7 +137,7 @@ def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any], practice: 
     transcript = transcript_name(rp.scenario)
     launch = new_code_cell(
         "\n".join([text["cells"]["roleplay_hint"].format(transcript=transcript, finish=ui_text().finish),
-                   "from shifu.course.notebook import start_roleplay",
+                   "from shifu.notebook import start_roleplay",
                    f"start_roleplay({json.dumps(rp.scenario)})"]),
         metadata={"nbgrader": _nbgrader(f"roleplay_{rp.n}_launch", locked=True) if graded else {},
                   "shifu": {"kind": "roleplay", "n": rp.n, "scenario": rp.scenario, "graded": graded}})
@@ -148,8 +148,7 @@ def _roleplay_cells(rp: Roleplay, sc: Scenario, text: dict[str, Any], practice: 
         header = text["cells"]["transcript_test"].format(label=text["criterion_labels"][criterion],
                                                          points=_fmt_points(points), transcript=transcript)
         cells.append(_hidden_test_cell(f"roleplay_{rp.n}__{criterion}", points, header, [
-            "from shifu.course.notebook import roleplay_transcript",
-            "from shifu.nbgrader_helpers import transcript_points",
+            "from shifu.notebook import roleplay_transcript, transcript_points",
             f"transcript_points(roleplay_transcript({json.dumps(rp.scenario)}), {json.dumps(rp.scenario)}, "
             f"{float(points)!r}, criterion={json.dumps(criterion)})"],
             {"kind": "transcript_test", "scenario": rp.scenario, "criterion": criterion, "transcript": transcript}))
@@ -185,7 +184,7 @@ def scenarios_of(spec: ModuleSpec) -> dict[str, Scenario]:
 
 def _setup_cell(text: dict[str, Any]) -> Any:
     """The first code cell: loads the notebook helpers (the `%%reply` answer cells need them). Locked."""
-    return new_code_cell(f"{text['cells']['setup']}\n%load_ext shifu.course.notebook",
+    return new_code_cell(f"{text['cells']['setup']}\n%load_ext shifu.notebook",
                          metadata={"nbgrader": _nbgrader("setup", locked=True), "shifu": {"kind": "setup"}})
 
 
@@ -212,7 +211,7 @@ def build_notebook(spec: ModuleSpec, scenarios: dict[str, Scenario], text: dict[
             "nbgrader": _nbgrader(f"review__{rv.competency.value}", locked=True, task=True, points=rv.points)}))
     cells.append(new_markdown_cell(text["submit"].strip()))
     if spec.exercises or spec.roleplays or spec.quiz:
-        cells.append(new_code_cell(f"{text['cells']['precheck']}\nfrom shifu.course.notebook import check_before_submit\n"
+        cells.append(new_code_cell(f"{text['cells']['precheck']}\nfrom shifu.notebook import check_before_submit\n"
                                    "check_before_submit()", metadata={"shifu": {"kind": "precheck"}}))
     nb = new_notebook(cells=cells, metadata={
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
