@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from shifu import paths
+from shifu.content import paths
 from shifu.course import layout
 from shifu.course.check import check_course
 from shifu.course.demo import run_demo

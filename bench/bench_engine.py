@@ -26,15 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from engine_fake_llm import FakeLLM  # noqa: E402
-from shifu import paths  # noqa: E402
-from shifu.backends import VoiceRequest  # noqa: E402
-from shifu.backends.llm import OpenAIVoice  # noqa: E402
-from shifu.backends.voice_style import load_style  # noqa: E402
-from shifu.engine import Engine  # noqa: E402
-from shifu.llm_config import LLMConfig  # noqa: E402
-from shifu.scenario import Scenario, parse_scenario  # noqa: E402
-from shifu.signals import ReplyContext, read_reply  # noqa: E402
-from shifu.vocab import BuyerState  # noqa: E402
+from shifu.content import paths  # noqa: E402
+from shifu.roleplay.voices import VoiceRequest  # noqa: E402
+from shifu.roleplay.voices.llm import OpenAIVoice  # noqa: E402
+from shifu.roleplay.voices.voice_style import load_style  # noqa: E402
+from shifu.roleplay.engine import Engine  # noqa: E402
+from shifu.llm.config import LLMConfig  # noqa: E402
+from shifu.roleplay.scenario import Scenario, parse_scenario  # noqa: E402
+from shifu.reading.signals import ReplyContext, read_reply  # noqa: E402
+from shifu.reading.vocab import BuyerState  # noqa: E402
 
 BUYER_LINE = "我都等了三天了,你们到底什么时候能给我个准话?别再跟我说在查了。"
 

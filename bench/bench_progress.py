@@ -45,7 +45,7 @@ def build(db: Path, trainees: int, assignments: int, cells: int, seed: int = 7) 
     from nbgrader import api as nb
     from sqlalchemy import insert
 
-    from shifu.paths import ensure_venv_on_path
+    from shifu.content.paths import ensure_venv_on_path
 
     # nbgrader's Gradebook runs `alembic heads` (by name, through PATH) when it creates a database: run as
     # `.venv/bin/python bench/…` without the venv activated, that fails with FileNotFoundError: 'alembic'.

@@ -9,8 +9,8 @@ from __future__ import annotations
 import statistics
 import time
 
-from shifu.scenario import load_scenario
-from shifu.signals import ReplyContext, read_reply
+from shifu.roleplay.scenario import load_scenario
+from shifu.reading.signals import ReplyContext, read_reply
 
 GENUINE = ("亲，您好！非常抱歉让您久等了，理解您周六要用鞋的着急心情。请问快递员有没有联系过您？"
            "我马上联系网点改派，今天18点前给您回复，您看可以吗？")

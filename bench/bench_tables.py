@@ -1,4 +1,4 @@
-"""Time reading a large KPI export through shifu.tabular against plain pandas.read_csv in the same run.
+"""Time reading a large KPI export through shifu.content.tabular against plain pandas.read_csv in the same run.
 
 The export: the project's data/agent_kpi_monthly.csv repeated to --rows rows, rates written as
 percentages ("32.81%"), saved as GBK (what Chinese Excel writes). Baseline: pandas.read_csv of the
@@ -21,7 +21,7 @@ def main() -> int:
     args = ap.parse_args()
     import pandas as pd
 
-    from shifu import paths
+    from shifu.content import paths
     from shifu.progress.config import load_review_rules
     from shifu.progress.review import load_kpi
 

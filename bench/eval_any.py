@@ -1,4 +1,4 @@
-"""Run the validity harness (src/shifu/evaluation.py) against whatever `shifu` is on the path — also an
+"""Run the validity harness (src/shifu/reading/evaluation.py) against whatever `shifu` is on the path — also an
 older checkout that has no harness of its own, e.g. the reader before issue 14:
 
     PYTHONPATH=/path/to/old/src python bench/eval_any.py [--data tests/data/eval] [--json]

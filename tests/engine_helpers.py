@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from shifu import paths
-from shifu.scenario import Scenario, parse_scenario
+from shifu.content import paths
+from shifu.roleplay.scenario import Scenario, parse_scenario
 
 
 @lru_cache(maxsize=None)

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from shifu import paths
+from shifu.content import paths
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -23,7 +23,7 @@ HAVE_CHROMIUM = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
 
 def content_copy(dest: Path) -> Path:
     """scenarios/, grader/, course/ and data/ of the project in `dest` (no build output)."""
-    from shifu import paths
+    from shifu.content import paths
 
     root = paths.project_root()
     generated = shutil.ignore_patterns("release", "submitted", "autograded", "feedback", "gradebook.db", ".nbgrader.log",

@@ -18,9 +18,9 @@ HERE = Path(__file__).parent
 if str(HERE.parent / "src") not in sys.path:
     sys.path.append(str(HERE.parent / "src"))  # an installed or PYTHONPATH shifu comes first
 
-from shifu import paths  # noqa: E402
-from shifu.engine import Engine  # noqa: E402
-from shifu.scenario import Scenario, parse_scenario  # noqa: E402
+from shifu.content import paths  # noqa: E402
+from shifu.roleplay.engine import Engine  # noqa: E402
+from shifu.roleplay.scenario import Scenario, parse_scenario  # noqa: E402
 
 SUITES = HERE / "data" / "outcome_suites.yaml"
 GOOD = HERE / "data" / "conversations"

@@ -83,7 +83,7 @@ def progress_yaml() -> str:
     """Known thresholds for hand-computed tests; the wording (`text:`, `columns:`) is the repository's own."""
     import yaml
 
-    from shifu import paths
+    from shifu.content import paths
 
     own = yaml.safe_load((paths.grader_dir() / "progress.yaml").read_text(encoding="utf-8"))
     return PROGRESS_RULES + yaml.safe_dump({"text": own["text"], "columns": own["columns"]}, allow_unicode=True)
@@ -214,8 +214,8 @@ def _grade(gb: Gradebook, assignment: str, student: str, scores: dict) -> None:
 def write_transcript(path: Path, started: str, latencies: list[float], trainee: str = "x", scenario: str = "late-parcel-wrong-station") -> Path:
     """A real transcript: the replies played through the engine (so it replays, as the grader and the
     progress report require), then dated `started` (the tests chart and order by these dates)."""
-    from shifu.transcript.replay import play_script
-    from shifu.scenario import load_scenario
+    from shifu.roleplay.transcript.replay import play_script
+    from shifu.roleplay.scenario import load_scenario
 
     replies = ["亲,您好,我马上帮您查。", "包裹停在哪个站点了?我联系网点今天改派,18点前给您回话,您看可以吗?",
                "已经改派好了,今天下午送到,您看这样可以吗?"]

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from shifu import clock
-from shifu.errors import ShifuError
+from shifu.content import clock
+from shifu.content.errors import ShifuError
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC_1530 = datetime(2026, 11, 30, 15, 30, tzinfo=timezone.utc)

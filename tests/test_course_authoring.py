@@ -8,13 +8,13 @@ import shutil
 import nbformat
 import pytest
 
-from shifu import paths
+from shifu.content import paths
 from shifu.course import layout
 from shifu.course.authoring import build_notebook, scenarios_of
 from shifu.course.check import hidden_lines, leaks
 from shifu.course.notebook import roleplay_transcript, start_roleplay
 from shifu.course.spec import CRITERIA, course_text, load_module, module_files
-from shifu.errors import ShifuError
+from shifu.content.errors import ShifuError
 
 TAGS = set(CRITERIA) | {"communication", "product", "operations", "analysis", "business"}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shifu import paths
+from shifu.content import paths
 from shifu.course import layout
 from shifu.course.check import check_course
 

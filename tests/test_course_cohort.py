@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 import grading_course as gc  # tests/ is on the path under pytest
-from shifu import paths
+from shifu.content import paths
 from shifu.course import layout
 from shifu.course.build import build_course
 from shifu.grading import grade_course

@@ -6,7 +6,7 @@ import csv
 import pytest
 
 from shifu.course.demo import MARKER, run_demo
-from shifu.errors import ShifuError
+from shifu.content.errors import ShifuError
 
 
 def test_small_demo_runs_end_to_end(tmp_path):

@@ -5,7 +5,7 @@ real gradebook) on a scratch copy of m01_logistics.
   counts once, and `shifu grade` waits for one answer to be graded by hand, not two;
 - a `%%reply` answer (plain text) and an old-style triple-quoted answer of the same text get the same points;
 - several role-play attempts: the newest finished one is graded unless the trainee chose another
-  (shifu.attempts), and the feedback says which one.
+  (shifu.roleplay.attempts), and the feedback says which one.
 """
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import nbformat
 import pytest
 
 import grading_course as gc  # tests/ is on the path under pytest
-from shifu import paths
-from shifu.attempts import choose
+from shifu.content import paths
+from shifu.roleplay.attempts import choose
 from shifu.course import layout
 from shifu.course.answers import cell_source
 from shifu.course.simulate import strip_solution
-from shifu.engine import Engine
+from shifu.roleplay.engine import Engine
 
 A = "m01_logistics"
 SC = "late-parcel-wrong-station"

@@ -7,13 +7,13 @@ import re
 import nbformat
 import pytest
 
-from shifu.attempts import choose
+from shifu.roleplay.attempts import choose
 from shifu.course.authoring import build_notebook, scenarios_of
 from shifu.course.layout import authoring_dir
 from shifu.course.precheck import check_notebook, report
 from shifu.course.spec import course_text, load_module
-from shifu.transcript.replay import play_script
-from shifu.scenario import load_scenario
+from shifu.roleplay.transcript.replay import play_script
+from shifu.roleplay.scenario import load_scenario
 
 A = "m01_logistics"
 SC = "late-parcel-wrong-station"
@@ -60,7 +60,7 @@ def test_answers_and_a_finished_role_play_make_it_ready(spec, tmp_path):
 
 
 def test_the_attempt_to_hand_in_must_be_finished(spec, tmp_path):
-    from shifu.engine import Engine
+    from shifu.roleplay.engine import Engine
 
     path = _release(spec, tmp_path, {"q1_reply": "亲,您好", "q2_reply": "好的"})
     play_script(load_scenario(SC), [(r, 10.0) for r in GOOD], tmp_path / f"{SC}.1.jsonl")

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from shifu import paths
+from shifu.content import paths
 from shifu.course import layout
 from shifu.course.build import build_course
 from shifu.course.check import scan_for_secrets, secrets_of

@@ -14,8 +14,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shifu.datagen import DEFAULT_SEED, build, pain_point_keywords
-from shifu.datagen.spec import load_spec
+from shifu.labs.datagen import DEFAULT_SEED, build, pain_point_keywords
+from shifu.labs.datagen.spec import load_spec
 
 BRAND_STORES = {"天猫旗舰店", "京东旗舰店", "抖音直播间", "拼多多"}  # seed 002: the Tmall flagship plus the brand's other platforms
 SEED002_PEAK_DAY = 17_800        # seed 002: "接待量,高的时候是1.78万" (conversations on the peak day)
@@ -258,7 +258,7 @@ def test_double11_volume_matches_the_orders_and_the_team(data):
 def test_lab5_tells_trainees_that_orders_are_a_sample_at_the_configured_rate():
     import json
 
-    from shifu import paths
+    from shifu.content import paths
 
     nb = json.loads((paths.course_dir() / "source" / "lab5_retention" / "lab5_retention.ipynb").read_text(encoding="utf-8"))
     text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shifu import paths
-from shifu.datagen import DATASETS, DEFAULT_SEED, build, generate, lab_data, pain_point_keywords
-from shifu.datagen.spec import load_spec
-from shifu.errors import ShifuError
+from shifu.content import paths
+from shifu.labs.datagen import DATASETS, DEFAULT_SEED, build, generate, lab_data, pain_point_keywords
+from shifu.labs.datagen.spec import load_spec
+from shifu.content.errors import ShifuError
 
 SHIFU = str(Path(sys.executable).parent / "shifu")
 

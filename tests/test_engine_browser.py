@@ -36,7 +36,7 @@ def _free_port() -> int:
 def lab(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(f"from shifu.widget import roleplay\nroleplay({SID!r}, transcript_dir='.')")]
+    nb.cells = [nbformat.v4.new_code_cell(f"from shifu.roleplay.widget import roleplay\nroleplay({SID!r}, transcript_dir='.')")]
     nbformat.write(nb, tmp_path / "chat.ipynb")
     port = _free_port()
     jupyter = str(Path(sys.executable).parent / "jupyter-lab")

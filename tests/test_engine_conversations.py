@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from engine_helpers import scenario
-from shifu.engine import Engine, replay
-from shifu.transcript import read_transcript
+from shifu.roleplay.engine import Engine, replay
+from shifu.roleplay.transcript import read_transcript
 
 DATA = Path(__file__).parent / "data" / "conversations"
 FILES = sorted(DATA.glob("*.yaml"))

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from engine_helpers import scenario
-from shifu.engine import Engine
-from shifu.engine_rules import initial_state, load_rules, step
-from shifu.scenario import Trigger
-from shifu.signals import Signals, Span
-from shifu.transcript import read_transcript
-from shifu.vocab import BuyerState, Signal as S
+from shifu.roleplay.engine import Engine
+from shifu.roleplay.engine_rules import initial_state, load_rules, step
+from shifu.roleplay.scenario import Trigger
+from shifu.reading.signals import Signals, Span
+from shifu.roleplay.transcript import read_transcript
+from shifu.reading.vocab import BuyerState, Signal as S
 
 WANG = "late-parcel-wrong-station"  # 王女士, starting mood 20
 SPAM = "非常抱歉理解您的心情您看这样可以吗"

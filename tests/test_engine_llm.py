@@ -7,15 +7,15 @@ import logging
 import pytest
 
 from engine_fake_llm import FakeLLM
-from shifu.backends import VoiceRequest
-from shifu.backends.llm import OpenAIVoice
-from shifu.engine import Engine
-from shifu.errors import ShifuError
-from shifu.llm_client import forget_endpoints
-from shifu.llm_config import LLMConfig, load_llm_config
+from shifu.roleplay.voices import VoiceRequest
+from shifu.roleplay.voices.llm import OpenAIVoice
+from shifu.roleplay.engine import Engine
+from shifu.content.errors import ShifuError
+from shifu.llm.client import forget_endpoints
+from shifu.llm.config import LLMConfig, load_llm_config
 from engine_helpers import scenario as load_scenario
-from shifu.signals import Signals, Span
-from shifu.vocab import BuyerState, Signal
+from shifu.reading.signals import Signals, Span
+from shifu.reading.vocab import BuyerState, Signal
 
 SCENARIO = load_scenario("late-parcel-wrong-station")
 KEY = "sk-test-Q9x7SECRETkey0042abcdef"
@@ -419,7 +419,7 @@ def test_system_role_system_is_never_folded():
 
 
 def test_the_model_sees_only_example_lines_that_fit_the_conversation():
-    from shifu.backends.voice_style import load_style
+    from shifu.roleplay.voices.voice_style import load_style
 
     sc = load_scenario("claim-hunter-absolute-words")
     style = load_style()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from shifu.errors import ShifuError
-from shifu.llm_config import load_llm_config
+from shifu.content.errors import ShifuError
+from shifu.llm.config import load_llm_config
 
 
 def env_for(tmp_path, **kw) -> dict[str, str]:

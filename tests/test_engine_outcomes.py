@@ -46,8 +46,8 @@ def test_no_unhelpful_agent_leaves_the_buyer_calmer(by_kind, runs, kind):
 
 def test_the_buyer_never_says_a_line_twice_in_a_conversation(runs):
     from outcome_suites import _scenario
-    from shifu.backends.scripted import line_book
-    from shifu.vocab import BuyerState
+    from shifu.roleplay.voices.scripted import line_book
+    from shifu.reading.vocab import BuyerState
 
     book = line_book()
     for r in runs:

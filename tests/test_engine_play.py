@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from engine_fake_llm import FakeLLM
-from shifu.transcript import read_transcript
+from shifu.roleplay.transcript import read_transcript
 
 SID = "late-parcel-wrong-station"
 DATA = Path(__file__).parent / "data" / "conversations" / f"{SID}.yaml"

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from shifu.engine import Engine
-from shifu.engine_rules import EngineRules, initial_state, load_rules, step
-from shifu.errors import ShifuError
-from shifu.signals import Signals, Span
-from shifu.vocab import BuyerState, Escalation, Signal as S
+from shifu.roleplay.engine import Engine
+from shifu.roleplay.engine_rules import EngineRules, initial_state, load_rules, step
+from shifu.content.errors import ShifuError
+from shifu.reading.signals import Signals, Span
+from shifu.reading.vocab import BuyerState, Escalation, Signal as S
 
 from engine_helpers import scenario
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from engine_helpers import scenario
-from shifu import paths
-from shifu.backends.scripted import Heard, fits, line_book, scripted_line
-from shifu.engine import Engine
-from shifu.signals import Signals, Span
-from shifu.vocab import BuyerState, Signal
+from shifu.content import paths
+from shifu.roleplay.voices.scripted import Heard, fits, line_book, scripted_line
+from shifu.roleplay.engine import Engine
+from shifu.reading.signals import Signals, Span
+from shifu.reading.vocab import BuyerState, Signal
 
 IDS = sorted(p.stem for p in paths.scenarios_dir().glob("*.yaml") if not p.name.startswith("_"))
 
@@ -189,7 +189,7 @@ def test_a_line_that_names_an_offer_waits_until_someone_offered_it(scenario_id):
 
 
 def test_a_broken_fallback_file_names_the_field_and_the_fix(tmp_path):
-    from shifu.errors import ShifuError
+    from shifu.content.errors import ShifuError
 
     src = (paths.grader_dir() / "buyer_lines.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "buyer_lines.yaml"

@@ -5,10 +5,10 @@ from dataclasses import replace
 
 import pytest
 
-from shifu.engine_rules import (EngineRules, agreement, initial_state, load_rules, offer_on_table, read_turn,
+from shifu.roleplay.engine_rules import (EngineRules, agreement, initial_state, load_rules, offer_on_table, read_turn,
                                 settle_mood, signal_effects, step, turn_outcome, with_no_progress)
-from shifu.signals import Signals, Span
-from shifu.vocab import Signal as S
+from shifu.reading.signals import Signals, Span
+from shifu.reading.vocab import Signal as S
 
 from engine_helpers import scenario
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from engine_helpers import scenario
-from shifu.engine import Engine, replay
-from shifu.errors import ShifuError
-from shifu.signals import Signals, Span
-from shifu.transcript import read_transcript
-from shifu.vocab import Signal
+from shifu.roleplay.engine import Engine, replay
+from shifu.content.errors import ShifuError
+from shifu.reading.signals import Signals, Span
+from shifu.roleplay.transcript import read_transcript
+from shifu.reading.vocab import Signal
 
 SC = scenario("late-parcel-wrong-station")
 SESSION_KEYS = {"type", "version", "scenario", "backend", "seed", "started", "trainee", "recorded_by"}
@@ -93,8 +93,8 @@ KILL = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from engine_helpers import scenario
     from test_engine_transcript import reader
-    from shifu.engine import Engine
-    from shifu.backends.scripted import ScriptedVoice
+    from shifu.roleplay.engine import Engine
+    from shifu.roleplay.voices.scripted import ScriptedVoice
 
     class DiesOnTurnTwo(ScriptedVoice):
         def speak(self, request, on_text=None):

@@ -6,12 +6,12 @@ import json
 import pytest
 
 from engine_helpers import scenario
-from shifu import widget as widget_mod
-from shifu.engine import Engine
-from shifu.signals import Signals, Span, read_reply
-from shifu.transcript import read_transcript
-from shifu.vocab import Signal
-from shifu.widget import RoleplayWidget, roleplay
+from shifu.roleplay import widget as widget_mod
+from shifu.roleplay.engine import Engine
+from shifu.reading.signals import Signals, Span, read_reply
+from shifu.roleplay.transcript import read_transcript
+from shifu.reading.vocab import Signal
+from shifu.roleplay.widget import RoleplayWidget, roleplay
 
 SID = "late-parcel-wrong-station"
 GOOD = [
@@ -25,7 +25,7 @@ GOOD = [
 def schema_only_scenarios(monkeypatch):
     """Widget tests exercise the widget, not the rubric files the full scenario check also reads."""
     monkeypatch.setattr(widget_mod, "load_scenario", scenario)
-    monkeypatch.setattr("shifu.engine.load_scenario", scenario)
+    monkeypatch.setattr("shifu.roleplay.engine.load_scenario", scenario)
 
 
 def bubbles(w: RoleplayWidget) -> list[str]:
@@ -108,7 +108,7 @@ def test_running_the_cell_again_shows_a_finished_conversation_untouched(tmp_path
 
 
 def test_a_new_attempt_keeps_the_old_one_and_the_trainee_picks_what_to_hand_in(tmp_path):
-    from shifu.attempts import hand_in
+    from shifu.roleplay.attempts import hand_in
 
     w = roleplay(SID, transcript_dir=str(tmp_path))
     assert w.new_button.layout.display == "none", "nothing to keep before the first reply"
@@ -163,7 +163,7 @@ def test_streamed_text_updates_the_buyer_bubble(tmp_path):
         name = "scripted"
 
         def speak(self, request, on_text=None):
-            from shifu.backends import Utterance
+            from shifu.roleplay.voices import Utterance
 
             text = "你们到底什么时候发?"
             seen = []
@@ -195,7 +195,7 @@ def test_broken_llm_settings_still_let_the_trainee_practise(tmp_path, monkeypatc
     for name in ("SHIFU_LLM_MODEL", "SHIFU_LLM_BASE_URL", "SHIFU_LLM_API_KEY", "OPENAI_API_KEY", "SHIFU_LLM_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr("shifu.llm_config.course_config_path", lambda: tmp_path / "none.yaml")
+    monkeypatch.setattr("shifu.llm.config.course_config_path", lambda: tmp_path / "none.yaml")
     w = roleplay(SID, transcript_dir=str(tmp_path), backend="openai")
     assert w.engine.backend_name == "scripted"
     assert any("离线剧本" in b and "SHIFU_LLM_MODEL" in b for b in bubbles(w))

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from shifu import evaluation as ev
+from shifu.reading import evaluation as ev
 from shifu.cli import app
-from shifu.signals import read_reply
+from shifu.reading.signals import read_reply
 
 DATA = Path(__file__).parent / "data" / "eval"
 

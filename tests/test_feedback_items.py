@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_course as gc  # noqa: E402
 
-from shifu.feedback_text import feedback_text
+from shifu.reading.feedback_text import feedback_text
 from shifu.grading.feedback_items import item_name
 
 

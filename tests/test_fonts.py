@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from shifu.fonts import setup_cjk_font
+from shifu.labs.fonts import setup_cjk_font
 
 
 def _render(title: str) -> list[str]:
@@ -39,7 +39,7 @@ def test_html_reports_carry_the_cjk_glyphs_they_use():
 
     from fontTools.ttLib import TTFont
 
-    from shifu.fonts import css_font_face
+    from shifu.labs.fonts import css_font_face
 
     assert css_font_face("only ascii here") == ""
     rule = css_font_face("学员进度总览 ability")
@@ -50,7 +50,7 @@ def test_html_reports_carry_the_cjk_glyphs_they_use():
 
 
 def test_feedback_pages_get_the_glyphs_once(tmp_path):
-    from shifu.fonts import embed_cjk_font
+    from shifu.labs.fonts import embed_cjk_font
 
     page = tmp_path / "m01.html"
     page.write_text("<html><head><title>x</title></head><body><h1>售后物流</h1></body></html>", encoding="utf-8")
@@ -68,7 +68,7 @@ def test_pages_share_one_subset_up_to_a_glyph_cap(tmp_path):
 
     from fontTools.ttLib import TTFont
 
-    from shifu.fonts import embed_shared_cjk_font
+    from shifu.labs.fonts import embed_shared_cjk_font
 
     texts = {"a": "售后物流", "b": "物流退款", "c": "亲爱的买家您好"}
     pages = []
@@ -87,7 +87,7 @@ def test_pages_share_one_subset_up_to_a_glyph_cap(tmp_path):
 
 def test_embedded_face_comes_first_in_every_font_list():
     """Behind Helvetica/Arial, headless Chromium without a CJK font drew □ in bold headings (issue 12)."""
-    from shifu import fonts
+    from shifu.labs import fonts
     from shifu.progress import report
 
     assert fonts.FONT_STACK.startswith('"Shifu CJK"') and fonts.MONO_STACK.startswith('"Shifu CJK"')
@@ -110,7 +110,7 @@ def test_bold_headings_draw_the_embedded_glyphs_in_a_real_browser(tmp_path):
 
     import pytest
 
-    from shifu.fonts import _FALLBACK_CSS, css_font_face
+    from shifu.labs.fonts import _FALLBACK_CSS, css_font_face
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if not chromium:

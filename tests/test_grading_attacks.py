@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_course as gc  # noqa: E402
 
-from shifu import paths  # noqa: E402
+from shifu.content import paths  # noqa: E402
 from shifu.grading import sandbox as sandbox_mod  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,14 +187,14 @@ WEAK = {"q1_reply": 'q1_reply = """在查了,请耐心等待。"""', "q2_reply":
 
 def _reference_replies() -> list[str]:
     from shifu.course import layout
-    from shifu.transcript import read_transcript
+    from shifu.roleplay.transcript import read_transcript
 
     return list(read_transcript(layout.reference_dir() / A / f"{SC}.jsonl").replies)
 
 
 def _play(path: Path, replies: list[str], seed: int = 0) -> Path:
     """A transcript exactly as the chat widget writes it (what any trainee can produce with the engine)."""
-    from shifu.engine import Engine
+    from shifu.roleplay.engine import Engine
 
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = Engine(SC, seed=seed, transcript_path=path)

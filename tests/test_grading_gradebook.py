@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import grading_course as gc  # noqa: E402
 
 from shifu import cli  # noqa: E402
-from shifu.errors import ShifuError  # noqa: E402
+from shifu.content.errors import ShifuError  # noqa: E402
 from shifu.grading import FAILED, grade_course  # noqa: E402
 from shifu.grading.gradebook import gradebook_url, read_scores, require_gradebook  # noqa: E402
 from shifu.grading.nbgrader_course import load_config, open_course  # noqa: E402

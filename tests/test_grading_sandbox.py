@@ -21,7 +21,7 @@ from nbformat.v4 import new_code_cell
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_course as gc  # noqa: E402
 
-from shifu.errors import ShifuError  # noqa: E402
+from shifu.content.errors import ShifuError  # noqa: E402
 from shifu.grading import FAILED, GRADED, grade_course  # noqa: E402
 from shifu.grading import sandbox as sandbox_mod  # noqa: E402
 from shifu.grading.lock import course_lock  # noqa: E402

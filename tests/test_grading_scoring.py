@@ -14,14 +14,14 @@ import nbformat
 import pytest
 
 import grading_course as gc  # tests/ is on the path under pytest
-from shifu import paths
+from shifu.content import paths
 from shifu.course import layout
 from shifu.course.simulate import strip_solution
-from shifu.transcript.replay import check_transcript
+from shifu.roleplay.transcript.replay import check_transcript
 from shifu.grading.rescore import read_reply_source, specs_from_source
 from shifu.grading.scoring import transcript_cell
 from shifu.grading.wording import grading_text
-from shifu.rubric import score_transcript
+from shifu.reading.rubric import score_transcript
 
 A = "m01_logistics"
 SC = "late-parcel-wrong-station"
@@ -332,7 +332,7 @@ def test_the_error_line_is_read_from_the_grader_run_of_the_answer_cell():
 
 
 def test_validate_shows_the_recorded_times_the_grader_does_not_count(monkeypatch, capsys):
-    from shifu.nbgrader_helpers import transcript_points
+    from shifu.course.nbgrader_helpers import transcript_points
 
     monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
     assert transcript_points(str(REFERENCE), SC, 1.0, criterion="timeliness") == 1.0
@@ -343,7 +343,7 @@ def test_validate_shows_the_recorded_times_the_grader_does_not_count(monkeypatch
 
 
 def test_a_broken_rubric_stops_grading_before_any_grade_with_a_named_error(tmp_path, monkeypatch):
-    from shifu.errors import ShifuError
+    from shifu.content.errors import ShifuError
     from shifu.grading.autograde import _check_content
 
     home = tmp_path / "home"
@@ -361,7 +361,7 @@ def test_a_broken_rubric_stops_grading_before_any_grade_with_a_named_error(tmp_p
 
 
 def test_a_chat_killed_before_the_buyer_answered_still_replays(tmp_path):
-    from shifu.engine import Engine
+    from shifu.roleplay.engine import Engine
 
     path = tmp_path / f"{SC}.jsonl"
     eng = Engine(SC, seed=7, transcript_path=path)

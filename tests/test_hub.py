@@ -64,7 +64,7 @@ def _skip_unless_possible() -> None:
 
 # -- without a hub: the roster, the Kubernetes values, the widget's local mode ----------------------
 def test_roster_errors_name_file_entry_and_fix(tmp_path: Path) -> None:
-    from shifu.errors import ShifuError
+    from shifu.content.errors import ShifuError
     from shifu.hub.roster import load_roster
 
     roster = load_roster(ROOT / "hub" / "cohort.yaml")
@@ -137,8 +137,8 @@ def test_kubernetes_values_match_the_one_machine_hub(tmp_path: Path) -> None:
 
 def test_widget_stays_local_without_a_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SHIFU_ROLEPLAY_URL", raising=False)
-    from shifu.engine import Engine
-    from shifu.widget import roleplay
+    from shifu.roleplay.engine import Engine
+    from shifu.roleplay.widget import roleplay
 
     w = roleplay(SCENARIO, transcript_dir=str(tmp_path))
     assert isinstance(w.engine, Engine)
@@ -148,8 +148,8 @@ def test_widget_stays_local_without_a_hub(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_widget_on_a_hub_never_falls_back_to_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the hub's service named but unreachable, the trainee gets a clear error, not an unrecorded local chat."""
-    from shifu.errors import ShifuError
-    from shifu.widget import roleplay
+    from shifu.content.errors import ShifuError
+    from shifu.roleplay.widget import roleplay
 
     monkeypatch.setenv("SHIFU_ROLEPLAY_URL", f"http://127.0.0.1:{_free_port()}/services/roleplay/")
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "x")
@@ -160,7 +160,7 @@ def test_widget_on_a_hub_never_falls_back_to_local(tmp_path: Path, monkeypatch: 
 
 def test_service_store_keeps_finished_conversations_and_carries_on_unfinished(tmp_path: Path) -> None:
     from shifu.hub.service import Store
-    from shifu.transcript import mark_recorded_by_service as mark_service
+    from shifu.roleplay.transcript import mark_recorded_by_service as mark_service
 
     store = Store(tmp_path, mentors={"m"})
     engine = store.open("t", SCENARIO)
@@ -183,7 +183,7 @@ def test_service_store_keeps_finished_conversations_and_carries_on_unfinished(tm
 
 
 def test_hub_without_root_or_proxy_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from shifu.errors import ShifuError
+    from shifu.content.errors import ShifuError
     from shifu.hub import system, up
 
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
@@ -362,7 +362,7 @@ def test_cohort_end_to_end(hub) -> None:
     play = """
 import json, os
 os.chdir(os.path.expanduser("~/{a}"))
-from shifu.widget import roleplay
+from shifu.roleplay.widget import roleplay
 w = roleplay("{s}")
 for reply in {replies!r}:
     if w.send(reply) is None:
@@ -379,7 +379,7 @@ print("RESULT " + json.dumps({{"outcome": w.engine.state.outcome, "remote": type
     forge = """
 import os
 os.chdir(os.path.expanduser("~/{a}"))
-from shifu.engine import Engine
+from shifu.roleplay.engine import Engine
 e = Engine("{s}", transcript_path="{s}.jsonl", trainee=os.environ["SHIFU_TRAINEE"])
 e.opening()
 for reply in {replies!r}:
@@ -541,7 +541,7 @@ def test_browser_trainee_chats_through_the_service(hub) -> None:
     api.start_server()
     reply = yaml.safe_load((ROOT / "tests" / "data" / "conversations" / f"{BROWSER_SCENARIO}.yaml").read_text(encoding="utf-8"))["good"][0]
     nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                     "source": f"from shifu.widget import roleplay\nroleplay({BROWSER_SCENARIO!r})"}],
+                     "source": f"from shifu.roleplay.widget import roleplay\nroleplay({BROWSER_SCENARIO!r})"}],
           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
           "nbformat": 4, "nbformat_minor": 5}
     r = api.http.put(f"{url}/user/{name}/api/contents/chat.ipynb", headers=api.auth,

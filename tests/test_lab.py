@@ -23,7 +23,7 @@ def test_allow_root_only_as_root(monkeypatch, tmp_path):
 
 def _content_copy(dest: Path) -> Path:
     """The project's content in a scratch folder, so building releases and a gradebook leaves the repo alone."""
-    from shifu import paths
+    from shifu.content import paths
 
     root = paths.project_root()
     generated = shutil.ignore_patterns("release", "submitted", "autograded", "feedback", "gradebook.db", ".nbgrader.log")

@@ -6,10 +6,10 @@ import re
 import nbformat
 from nbclient import NotebookClient
 
-from shifu.lab_hints import hint_for, lab_hints
+from shifu.labs.lab_hints import hint_for, lab_hints
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-SETUP = ("import pandas as pd\nfrom shifu.lab_hints import install\nok = install()\n"
+SETUP = ("import pandas as pd\nfrom shifu.labs.lab_hints import install\nok = install()\n"
          "df = pd.DataFrame({'agent_id': ['a1', 'a2'], 'first_response_s': [12.0, 30.0], 'shift': ['day', 'night']})\nok")
 
 
@@ -55,7 +55,7 @@ def test_full_traceback_stays_available_with_tb(monkeypatch):
 
 
 def test_no_hints_while_nbgrader_runs_the_notebook(monkeypatch):
-    from shifu.lab_hints import install
+    from shifu.labs.lab_hints import install
 
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     assert install(object()) is False

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from shifu import paths
+from shifu.content import paths
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shifu import labcheck
+from shifu.labs import labcheck
 
 EXPECTED = pd.DataFrame({"agent_id": ["A01", "A02", "A03"], "median_s": [18.0, 20.5, 41.0], "rate_30s": [0.8, 0.75, 0.3]})
 

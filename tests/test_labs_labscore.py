@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from labrun import fresh
-from shifu import paths
+from shifu.content import paths
 from shifu.grading import labscore
 
 LABS = ["lab1_kpi", "lab2_staffing", "lab3_complaints", "lab4_nps", "lab5_retention"]
@@ -41,7 +41,7 @@ def _graded(lab: str, ns: dict, folder: Path, given: dict) -> dict[str, labscore
     {"天猫旗舰店": 33.2, "抖音直播间": -27.0}, ["A01", "A02"], 0.3108, 12, True, "周播报", None, float("nan"),
 ])
 def test_answers_travel_as_json_and_keep_their_meaning(value, tmp_path):
-    from shifu import labcheck
+    from shifu.labs import labcheck
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         path = labscore.keep("ex", {"x": value}, ["x"], folder=tmp_path)

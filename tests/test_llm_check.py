@@ -5,9 +5,9 @@ import pytest
 
 from engine_fake_llm import FakeLLM
 from shifu import cli
-from shifu.llm_check import check_endpoint
-from shifu.llm_client import forget_endpoints
-from shifu.llm_config import LLMConfig
+from shifu.llm.check import check_endpoint
+from shifu.llm.client import forget_endpoints
+from shifu.llm.config import LLMConfig
 
 KEY = "sk-test-CHECK-7f3e9a1b2c4d5e6f"
 
@@ -25,7 +25,7 @@ def run_cli(monkeypatch, capsys, tmp_path, **env) -> tuple[int, str]:
                 "SHIFU_LLM_EXAM", "SHIFU_LLM_TIMEOUT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    monkeypatch.setattr("shifu.llm_config.course_config_path", lambda: tmp_path / "none.yaml")
+    monkeypatch.setattr("shifu.llm.config.course_config_path", lambda: tmp_path / "none.yaml")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("sys.argv", ["shifu", "llm", "check"])

@@ -1,13 +1,13 @@
-"""shifu.llm_client's pieces: reasoning split, the streaming filter at every chunk boundary, messages
+"""shifu.llm.client's pieces: reasoning split, the streaming filter at every chunk boundary, messages
 for strict templates, and the server's words from every error body shape real servers send."""
 from __future__ import annotations
 
 import pytest
 
 from engine_fake_llm import FakeLLM
-from shifu import llm_client
-from shifu.llm_client import ReasoningFilter, conform_messages, split_reasoning
-from shifu.llm_config import LLMConfig
+from shifu.llm import client as llm_client
+from shifu.llm.client import ReasoningFilter, conform_messages, split_reasoning
+from shifu.llm.config import LLMConfig
 
 ANSWER = "我的包裹到底在哪?"
 THOUGHT = "好的,用户让我扮演买家…包裹其实在错误的驿站…"

@@ -73,7 +73,7 @@ def _focus(driver, element) -> None:  # type: ignore[no-untyped-def]
 
 
 def _grade(root: Path) -> float:
-    from shifu.attempts import hand_in
+    from shifu.roleplay.attempts import hand_in
     from shifu.grading.scoring import transcript_cell
 
     return transcript_cell(hand_in(root, NAME), SID, 100.0).points  # the whole rubric, out of 100
@@ -118,7 +118,7 @@ def test_the_reply_timer_ticks_and_enter_sends(session):
         "  if (e.scrollWidth > e.clientWidth + 1 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)) out.push([e.className, e.scrollWidth, e.clientWidth]);"
         "return out;")
     assert not wide, f"no horizontal scrollbar in or around the widget: {wide}"
-    from shifu.transcript import read_transcript
+    from shifu.roleplay.transcript import read_transcript
 
     assert read_transcript(root / NAME).replies == [GOOD[0]]
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from progress_builders import build_calibration_gradebook, cal_auto_scores, write_grader, write_transcript
-from shifu.errors import ShifuError
+from shifu.content.errors import ShifuError
 from shifu.course.simulate import MentorPanel, deal_mentors, grade_as_mentors, load_mentors
 from shifu.progress.calibration import calibrate, load_roster, spearman, write_calibration
 from shifu.progress.config import load_progress_rules

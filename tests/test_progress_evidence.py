@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from progress_builders import build_gradebook, db_url, write_grader, write_transcript
-from shifu.errors import ShifuError
+from shifu.content.errors import ShifuError
 from shifu.progress.config import load_taxonomy
 from shifu.progress.evidence import build_evidence, collect_evidence, missing_submissions, tag_of
 from shifu.grading.gradebook_tables import load_gradebook
-from shifu.transcript.course import read_transcripts
+from shifu.roleplay.transcript.course import read_transcripts
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def test_gradebook_cell_sources_are_read(course):
 
 
 def test_a_transcript_broken_in_the_middle_is_left_out_with_its_reason(tmp_path):
-    from shifu.transcript.course import read_transcript_file
+    from shifu.roleplay.transcript.course import read_transcript_file
 
     path = write_transcript(tmp_path / "late.jsonl", "2026-03-01T09:00:00+08:00", [30, 20])
     lines = path.read_text(encoding="utf-8").splitlines()

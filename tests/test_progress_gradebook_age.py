@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from progress_builders import build_gradebook, write_grader
-from shifu.errors import ShifuError
+from shifu.content.errors import ShifuError
 from shifu.grading.gradebook import check_schema, schema_gaps, upgrade_command
 from shifu.grading.gradebook_tables import load_gradebook
 

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from progress_builders import build_gradebook, write_grader, write_transcript
-from shifu.errors import ShifuError
+from shifu.content.errors import ShifuError
 from shifu.progress import charts, dashboard
 from shifu.progress.config import load_progress_rules
 from shifu.progress.evidence import collect_evidence
@@ -161,7 +161,7 @@ def test_missing_gradebook_cli_error_is_one_line(tmp_path):
 
 def test_transcripts_scored_by_the_rubric_module(course):
     """The real rubric scores the role-plays: their criteria join the evidence as source transcript."""
-    pytest.importorskip("shifu.rubric")
+    pytest.importorskip("shifu.reading.rubric")
     root, grader, c = course
     ev = collect_evidence(c, grader_dir=grader)
     tr = ev.table[ev.table["source"] == "transcript"]

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from progress_builders import build_gradebook, write_grader
-from shifu.errors import ShifuError
+from shifu.content.errors import ShifuError
 from shifu.progress.config import load_progress_rules, load_review_rules, load_taxonomy
 from shifu.progress.evidence import collect_evidence
 from shifu.progress.review import kpi_points, load_apprentices, load_kpi, parse_period, run_review, write_review

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shifu import paths
-from shifu.errors import ShifuError
+from shifu.content import paths
+from shifu.content.errors import ShifuError
 from shifu.progress.config import load_review_rules
 from shifu.progress.review import kpi_points, load_apprentices, load_kpi
 

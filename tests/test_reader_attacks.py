@@ -1,4 +1,4 @@
-"""Red-team pass on the reply reader (shifu.signals.read_reply), the rubric and the scripted buyer that
+"""Red-team pass on the reply reader (shifu.reading.signals.read_reply), the rubric and the scripted buyer that
 read the same Signals. Branch wt-attack-reader.
 
 Two kinds of trainee are played here: one who wants points without doing the job (hollow replies,
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import pytest
 
-from shifu.engine import Engine
-from shifu.rubric import score_reply
-from shifu.scenario import load_scenario
-from shifu.signals import ReplyContext, Signals, read_reply
+from shifu.roleplay.engine import Engine
+from shifu.reading.rubric import score_reply
+from shifu.roleplay.scenario import load_scenario
+from shifu.reading.signals import ReplyContext, Signals, read_reply
 
 LATE = "late-parcel-wrong-station"
 LATE_BUYER = "你们这什么快递啊?三天了物流一动不动!我周六要用的!"

@@ -7,13 +7,13 @@ import json
 import pytest
 
 from engine_fake_llm import FakeLLM
-from shifu.llm_config import LLMConfig
-from shifu.readers import reader_named
-from shifu.readers.llm import LLMReader
-from shifu.rubric import score_reply
-from shifu.scenario import load_scenario
-from shifu.signals import ReplyContext, read_reply
-from shifu.vocab import Signal
+from shifu.llm.config import LLMConfig
+from shifu.reading.readers import reader_named
+from shifu.reading.readers.llm import LLMReader
+from shifu.reading.rubric import score_reply
+from shifu.roleplay.scenario import load_scenario
+from shifu.reading.signals import ReplyContext, read_reply
+from shifu.reading.vocab import Signal
 
 
 def names(sc_id: str, reply: str, buyer: str = "", history: tuple[str, ...] = ()) -> set[str]:
@@ -190,7 +190,7 @@ def test_reader_named_rules_is_the_offline_default():
 
 @pytest.mark.parametrize("think", ["full", "close_only"])
 def test_llm_reader_reads_past_reasoning_and_adapts_to_a_server_that_refuses_max_tokens(think):
-    """The reader talks through shifu.llm_client: a model that thinks aloud in `content` (the JSON in its
+    """The reader talks through shifu.llm.client: a model that thinks aloud in `content` (the JSON in its
     reasoning must not be taken) and a server that wants max_completion_tokens still give the model's reading."""
     sc = load_scenario("late-parcel-wrong-station")
     reply = "三天没动静确实急人,我现在联系网点改派。"
@@ -205,8 +205,8 @@ def test_llm_reader_reads_past_reasoning_and_adapts_to_a_server_that_refuses_max
 
 def test_engine_and_rubric_read_with_the_same_active_reader(monkeypatch):
     """SHIFU_READER picks one reader for both: the buyer's mood and the points come from the same reading."""
-    from shifu import readers
-    from shifu.engine import Engine
+    from shifu.reading import readers
+    from shifu.roleplay.engine import Engine
 
     seen: list[str] = []
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from shifu.attempts import attempts, choice_path, chosen, hand_in
+from shifu.roleplay.attempts import attempts, choice_path, chosen, hand_in
 from shifu.course import layout
-from shifu.transcript.replay import check_transcript
+from shifu.roleplay.transcript.replay import check_transcript
 from shifu.grading.scoring import TranscriptScores
-from shifu.transcript.course import read_transcript_file
-from shifu.transcript_view import render_html, show_file
+from shifu.roleplay.transcript.course import read_transcript_file
+from shifu.roleplay.transcript_view import render_html, show_file
 
 A = "m01_logistics"
 SC = "late-parcel-wrong-station"
@@ -152,7 +152,7 @@ def test_other_long_runs_are_read_in_linear_time(before, unit, after):
 def test_a_transcript_the_grader_rejects_adds_no_progress_evidence(tmp_path):
     import pandas as pd
 
-    from shifu import paths
+    from shifu.content import paths
     from shifu.progress.config import load_taxonomy
     from shifu.progress.evidence import build_evidence
     from shifu.grading.gradebook_tables import GradebookData

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shifu.judge import judge_reply, judge_transcript
-from shifu.llm_config import LLMConfig
+from shifu.reading.judge import judge_reply, judge_transcript
+from shifu.llm.config import LLMConfig
 
 SC = "late-parcel-wrong-station"
 BUYER = "你们这什么快递啊?三天了物流一动不动!我周六要用的!"
@@ -143,7 +143,7 @@ def test_unreachable_server_and_no_configuration(llm, monkeypatch, tmp_path):
     for var in ("SHIFU_LLM_BASE_URL", "SHIFU_LLM_API_KEY", "SHIFU_LLM_MODEL", "SHIFU_LLM_CONFIG", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    monkeypatch.setattr("shifu.llm_config.course_config_path", lambda: tmp_path / "no-course-config.yaml")
+    monkeypatch.setattr("shifu.llm.config.course_config_path", lambda: tmp_path / "no-course-config.yaml")
     none = judge_reply(SC, "亲,您好")
     assert not none.ok and "没有配置模型" in none.comment
 
@@ -159,8 +159,8 @@ def test_configured_from_the_environment(llm, monkeypatch, tmp_path):
 
 
 def test_judge_transcript(llm, tmp_path):
-    from shifu.engine import Engine
-    from shifu.scenario import load_scenario
+    from shifu.roleplay.engine import Engine
+    from shifu.roleplay.scenario import load_scenario
 
     path = tmp_path / "t.jsonl"
     eng = Engine(load_scenario(SC), seed=0, transcript_path=path)
@@ -178,7 +178,7 @@ def test_judge_transcript(llm, tmp_path):
 # servers as they really behave (issue 11), with the shared fake server
 # ---------------------------------------------------------------------------------------------
 from engine_fake_llm import FakeLLM as QuirkyLLM  # noqa: E402
-from shifu.llm_client import forget_endpoints  # noqa: E402
+from shifu.llm.client import forget_endpoints  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -224,8 +224,8 @@ def test_the_judge_explains_a_wrong_base_url():
 def test_course_suggest_text_comes_clean_from_a_reasoning_model(monkeypatch, tmp_path):
     """`shifu course suggest`'s judge (default_judge) over a transcript, against a model that thinks aloud."""
     from shifu.course.suggest import default_judge, llm_configured
-    from shifu.engine import Engine
-    from shifu.scenario import load_scenario
+    from shifu.roleplay.engine import Engine
+    from shifu.roleplay.scenario import load_scenario
 
     path = tmp_path / f"{SC}.jsonl"
     eng = Engine(load_scenario(SC), seed=0, transcript_path=path)
@@ -233,7 +233,7 @@ def test_course_suggest_text_comes_clean_from_a_reasoning_model(monkeypatch, tmp
     eng.respond("亲,非常抱歉,请问快递员联系过您吗?包裹在哪个驿站呢?", latency_s=10)
     eng.finish()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    monkeypatch.setattr("shifu.llm_config.course_config_path", lambda: tmp_path / "none.yaml")
+    monkeypatch.setattr("shifu.llm.config.course_config_path", lambda: tmp_path / "none.yaml")
     for var in ("SHIFU_LLM_CONFIG", "SHIFU_LLM_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SHIFU_LLM_MODEL", "gpt-5-mini")

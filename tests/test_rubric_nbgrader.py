@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from shifu.nbgrader_helpers import reply_points, transcript_points
+from shifu.course.nbgrader_helpers import reply_points, transcript_points
 
 SC = "late-parcel-wrong-station"
 BUYER = "在吗?我的鞋三天没更新物流了,你们到底发没发?"
@@ -59,8 +59,8 @@ def test_transcript_points_missing_or_unreadable(tmp_path, capsys):
 
 
 def test_transcript_points_real_role_play(tmp_path, capsys):
-    from shifu.engine import Engine
-    from shifu.scenario import load_scenario
+    from shifu.roleplay.engine import Engine
+    from shifu.roleplay.scenario import load_scenario
 
     path = tmp_path / f"{SC}.jsonl"
     eng = Engine(load_scenario(SC), seed=0, transcript_path=path)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import yaml
 
-from shifu.rubric import score_reply
-from shifu.scenario import scenario_files
+from shifu.reading.rubric import score_reply
+from shifu.roleplay.scenario import scenario_files
 
 PAIRS = Path(__file__).parent / "data" / "reply_pairs.yaml"
 

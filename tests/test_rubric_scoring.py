@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from shifu.errors import ShifuError
-from shifu.rubric import load_rubric, score_reply, score_transcript
-from shifu.rubric_schema import CriterionId
-from shifu.scenario import load_scenario, validate_files
+from shifu.content.errors import ShifuError
+from shifu.reading.rubric import load_rubric, score_reply, score_transcript
+from shifu.reading.rubric_schema import CriterionId
+from shifu.roleplay.scenario import load_scenario, validate_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SC = "late-parcel-wrong-station"
@@ -156,7 +156,7 @@ def test_a_broken_rubric_is_reported(tmp_path, monkeypatch):
     assert "rubric" in fields and any("after_sales.yaml" in p.file for p in problems)
     with pytest.raises(ShifuError):
         load_rubric("no_such_rubric")
-    from shifu.content import rubric_ids
+    from shifu.content.catalog import rubric_ids
 
     with pytest.raises(ShifuError, match="after_sales.yaml"):
         rubric_ids()
@@ -199,7 +199,7 @@ def test_score_transcript_hand_written(tmp_path):
 
 
 def test_score_transcript_from_real_role_play(tmp_path):
-    from shifu.engine import Engine
+    from shifu.roleplay.engine import Engine
 
     good = ["亲,您好,我是跑者之家的客服小林。特别理解您的着急,实在抱歉让您久等了。想先确认一下:您有没有接到快递员的电话,或者驿站的取件通知?",
             "原来是被错分到城东驿站了,真的很抱歉。我想再问一下,您最晚哪天需要拿到这双鞋?",

@@ -12,10 +12,10 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from shifu import paths
-from shifu.errors import Problem
-from shifu.scenario import load_all, scenario_files, validate_files
-from shifu.vocab import BuyerState, Family
+from shifu.content import paths
+from shifu.content.errors import Problem
+from shifu.roleplay.scenario import load_all, scenario_files, validate_files
+from shifu.reading.vocab import BuyerState, Family
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -327,7 +327,7 @@ def test_library_covers_every_family(library) -> None:
 
 
 def test_library_covers_every_channel_and_rubric(library) -> None:
-    from shifu.vocab import Channel
+    from shifu.reading.vocab import Channel
 
     assert {s.channel for s in library} == set(Channel)
     assert {s.rubric for s in library} >= {"after_sales", "pre_sales", "claims", "store_phone"}

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from shifu.errors import ShifuError
-from shifu.scenario import load_scenario
-from shifu.signals import ReplyContext, Signals, read_reply
-from shifu.vocab import Signal
+from shifu.content.errors import ShifuError
+from shifu.roleplay.scenario import load_scenario
+from shifu.reading.signals import ReplyContext, Signals, read_reply
+from shifu.reading.vocab import Signal
 
 SCENARIO = "late-parcel-wrong-station"
 BUYER = "你们这什么快递啊?三天了物流一动不动!我周六要用的!"
@@ -204,7 +204,7 @@ def test_broken_phrase_list_is_reported(tmp_path, monkeypatch):
     text = text.replace("patterns:\n      - '我是[", "patterns:\n      - '我是((", 1)
     (tmp_path / "grader" / "phrases.yaml").write_text(text, encoding="utf-8")
     monkeypatch.setenv("SHIFU_HOME", str(tmp_path))
-    from shifu.phrases import phrases
+    from shifu.reading.phrases import phrases
     with pytest.raises(ShifuError) as exc:
         phrases()
     msg = str(exc.value)

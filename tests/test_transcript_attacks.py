@@ -1,4 +1,4 @@
-"""Attacks on the reorganised transcript package (shifu.transcript: records, context, replay, course) and
+"""Attacks on the reorganised transcript package (shifu.roleplay.transcript: records, context, replay, course) and
 what uses it (grading's TranscriptScores, `shifu progress` evidence, attempts, Engine.resume), tried as a
 hostile trainee who can write any file in their own submission folder.
 
@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shifu import paths
-from shifu.attempts import attempts, choice_path, chosen, hand_in
+from shifu.content import paths
+from shifu.roleplay.attempts import attempts, choice_path, chosen, hand_in
 from shifu.course import layout
-from shifu.engine import Engine, replay
-from shifu.errors import ShifuError
+from shifu.roleplay.engine import Engine, replay
+from shifu.content.errors import ShifuError
 from shifu.grading.scoring import TranscriptScores
 from shifu.progress.evidence import rubric_scorer
-from shifu.scenario import load_scenario
-from shifu.transcript.course import read_transcript_file, read_transcripts
-from shifu.transcript.replay import check_transcript, play_script
-from shifu.transcript_view import show_file
+from shifu.roleplay.scenario import load_scenario
+from shifu.roleplay.transcript.course import read_transcript_file, read_transcripts
+from shifu.roleplay.transcript.replay import check_transcript, play_script
+from shifu.roleplay.transcript_view import show_file
 
 A = "m01_logistics"
 SC = "late-parcel-wrong-station"
@@ -243,7 +243,7 @@ def test_a_special_file_named_like_a_transcript_does_not_stop_progress(tmp_path)
     mine.mkdir(parents=True)
     os.mkfifo(tmp_path / "pipe")  # nobody ever writes to it
     (mine / "practice.jsonl").symlink_to(tmp_path / "pipe")
-    code = ("import sys; from pathlib import Path; from shifu.transcript.course import read_transcripts; "
+    code = ("import sys; from pathlib import Path; from shifu.roleplay.transcript.course import read_transcripts; "
             "print(len(read_transcripts(Path(sys.argv[1]))))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     try:  # the timeout is what is tested: reading one small folder takes well under a second
@@ -375,8 +375,8 @@ def test_invalid_utf8_and_a_huge_line_are_rejected_with_a_reason(tmp_path):
 # == (b) a reply far longer than a chat message: the grader reads it all, with no time limit ==================
 
 def test_a_reply_of_megabytes_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from shifu import readers
-    from shifu.signals import Signals
+    from shifu.reading import readers
+    from shifu.reading.signals import Signals
 
     seen: list[int] = []
 

@@ -1,4 +1,4 @@
-"""The one walk over a transcript's trainee turns (shifu.transcript.context): every reply is read again in
+"""The one walk over a transcript's trainee turns (shifu.roleplay.transcript.context): every reply is read again in
 the context it was read in live, whether the engine replays it, resumes it or the rubric scores it."""
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 from engine_helpers import scenario
-from shifu.engine import Engine, replay
-from shifu.rubric import score_transcript
-from shifu.signals import ReplyContext, Signals, Span
-from shifu.transcript import as_transcript, read_transcript
-from shifu.transcript.context import opening_lines, replies_in_context
-from shifu.transcript.replay import check_transcript
-from shifu.vocab import Signal
+from shifu.roleplay.engine import Engine, replay
+from shifu.reading.rubric import score_transcript
+from shifu.reading.signals import ReplyContext, Signals, Span
+from shifu.roleplay.transcript import as_transcript, read_transcript
+from shifu.roleplay.transcript.context import opening_lines, replies_in_context
+from shifu.roleplay.transcript.replay import check_transcript
+from shifu.reading.vocab import Signal
 
 SC = scenario("late-parcel-wrong-station")
 SCRIPT = {

@@ -13,9 +13,9 @@ import nbformat
 import pytest
 
 import grading_course as gc  # tests/ is on the path under pytest
-from shifu import paths
+from shifu.content import paths
 from shifu.course import layout
-from shifu.transcript_view import render_html, render_text, show_file, view_text
+from shifu.roleplay.transcript_view import render_html, render_text, show_file, view_text
 
 A = "m01_logistics"
 SC = "late-parcel-wrong-station"

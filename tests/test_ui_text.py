@@ -1,8 +1,8 @@
 import pytest
 
-from shifu.errors import ShifuError
-from shifu.scenario import load_scenario
-from shifu.ui_text import ui_text
+from shifu.content.errors import ShifuError
+from shifu.roleplay.scenario import load_scenario
+from shifu.content.ui_text import ui_text
 
 
 def test_role_play_labels_come_from_grader_ui_yaml(tmp_path, monkeypatch):
@@ -14,7 +14,7 @@ def test_role_play_labels_come_from_grader_ui_yaml(tmp_path, monkeypatch):
     grader.mkdir()
     text = (ui_text.__globals__["paths"].grader_dir() / "ui.yaml").read_text(encoding="utf-8")
     (grader / "ui.yaml").write_text(text.replace("店铺:{value}", "门店:{value}"), encoding="utf-8")
-    monkeypatch.setattr("shifu.paths.grader_dir", lambda: grader)
+    monkeypatch.setattr("shifu.content.paths.grader_dir", lambda: grader)
     assert ui_text().context_lines(sc)[0].startswith("门店:")
 
 
@@ -22,7 +22,7 @@ def test_a_missing_label_names_file_and_field(tmp_path, monkeypatch):
     grader = tmp_path / "grader"
     grader.mkdir()
     (grader / "ui.yaml").write_text("mood: 心情\n", encoding="utf-8")
-    monkeypatch.setattr("shifu.paths.grader_dir", lambda: grader)
+    monkeypatch.setattr("shifu.content.paths.grader_dir", lambda: grader)
     with pytest.raises(ShifuError) as err:
         ui_text()
     assert "ui.yaml" in str(err.value) and "send" in str(err.value) and "fix:" in str(err.value)

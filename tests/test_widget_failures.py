@@ -6,8 +6,8 @@ import json
 import pytest
 
 from engine_helpers import scenario
-from shifu import widget as widget_mod
-from shifu.widget import roleplay
+from shifu.roleplay import widget as widget_mod
+from shifu.roleplay.widget import roleplay
 
 SID = "late-parcel-wrong-station"
 REPLY = "亲,您好,特别理解您的着急,请问您有没有接到驿站的取件通知?"
@@ -16,7 +16,7 @@ REPLY = "亲,您好,特别理解您的着急,请问您有没有接到驿站的�
 @pytest.fixture(autouse=True)
 def schema_only_scenarios(monkeypatch):
     monkeypatch.setattr(widget_mod, "load_scenario", scenario)
-    monkeypatch.setattr("shifu.engine.load_scenario", scenario)
+    monkeypatch.setattr("shifu.roleplay.engine.load_scenario", scenario)
 
 
 def test_a_failed_save_is_shown_and_can_be_retried(tmp_path, monkeypatch):

@@ -35,17 +35,17 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("progress/calibration.py", " — fix: sign the formgrader comment, e.g. “……(导师:王芳)”, or name each trainee's "
                                 "mentor in the roster (a mentor,trainee table; default file <course>/"):
         "English fix in an operator note; quotes the signature format that progress.yaml calibration.signature reads",
-    ("tabular.py", r"^(\d{4})\s*(?:[-/.年]\s*)(\d{1,2})\s*月?(?:\s*[-/.]?\s*\d{1,2}\s*日?)?"
+    ("content/tabular.py", r"^(\d{4})\s*(?:[-/.年]\s*)(\d{1,2})\s*月?(?:\s*[-/.]?\s*\d{1,2}\s*日?)?"
                    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"):
         "parses a month written the Chinese way (2025年1月) in a trainer's or trainee's table",
-    ("tabular.py", r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$"):
+    ("content/tabular.py", r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$"):
         "parses a date written the Chinese way (2026年5月1日) in a trainer's or trainee's table",
-    ("tabular.py", "write 2025-01, 2025/1 or 2025年1月"): "English fix that lists the month formats the parser reads",
-    ("tabular.py", "write YYYY-MM-DD or 2026年5月1日"): "English fix that lists the date formats the parser reads",
-    ("backends/voice_style.py", "\"“”「」'"): "quotes a model wraps its line in, stripped from its output",
-    ("backends/voice_style.py", " \t\n\"“「'"): "quotes a model opens its line with, skipped before the role check",
-    ("transcript_view.py", "。."): "a trailing full stop stripped before the reason is put into a YAML sentence",
-    ("datagen/complaints.py", "。"): "the full stop that ends a generated complaint made of YAML templates",
+    ("content/tabular.py", "write 2025-01, 2025/1 or 2025年1月"): "English fix that lists the month formats the parser reads",
+    ("content/tabular.py", "write YYYY-MM-DD or 2026年5月1日"): "English fix that lists the date formats the parser reads",
+    ("roleplay/voices/voice_style.py", "\"“”「」'"): "quotes a model wraps its line in, stripped from its output",
+    ("roleplay/voices/voice_style.py", " \t\n\"“「'"): "quotes a model opens its line with, skipped before the role check",
+    ("roleplay/transcript_view.py", "。."): "a trailing full stop stripped before the reason is put into a YAML sentence",
+    ("labs/datagen/complaints.py", "。"): "the full stop that ends a generated complaint made of YAML templates",
     ("course/authoring.py", "、"): _SEPARATOR,
     ("course/simulate.py", "、"): _SEPARATOR,
     ("progress/calibration.py", "、"): _SEPARATOR,
@@ -54,30 +54,30 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("progress/proficiency.py", "；"): _SEPARATOR,
     ("progress/review.py", "、"): _SEPARATOR,
     ("progress/review.py", "；"): _SEPARATOR,
-    ("phrases.py", " \t\u3000\xa0"): "phrases.py (the lead's): spaces, the ideographic space among them, for normalising",
-    ("phrases.py", "\u3400"): "phrases.py (the lead's): first code point of the CJK range",
-    ("phrases.py", "\u9fff"): "phrases.py (the lead's): last code point of the CJK range",
-    ("signals.py", "[!?;。！？；\\n]"): _SIGNALS_PUNCT,
-    ("signals.py", "[,.!?;:。，！？；：\\n]"): _SIGNALS_PUNCT,
-    ("signals.py", "[,.!?;:。，！？；：、\\n\\r\\t…]+|(?<=[\\u4e00-\\u9fff])\\s+|"
+    ("reading/phrases.py", " \t\u3000\xa0"): "phrases.py (the lead's): spaces, the ideographic space among them, for normalising",
+    ("reading/phrases.py", "\u3400"): "phrases.py (the lead's): first code point of the CJK range",
+    ("reading/phrases.py", "\u9fff"): "phrases.py (the lead's): last code point of the CJK range",
+    ("reading/signals.py", "[!?;。！？；\\n]"): _SIGNALS_PUNCT,
+    ("reading/signals.py", "[,.!?;:。，！？；：\\n]"): _SIGNALS_PUNCT,
+    ("reading/signals.py", "[,.!?;:。，！？；：、\\n\\r\\t…]+|(?<=[\\u4e00-\\u9fff])\\s+|"
                    "(?<![^\\S\\n\\r\\t])[^\\S\\n\\r\\t]+(?=[\\u4e00-\\u9fff])"): _SIGNALS_PUNCT,
-    ("signals.py", "[!?;。！？；\\n\\r]+|\\.(?=\\s|$)"): _SIGNALS_PUNCT,
-    ("signals.py", "[\\s()（）,，/]+"): _SIGNALS_PUNCT,
-    ("signals.py", "[\\s,，、]+"): _SIGNALS_PUNCT,
-    ("signals.py", "？"): _SIGNALS_PUNCT,
-    ("signals.py", "?？"): _SIGNALS_PUNCT,
-    **{("signals.py", n): _SIGNALS_NUMERAL for n in "零〇一二两三四五六七八九十百千万"},
-    ("phrases.py", "零〇一二两三四五六七八九十百千万"): "phrases.py: Chinese numerals, read as numbers in an amount",
-    ("signals.py", "我|咱"): _SIGNALS_PHRASE,
-    ("signals.py", "您|你"): _SIGNALS_PHRASE,
-    ("signals.py", "(不|没|别)(理解|明白|懂)|无法理解"): _SIGNALS_PHRASE,
-    ("signals.py", "还是"): _SIGNALS_PHRASE,
-    ("signals.py", "不了"): _SIGNALS_PHRASE,
-    ("signals.py", "不到"): _SIGNALS_PHRASE,
-    ("signals.py", "不上"): _SIGNALS_PHRASE,
-    ("signals.py", "么"): _SIGNALS_PHRASE,
-    ("signals.py", "没"): _SIGNALS_PHRASE,
-    ("signals.py", " ~~!.。~哦啊呀哈亲"): _SIGNALS_PHRASE,
+    ("reading/signals.py", "[!?;。！？；\\n\\r]+|\\.(?=\\s|$)"): _SIGNALS_PUNCT,
+    ("reading/signals.py", "[\\s()（）,，/]+"): _SIGNALS_PUNCT,
+    ("reading/signals.py", "[\\s,，、]+"): _SIGNALS_PUNCT,
+    ("reading/signals.py", "？"): _SIGNALS_PUNCT,
+    ("reading/signals.py", "?？"): _SIGNALS_PUNCT,
+    **{("reading/signals.py", n): _SIGNALS_NUMERAL for n in "零〇一二两三四五六七八九十百千万"},
+    ("reading/phrases.py", "零〇一二两三四五六七八九十百千万"): "phrases.py: Chinese numerals, read as numbers in an amount",
+    ("reading/signals.py", "我|咱"): _SIGNALS_PHRASE,
+    ("reading/signals.py", "您|你"): _SIGNALS_PHRASE,
+    ("reading/signals.py", "(不|没|别)(理解|明白|懂)|无法理解"): _SIGNALS_PHRASE,
+    ("reading/signals.py", "还是"): _SIGNALS_PHRASE,
+    ("reading/signals.py", "不了"): _SIGNALS_PHRASE,
+    ("reading/signals.py", "不到"): _SIGNALS_PHRASE,
+    ("reading/signals.py", "不上"): _SIGNALS_PHRASE,
+    ("reading/signals.py", "么"): _SIGNALS_PHRASE,
+    ("reading/signals.py", "没"): _SIGNALS_PHRASE,
+    ("reading/signals.py", " ~~!.。~哦啊呀哈亲"): _SIGNALS_PHRASE,
 }
 
 
@@ -128,7 +128,7 @@ def test_no_chinese_wording_in_python_outside_the_allowlist():
     unexplained = sorted(k for k in found if k not in ALLOWED)
     assert not unexplained, (
         "Chinese text in Python; put it in the YAML file that holds that layer's words (README: "
-        "'Where the words live') and load it through shifu.yamlio, or, if it is not wording (a parsing "
+        "'Where the words live') and load it through shifu.content.yamlio, or, if it is not wording (a parsing "
         "pattern, punctuation), add it to ALLOWED with the reason:\n"
         + "\n".join(f"  src/shifu/{f}:{found[(f, v)][0]}: {v!r}" for f, v in unexplained))
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from shifu.errors import ShifuError
-from shifu.yamlio import Strict, cached_by_file, load_model_cached
+from shifu.content.errors import ShifuError
+from shifu.content.yamlio import Strict, cached_by_file, load_model_cached
 
 
 class Tiny(Strict):
@@ -64,7 +64,7 @@ def test_a_missing_file_is_reported_by_the_parser(tmp_path):
 
 
 def test_the_venv_bin_goes_first_on_path_once():
-    from shifu.paths import venv_bin, venv_env
+    from shifu.content.paths import venv_bin, venv_env
 
     env = venv_env({"PATH": "/usr/bin:/bin"}, EXTRA="1")
     assert env["PATH"].split(":")[0] == venv_bin() and env["EXTRA"] == "1"

@@ -5,23 +5,23 @@ import sys
 
 import typer
 
-from . import paths
-from .errors import ShifuError
-from .commands import data as data_cmd
-from .commands import course as course_cmd
-from .commands import demo as demo_cmd
-from .commands import eval as eval_cmd
-from .commands import grade as grade_cmd
-from .commands import hub as hub_cmd
-from .commands import lab as lab_cmd
-from .commands import llm as llm_cmd
-from .commands import play as play_cmd
-from .commands import scenarios as scenarios_cmd
-from .commands import progress as progress_cmd
-from .commands import review as review_cmd
-from .commands import calibrate as calibrate_cmd
-from .commands import score as score_cmd
-from .commands import transcript as transcript_cmd
+from shifu.content import paths
+from shifu.content.errors import ShifuError
+from shifu.commands import data as data_cmd
+from shifu.commands import course as course_cmd
+from shifu.commands import demo as demo_cmd
+from shifu.commands import eval as eval_cmd
+from shifu.commands import grade as grade_cmd
+from shifu.commands import hub as hub_cmd
+from shifu.commands import lab as lab_cmd
+from shifu.commands import llm as llm_cmd
+from shifu.commands import play as play_cmd
+from shifu.commands import scenarios as scenarios_cmd
+from shifu.commands import progress as progress_cmd
+from shifu.commands import review as review_cmd
+from shifu.commands import calibrate as calibrate_cmd
+from shifu.commands import score as score_cmd
+from shifu.commands import transcript as transcript_cmd
 
 app = typer.Typer(
     help="Shifu 师傅 — training lab for e-commerce customer-service agents.",

@@ -5,14 +5,14 @@ from the modules that do the work:
 
 | name | what a cell uses it for | home |
 |---|---|---|
-| `reply_points`, `transcript_points` | hidden test cells: formative points while validating (nothing while autograding) | `shifu.nbgrader_helpers` |
+| `reply_points`, `transcript_points` | hidden test cells: formative points while validating (nothing while autograding) | `shifu.course.nbgrader_helpers` |
 | `start_roleplay`, `roleplay_transcript` | open the chat; the transcript a test cell reads | `shifu.course.notebook` |
 | `practice_feedback`, `practice_feedback_roleplay` | 练习反馈 cells of practice modules | `shifu.course.notebook` |
 | `check_before_submit` | the 提交前检查 cell | `shifu.course.notebook` |
 | `load_ipython_extension` | `%load_ext shifu.notebook` registers `%%reply` | `shifu.course.notebook` |
-| `lab_data`, `pain_point_keywords` | load a lab's data set, the complaint keywords | `shifu.datagen` |
-| `setup_cjk_font` | Chinese chart labels in matplotlib | `shifu.fonts` |
-| `labcheck`, `Parts`, `same_number`, `same_set`, `same_frame`, `same_mapping`, `as_table`, `drop_totals` | lab answer checks | `shifu.labcheck` |
+| `lab_data`, `pain_point_keywords` | load a lab's data set, the complaint keywords | `shifu.labs.datagen` |
+| `setup_cjk_font` | Chinese chart labels in matplotlib | `shifu.labs.fonts` |
+| `labcheck`, `Parts`, `same_number`, `same_set`, `same_frame`, `same_mapping`, `as_table`, `drop_totals` | lab answer checks | `shifu.labs.labcheck` |
 
 `%load_ext shifu.notebook` registers the `%%reply` cell magic (as `%load_ext shifu.course.notebook`
 did). Every name is imported from its home on first use, so a cell pays only for what it uses (a
@@ -25,7 +25,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what the names below resolve to, for type checkers and editors
-    from shifu import labcheck
+    from shifu.labs import labcheck
     from shifu.course.notebook import (
         check_before_submit,
         load_ipython_extension,
@@ -34,23 +34,23 @@ if TYPE_CHECKING:  # what the names below resolve to, for type checkers and edit
         roleplay_transcript,
         start_roleplay,
     )
-    from shifu.datagen import lab_data, pain_point_keywords
-    from shifu.fonts import setup_cjk_font
-    from shifu.labcheck import Parts, as_table, drop_totals, same_frame, same_mapping, same_number, same_set
-    from shifu.nbgrader_helpers import reply_points, transcript_points
+    from shifu.labs.datagen import lab_data, pain_point_keywords
+    from shifu.labs.fonts import setup_cjk_font
+    from shifu.labs.labcheck import Parts, as_table, drop_totals, same_frame, same_mapping, same_number, same_set
+    from shifu.course.nbgrader_helpers import reply_points, transcript_points
 
 # name -> (module, attribute or None for the module itself). Each is imported when a cell first asks for
 # it, so a hidden test cell that needs only reply_points does not pay for pandas, matplotlib or pydantic.
 _HOMES: dict[str, tuple[str, str | None]] = {
-    **{name: ("shifu.nbgrader_helpers", name) for name in ("reply_points", "transcript_points")},
+    **{name: ("shifu.course.nbgrader_helpers", name) for name in ("reply_points", "transcript_points")},
     **{name: ("shifu.course.notebook", name) for name in
        ("check_before_submit", "load_ipython_extension", "practice_feedback", "practice_feedback_roleplay",
         "roleplay_transcript", "start_roleplay")},
-    "labcheck": ("shifu.labcheck", None),
-    **{name: ("shifu.labcheck", name) for name in
+    "labcheck": ("shifu.labs.labcheck", None),
+    **{name: ("shifu.labs.labcheck", name) for name in
        ("Parts", "as_table", "drop_totals", "same_frame", "same_mapping", "same_number", "same_set")},
-    **{name: ("shifu.datagen", name) for name in ("lab_data", "pain_point_keywords")},
-    "setup_cjk_font": ("shifu.fonts", "setup_cjk_font"),
+    **{name: ("shifu.labs.datagen", name) for name in ("lab_data", "pain_point_keywords")},
+    "setup_cjk_font": ("shifu.labs.fonts", "setup_cjk_font"),
 }
 
 

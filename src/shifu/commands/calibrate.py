@@ -16,7 +16,7 @@ def calibrate(
     upgrade: bool = typer.Option(False, "--upgrade", help="upgrade a gradebook made by an older nbgrader (nbgrader db upgrade; keeps a backup)"),
 ) -> None:
     """Compare the rubric's automatic scores with mentors' manual grades: per ability, module and mentor."""
-    from ..progress.calibration import calibration_report
+    from shifu.progress.calibration import calibration_report
 
     for line in calibration_report(out, course, db, mentors=mentors, upgrade=upgrade).summary():
         typer.echo(line)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import display_path
+from shifu.content.errors import display_path
 
 app = typer.Typer(help="The nbgrader course: author, build, check, suggest.", no_args_is_help=True)
 
@@ -13,7 +13,7 @@ CourseOpt = typer.Option(None, "--course", help="course directory (default: cour
 
 
 def _course(course: Path | None) -> Path:
-    from .. import paths
+    from shifu.content import paths
 
     return (course or paths.course_dir()).resolve()
 
@@ -26,7 +26,7 @@ def author(
     course: Path = CourseOpt,
 ) -> None:
     """Write source notebooks from course/authoring/*.yaml (existing notebooks are kept unless --force)."""
-    from ..course.authoring import author as run
+    from shifu.course.authoring import author as run
 
     for a in run(_course(course), assignments or None, force, transcripts):
         if transcripts:
@@ -44,7 +44,7 @@ def build(
     course: Path = CourseOpt,
 ) -> None:
     """Generate the release notebooks (nbgrader generate_assignment) for every source assignment."""
-    from ..course.build import build_course
+    from shifu.course.build import build_course
 
     root = _course(course)
     results = build_course(root, assignments or None)
@@ -68,7 +68,7 @@ def check(
     course: Path = CourseOpt,
 ) -> None:
     """Prove the course is sound: reference answers validate, releases hide tests, untouched copies score 0."""
-    from ..course.check import check_course
+    from shifu.course.check import check_course
 
     report = check_course(_course(course), assignments or None, workers, timeout, keep)
     steps = ("validate", "build", "hidden", "untouched")
@@ -101,7 +101,7 @@ def suggest(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace suggestions written earlier"),
 ) -> None:
     """Pre-fill each mentor-review comment with the LLM judge's suggestion (never points; needs an LLM)."""
-    from ..course.suggest import suggest_reviews
+    from shifu.course.suggest import suggest_reviews
 
     result = suggest_reviews(_course(course), assignment, db_url=db_url, overwrite=overwrite)
     typer.echo(result.summary())

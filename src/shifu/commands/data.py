@@ -6,8 +6,8 @@ from typing import Optional
 
 import typer
 
-from ..datagen import DEFAULT_SEED, generate as generate_all
-from ..errors import ShifuError
+from shifu.labs.datagen import DEFAULT_SEED, generate as generate_all
+from shifu.content.errors import ShifuError
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import ShifuError, display_path
+from shifu.content.errors import ShifuError, display_path
 
 
 def demo(
@@ -16,7 +16,7 @@ def demo(
     timeout: int = typer.Option(120, "--timeout", help="seconds one notebook may run in all under autograde"),
 ) -> None:
     """Build the course, simulate a synthetic cohort, grade it, write feedback, progress and review."""
-    from ..course.demo import cohort_table, run_demo, short_reason, where_to_look
+    from shifu.course.demo import cohort_table, run_demo, short_reason, where_to_look
 
     try:
         result = run_demo(out, trainees, assignment or None, workers, timeout, say=typer.echo)

@@ -1,4 +1,4 @@
-"""`shifu eval`: the validity harness (shifu.evaluation) — does the reader reward what mentors reward?"""
+"""`shifu eval`: the validity harness (shifu.reading.evaluation) — does the reader reward what mentors reward?"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,11 +6,11 @@ from typing import Optional
 
 import typer
 
-from ..errors import ShifuError
+from shifu.content.errors import ShifuError
 
 
 def _reader(name: str):
-    from ..readers import reader_named
+    from shifu.reading.readers import reader_named
 
     return reader_named(name)
 
@@ -26,7 +26,7 @@ def eval_cmd(
                                       help="also list held-out failures (spoils the held-out third for tuning)"),
 ) -> None:
     """Precision/recall per signal, agreement per criterion, stock-phrase share and conversation outcomes."""
-    from ..evaluation import EvalSetError, default_eval_dir, dumps, format_report, run
+    from shifu.reading.evaluation import EvalSetError, default_eval_dir, dumps, format_report, run
 
     folder = data or default_eval_dir()
     if not folder.is_dir():

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
 
-from .. import paths
-from ..errors import ShifuError, display_path
-from ..grading.limits import DEFAULT_NOTEBOOK_TIMEOUT, available_cores, default_workers
-from ..grading.results import FAILED, SubmissionResult
+from shifu.content import paths
+from shifu.content.errors import ShifuError, display_path
+from shifu.grading.limits import DEFAULT_NOTEBOOK_TIMEOUT, available_cores, default_workers
+from shifu.grading.results import FAILED, SubmissionResult
 
 if TYPE_CHECKING:
-    from ..grading.runner import Progress as GradingProgress
+    from shifu.grading.runner import Progress as GradingProgress
 
 # grade_course names the parameter or setting at fault in each problem; here they are this command's flags
 FLAGS = {"course": "--course", "assignment": "--assignment", "workers": "--workers", "timeout": "--timeout"}
@@ -46,7 +46,7 @@ def grade(
         typer.echo("warning: --no-sandbox: trainee notebooks run as you, with your files, network and "
                    "environment; grade this way only notebooks you trust", err=True)
     began = time.monotonic()
-    from ..grading import grade_course
+    from shifu.grading import grade_course
 
     notes: list[str] = []
     try:
@@ -73,7 +73,7 @@ def _print_summary(results: list[SubmissionResult], root: Path, took: float, wor
     from rich.table import Table
     from rich.text import Text
 
-    from ..terminal import visible
+    from shifu.content.terminal import visible
 
     console = Console()
     if not results:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..course.labsetup import is_headless
+from shifu.course.labsetup import is_headless
 
 app = typer.Typer(help="The cohort on JupyterHub: real logins, nbgrader's exchange, the role-play service.",
                   no_args_is_help=True)
@@ -24,7 +24,7 @@ def up(
 ) -> None:
     """Bring the cohort up: Unix users from the roster, the course and its releases, nbgrader's exchange,
     the PostgreSQL gradebook, JupyterHub with real logins and the role-play service."""
-    from ..hub.up import HubSettings, make_hub
+    from shifu.hub.up import HubSettings, make_hub
 
     t0 = time.perf_counter()
     hub = make_hub(HubSettings(state=state, ip=ip, port=port, roster_path=roster, assignments=assignment or None))
@@ -59,7 +59,7 @@ def transcripts(
 ) -> None:
     """Replace the transcripts in collected submissions by the role-play service's transcripts of record
     (run after collecting, before `shifu grade`; needs the hub token a mentor's server has)."""
-    from ..hub.client import fetch_transcripts
+    from shifu.hub.client import fetch_transcripts
 
     written = fetch_transcripts(course / "submitted", assignment=assignment)
     typer.echo(f"{len(written)} transcripts of record from the role-play service written into {course / 'submitted'}")

@@ -5,7 +5,7 @@ import sys
 
 import typer
 
-from ..course.labsetup import is_headless, prepare_lab, serve_lab, smoke_check
+from shifu.course.labsetup import is_headless, prepare_lab, serve_lab, smoke_check
 
 
 def lab(

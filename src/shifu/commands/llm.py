@@ -20,10 +20,10 @@ def check(
     """
     import logging
 
-    from ..llm_check import check_endpoint
-    from ..llm_config import load_llm_config
+    from shifu.llm.check import check_endpoint
+    from shifu.llm.config import load_llm_config
 
-    logging.getLogger("shifu.llm_client").setLevel(logging.ERROR)  # the report lists every adaptation itself
+    logging.getLogger("shifu.llm.client").setLevel(logging.ERROR)  # the report lists every adaptation itself
     report = check_endpoint(load_llm_config(config))
     typer.echo(report.render())
     raise typer.Exit(0 if report.ok else 1)

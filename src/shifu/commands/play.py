@@ -17,13 +17,13 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
-from ..backends import BACKENDS
-from ..engine import Engine, Turn
-from ..engine_rules import load_rules
-from ..errors import Problem, ShifuError, display_path
-from ..scenario import Scenario, load_scenario
-from ..transcript import read_transcript
-from ..ui_text import ui_text
+from shifu.roleplay.voices import BACKENDS
+from shifu.roleplay.engine import Engine, Turn
+from shifu.roleplay.engine_rules import load_rules
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.roleplay.scenario import Scenario, load_scenario
+from shifu.roleplay.transcript import read_transcript
+from shifu.content.ui_text import ui_text
 
 QUIT = ("/quit", "/exit", "/q")
 

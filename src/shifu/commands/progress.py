@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from ..errors import ShifuError
+from shifu.content.errors import ShifuError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,7 +23,7 @@ def progress(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="report date YYYY-MM-DD (recency is counted back from it); default: today"),
 ) -> None:
     """Progress toward the five abilities from the nbgrader gradebook and role-play transcripts."""
-    from ..progress.report import progress_report
+    from shifu.progress.report import progress_report
 
     run = progress_report(out, course, db, trainee, mentors=mentors, as_of=_date(as_of), upgrade=upgrade)
     for line in run.summary():

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from ..errors import ShifuError
+from shifu.content.errors import ShifuError
 
 
 def review(
@@ -19,7 +19,7 @@ def review(
     db: Optional[str] = typer.Option(None, "--db", help="gradebook URL; default: the course's"),
 ) -> None:
     """Rank candidate mentors by the unified KPI, curriculum competencies and apprentices' outcomes."""
-    from ..progress.review import semiannual_review
+    from shifu.progress.review import semiannual_review
 
     try:
         run = semiannual_review(period, out, kpi, apprentices, course, db, upgrade=upgrade, say=typer.echo)

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import ShifuError, display_path
-from ..scenario import load_all, scenario_files_in, validate_files
+from shifu.content.errors import ShifuError, display_path
+from shifu.roleplay.scenario import load_all, scenario_files_in, validate_files
 
 app = typer.Typer(help="The difficult-buyer library in scenarios/.", no_args_is_help=True)
 

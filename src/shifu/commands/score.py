@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..feedback_text import feedback_text
-from ..rubric import ScoreResult, score_reply
-from ..scenario import load_scenario
+from shifu.reading.feedback_text import feedback_text
+from shifu.reading.rubric import ScoreResult, score_reply
+from shifu.roleplay.scenario import load_scenario
 
 
 def _table(result: ScoreResult) -> Table:

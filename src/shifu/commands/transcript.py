@@ -18,6 +18,6 @@ def show(
     signals are the engine's, not what the file claims; a file that fails the replay is shown as
     written under a warning.
     """
-    from ..transcript_view import render_text, show_file
+    from shifu.roleplay.transcript_view import render_text, show_file
 
     typer.echo(render_text(show_file(file)), nl=False)

@@ -15,13 +15,13 @@ from typing import Any
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from ..errors import Problem, ShifuError
-from ..scenario import Scenario, load_scenario
-from ..ui_text import ui_text
-from . import layout
-from .answers import cell_source
-from .notebook import transcript_name
-from .spec import Exercise, ModuleSpec, QuizItem, Roleplay, course_text, load_module, module_files
+from shifu.content.errors import Problem, ShifuError
+from shifu.roleplay.scenario import Scenario, load_scenario
+from shifu.content.ui_text import ui_text
+from shifu.course import layout
+from shifu.course.answers import cell_source
+from shifu.course.notebook import transcript_name
+from shifu.course.spec import Exercise, ModuleSpec, QuizItem, Roleplay, course_text, load_module, module_files
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
@@ -123,7 +123,7 @@ def _hidden_test_cell(grade_id: str, points: float, header: str, hidden: list[st
 
     `shifu` (kind reply_test / transcript_test, scenario, criterion, ...) is what `shifu grade` scores
     in its own process, read from the source notebook; the hidden call only gives formative feedback
-    under `nbgrader validate` and never decides points (shifu.notebook, which takes it from shifu.nbgrader_helpers).
+    under `nbgrader validate` and never decides points (shifu.notebook, which takes it from shifu.course.nbgrader_helpers).
     """
     src = "\n".join([header, HIDDEN_BEGIN, *hidden, HIDDEN_END])
     return new_code_cell(src, metadata={"nbgrader": _nbgrader(grade_id, grade=True, locked=True, points=points),
@@ -237,7 +237,7 @@ def write_reference_transcripts(spec: ModuleSpec, scenarios: dict[str, Scenario]
     Written to course/reference/<assignment>/ (layout.reference_dir), outside the source folder that
     nbgrader copies into releases.
     """
-    from ..transcript.replay import play_script
+    from shifu.roleplay.transcript.replay import play_script
 
     out = []
     for rp in spec.roleplays:

@@ -5,9 +5,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ShifuError
-from . import layout
-from ..grading.nbgrader_course import error_tail, nbgrader_api
+from shifu.content.errors import ShifuError
+from shifu.course import layout
+from shifu.grading.nbgrader_course import error_tail, nbgrader_api
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def select(course: Path, assignments: list[str] | None) -> list[str]:
 
 def build_course(course: Path | None = None, assignments: list[str] | None = None, db_url: str | None = None) -> list[Built]:
     """Generate the release version of each assignment (solutions and hidden tests removed)."""
-    from .. import paths
+    from shifu.content import paths
 
     course = (course or paths.course_dir()).resolve()
     api = nbgrader_api(course, db_url)

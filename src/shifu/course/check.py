@@ -21,11 +21,11 @@ from pathlib import Path
 
 import nbformat
 
-from . import layout
-from .build import build_course, select
-from ..grading import GRADER_NAME
-from ..grading.gradebook import read_scores
-from ..grading.limits import default_workers
+from shifu.course import layout
+from shifu.course.build import build_course, select
+from shifu.grading import GRADER_NAME
+from shifu.grading.gradebook import read_scores
+from shifu.grading.limits import default_workers
 
 UNTOUCHED = "shifu-check-untouched"
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -68,8 +68,8 @@ def _validate_one(notebook: str, course: str, timeout: int | None) -> tuple[str,
     """Runs in a worker process: nbgrader's Validator on one source notebook."""
     from nbgrader.validator import Validator
 
-    from ..paths import ensure_venv_on_path
-    from ..grading.nbgrader_course import load_config
+    from shifu.content.paths import ensure_venv_on_path
+    from shifu.grading.nbgrader_course import load_config
 
     ensure_venv_on_path()
     _silence_kernel_stderr()
@@ -142,7 +142,7 @@ def secrets_of(course: Path, assignment: str) -> dict[str, str]:
     Lines of solution blocks and hidden tests that appear nowhere else in its source notebooks (at
     least MIN_SECRET_CHARS long), and the trainee replies of its reference transcripts.
     """
-    from ..transcript import read_transcript
+    from shifu.roleplay.transcript import read_transcript
 
     source_folder = layout.source_dir(course) / assignment
     found: dict[str, str] = {}
@@ -229,7 +229,7 @@ def _cell_errors(notebook: Path) -> list[str]:
 
 
 def check_untouched(scratch: Path, assignments: list[str], workers: int, timeout: int | None, db_url: str) -> list[Finding]:
-    from ..grading import grade_course  # nbgrader and jupyter_client load when grading starts
+    from shifu.grading import grade_course  # nbgrader and jupyter_client load when grading starts
 
     for a in assignments:
         dest = scratch / "submitted" / UNTOUCHED / a
@@ -264,7 +264,7 @@ def check_untouched(scratch: Path, assignments: list[str], workers: int, timeout
 def check_course(course: Path | None = None, assignments: list[str] | None = None, workers: int | None = None,
                  timeout: int | None = 300, keep: Path | None = None) -> CheckReport:
     """Run every check; the scratch course lives in a temp folder (or `keep`, to inspect it afterwards)."""
-    from .. import paths
+    from shifu.content import paths
 
     course = (course or paths.course_dir()).resolve()
     names = select(course, assignments)

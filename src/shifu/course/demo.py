@@ -17,16 +17,16 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Protocol
 
-from .. import paths
-from ..errors import Problem, ShifuError, display_path
-from . import layout
-from .build import build_course
-from ..grading.limits import default_workers
-from ..progress.calibration import calibration_report
-from ..progress.report import progress_report
-from ..progress.review import semiannual_review
-from ..grading import GRADER_NAME, SubmissionResult
-from .simulate import (MentorPanel, Profiles, Submitted, cohort_kpi, deal_mentors, grade_as_mentors, load_mentors,
+from shifu.content import paths
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.course import layout
+from shifu.course.build import build_course
+from shifu.grading.limits import default_workers
+from shifu.progress.calibration import calibration_report
+from shifu.progress.report import progress_report
+from shifu.progress.review import semiannual_review
+from shifu.grading import GRADER_NAME, SubmissionResult
+from shifu.course.simulate import (MentorPanel, Profiles, Submitted, cohort_kpi, deal_mentors, grade_as_mentors, load_mentors,
                        load_profiles, submit_cohort)
 
 MARKER = ".shifu-demo"
@@ -157,7 +157,7 @@ def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | No
         f"with {plays} role-play transcripts ({result.timings['simulate']:.0f} s)")
 
     t = time.perf_counter()
-    from ..grading import grade_course  # nbgrader and jupyter_client load when grading starts
+    from shifu.grading import grade_course  # nbgrader and jupyter_client load when grading starts
 
     result.outcomes = grade_course(course, None, workers=workers, timeout=timeout, db_url=db_url, force=True, feedback=True)
     result.timings["grade"] = time.perf_counter() - t
@@ -171,7 +171,7 @@ def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | No
         f"导师点评 cells (a harsh and a lenient one among them)")
 
     t = time.perf_counter()
-    from .suggest import llm_configured, suggest_reviews
+    from shifu.course.suggest import llm_configured, suggest_reviews
 
     if llm_configured():
         sug = suggest_reviews(course, None, db_url=db_url)
@@ -208,7 +208,7 @@ def run_demo(out: Path, trainees: int | None = None, assignments: list[str] | No
 def mentor_review(course: Path, db_url: str, trainees: list[str], panel: MentorPanel | None = None) -> tuple[int, Path]:
     """SYNTHETIC mentors (course/demo/mentors.yaml) grade the 导师点评 cells, dealt trainees in turn;
     the same assignment is written as the roster <course>/<calibration.roster> (mentor,trainee)."""
-    from ..progress.config import load_progress_rules
+    from shifu.progress.config import load_progress_rules
 
     panel = panel or load_mentors()
     cfg = load_progress_rules().calibration

@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from .. import paths
-from ..errors import Problem, ShifuError, display_path
-from . import layout
-from ..paths import ensure_venv_on_path
-from ..grading.nbgrader_course import error_tail, load_config
+from shifu.content import paths
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.course import layout
+from shifu.content.paths import ensure_venv_on_path
+from shifu.grading.nbgrader_course import error_tail, load_config
 
 Role = Literal["trainee", "mentor"]
 ROLES: tuple[Role, ...] = ("trainee", "mentor")
@@ -129,7 +129,7 @@ def write_role_config(state: LabState, role: Role, cid: str, trainee: str | None
     if role == "mentor":
         lines.append(f"c.CourseDirectory.root = {str(state.course)!r}")
         server["ServerApp"] = {"jpserver_extensions": {name: True for name in MENTOR_SERVER_EXTENSIONS}}
-        from ..grading.safe_html import MENTOR_SERVER_CONFIG
+        from shifu.grading.safe_html import MENTOR_SERVER_CONFIG
 
         server.update(MENTOR_SERVER_CONFIG)  # a trainee's markup runs nothing in the mentor's formgrader
     else:
@@ -237,7 +237,7 @@ def prepare_lab(role: Role = "trainee", state: LabState | None = None, trainee: 
     Raises ShifuError when the course cannot be found. Assignments whose release cannot be built or
     released are left out with a note; the rest still opens.
     """
-    from .workspace import start_page, sync_workspace, workspace_dir
+    from shifu.course.workspace import start_page, sync_workspace, workspace_dir
 
     course = paths.course_dir().resolve()
     if not (course / "nbgrader_config.py").is_file():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import paths
+from shifu.content import paths
 
 # The order trainees meet the assignments in; names are fixed by the gradebook and the progress charts.
 ASSIGNMENTS: tuple[str, ...] = (

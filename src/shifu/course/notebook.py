@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .spec import course_text
+from shifu.course.spec import course_text
 
 REFERENCE_DIR = "reference"  # course/reference/<assignment>/, beside course/source: never released (layout.reference_dir)
 
@@ -26,10 +26,10 @@ def reference_transcript(scenario_id: str, folder: str | os.PathLike[str] = ".")
 
 
 def roleplay_transcript(scenario_id: str, folder: str | os.PathLike[str] = ".") -> str:
-    """The transcript a test cell reads: the attempt the trainee hands in (shifu.attempts.hand_in); in a
+    """The transcript a test cell reads: the attempt the trainee hands in (shifu.roleplay.attempts.hand_in); in a
     source folder without one (`nbgrader validate`, a mentor trying the notebook), the reference
     transcript. The grader never calls this: it reads the submission's own files only (shifu.grading.rescore)."""
-    from ..attempts import hand_in
+    from shifu.roleplay.attempts import hand_in
 
     own = hand_in(folder, transcript_name(scenario_id))
     if not own.exists() and os.environ.get("NBGRADER_EXECUTION") != "autograde":
@@ -53,7 +53,7 @@ def start_roleplay(scenario_id: str, transcript_dir: str = ".", trainee: str | N
         print(_message("roleplay_grading", transcript=transcript))
         return None
     try:
-        from ..widget import roleplay
+        from shifu.roleplay.widget import roleplay
     except ImportError as exc:
         print(_message("roleplay_unavailable", reason=f"{type(exc).__name__}: {exc}"))
         return None
@@ -70,7 +70,7 @@ def check_before_submit(notebook: str | os.PathLike[str] | None = None) -> bool:
     """
     if os.environ.get("NBGRADER_EXECUTION"):  # grading or validating: the grader says what is missing
         return True
-    from .precheck import check_notebook, find_notebook, report
+    from shifu.course.precheck import check_notebook, find_notebook, report
 
     session = None
     try:
@@ -111,7 +111,7 @@ def practice_feedback(variable: str, scenario_id: str, buyer: str, criteria: dic
     if not isinstance(text, str) or not text.strip():
         print(_message("feedback_no_reply", variable=variable))
         return
-    from ..grading.scoring import reply_cell
+    from shifu.grading.scoring import reply_cell
 
     total = 0.0
     for criterion, points in criteria.items():
@@ -129,8 +129,8 @@ def practice_feedback_roleplay(scenario_id: str, criteria: dict[str, float], fol
     """
     if os.environ.get("NBGRADER_EXECUTION"):
         return
-    from ..attempts import attempts, hand_in
-    from ..grading.scoring import TranscriptScores
+    from shifu.roleplay.attempts import attempts, hand_in
+    from shifu.grading.scoring import TranscriptScores
 
     name = transcript_name(scenario_id)
     path = hand_in(folder, name)
@@ -153,7 +153,7 @@ def practice_feedback_roleplay(scenario_id: str, criteria: dict[str, float], fol
 
 def _reply_magic(line: str, cell: str) -> None:
     """`%%reply NAME`: the cell's text (hint lines dropped) becomes the string variable NAME; says what it kept."""
-    from .answers import reply_text
+    from shifu.course.answers import reply_text
 
     import IPython
 
@@ -169,7 +169,7 @@ def _reply_magic(line: str, cell: str) -> None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext shifu.course.notebook`: registers the `%%reply` cell magic (shifu.course.answers)."""
-    from .answers import MAGIC
+    from shifu.course.answers import MAGIC
 
     ipython.register_magic_function(_reply_magic, magic_kind="cell", magic_name=MAGIC)
 

@@ -2,7 +2,7 @@
 
 It reads the notebook file as saved (never the kernel's memory) and the role-play attempts beside it,
 the same way the grader will: written replies (shifu.grading.rescore.read_reply_source), quiz answers
-(a literal value assigned), role-plays (shifu.attempts: the attempt that will be handed in, finished or
+(a literal value assigned), role-plays (shifu.roleplay.attempts: the attempt that will be handed in, finished or
 not) and cells whose saved output is an error. It gives no points: only what is done and what is not.
 The sentences are in course/authoring/course.yaml (`precheck`).
 """
@@ -16,9 +16,9 @@ from typing import Any
 
 import nbformat
 
-from .answers import reply_text
-from .notebook import transcript_name
-from .spec import course_text
+from shifu.course.answers import reply_text
+from shifu.course.notebook import transcript_name
+from shifu.course.spec import course_text
 
 
 @dataclass
@@ -56,8 +56,8 @@ def _quiz_answered(source: str, variable: str) -> bool:
 def check_notebook(path: str | Path) -> Check:
     """Everything a trainee must have done in the saved notebook at `path` (and its folder); never raises
     on what the notebook holds. Raises OSError / nbformat errors only when the file cannot be read."""
-    from ..attempts import attempts, hand_in
-    from ..grading.rescore import read_reply_source
+    from shifu.roleplay.attempts import attempts, hand_in
+    from shifu.grading.rescore import read_reply_source
 
     path = Path(path)
     w = _words()

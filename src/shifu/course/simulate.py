@@ -22,14 +22,14 @@ from typing import Annotated
 import nbformat
 from pydantic import Field, model_validator
 
-from .. import paths
-from ..errors import ShifuError, display_path
-from ..scenario import Scenario, load_scenario
-from ..yamlio import Strict, load_model
-from . import layout
-from .answers import magic_form
-from .notebook import transcript_name
-from ..transcript.replay import play_script
+from shifu.content import paths
+from shifu.content.errors import ShifuError, display_path
+from shifu.roleplay.scenario import Scenario, load_scenario
+from shifu.content.yamlio import Strict, load_model
+from shifu.course import layout
+from shifu.course.answers import magic_form
+from shifu.course.notebook import transcript_name
+from shifu.roleplay.transcript.replay import play_script
 
 _SOLUTION_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?", re.S | re.M)
 CodeChoice = Annotated[str, Field(pattern="^(solution|wrong|stub|crash|loop)$")]
@@ -329,10 +329,10 @@ def grade_as_mentors(db_url: str, panel: MentorPanel, mentor_cells: str, roster:
     """
     from nbgrader.api import BaseCell, Comment, Grade
 
-    from ..progress.config import load_taxonomy
-    from ..progress.evidence import _map_cells
-    from ..grading.gradebook import open_gradebook
-    from ..grading.gradebook_tables import read_gradebook
+    from shifu.progress.config import load_taxonomy
+    from shifu.progress.evidence import _map_cells
+    from shifu.grading.gradebook import open_gradebook
+    from shifu.grading.gradebook_tables import read_gradebook
 
     rx = re.compile(mentor_cells)
     by_id = {m.id: m for m in panel.mentors}

@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import Problem, ShifuError, display_path
-from ..vocab import Competency
-from ..yamlio import Strict, cached_by_file, line_for, load_model, load_yaml
-from . import layout
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.reading.vocab import Competency
+from shifu.content.yamlio import Strict, cached_by_file, line_for, load_model, load_yaml
+from shifu.course import layout
 
 CRITERIA = ("timeliness", "de_escalation", "need_tracing", "consensus_solution",
             "policy_accuracy", "compliance", "conversion", "closing_loop")

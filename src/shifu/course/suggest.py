@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ShifuError
-from ..grading.gradebook import gradebook_url, open_gradebook
+from shifu.content.errors import ShifuError
+from shifu.grading.gradebook import gradebook_url, open_gradebook
 
 REVIEW_PREFIX = "review__"
 
@@ -34,16 +34,16 @@ class SuggestResult:
 def suggestion_label() -> str:
     """The line shown before every suggestion so no mentor takes it for a grade (grader/judge.yaml
     `suggestion.label`)."""
-    from ..judge import load_prompts
+    from shifu.reading.judge import load_prompts
 
     return load_prompts().suggestion.label
 
 
 def llm_configured() -> bool:
     """Whether an LLM endpoint is configured (files or SHIFU_LLM_* environment): a model, and a base URL
-    or a key for api.openai.com. The judge then talks to it through shifu.llm_client (reasoning removed,
+    or a key for api.openai.com. The judge then talks to it through shifu.llm.client (reasoning removed,
     refused parameters adapted)."""
-    from ..llm_config import load_llm_config
+    from shifu.llm.config import load_llm_config
 
     try:
         load_llm_config()
@@ -57,9 +57,9 @@ class JudgeUnavailable(Exception):
 
 
 def default_judge() -> Judge:
-    """shifu.judge on each role-play transcript: its comment and per-criterion reasoning, as text."""
-    from ..judge import judge_transcript, load_prompts
-    from .spec import course_text
+    """shifu.reading.judge on each role-play transcript: its comment and per-criterion reasoning, as text."""
+    from shifu.reading.judge import judge_transcript, load_prompts
+    from shifu.course.spec import course_text
 
     labels = course_text()["criterion_labels"]
     words = load_prompts().suggestion
@@ -85,7 +85,7 @@ def suggest_reviews(course: Path, assignment: str | None = None, db_url: str | N
     from nbgrader.api import MissingEntry
 
     if judge is None:
-        from ..llm_config import load_llm_config
+        from shifu.llm.config import load_llm_config
 
         load_llm_config()  # no model configured: a clear error saying how to configure one, before any work
         judge = default_judge()

@@ -11,9 +11,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import paths
-from . import layout
-from .build import build_course, release_missing
+from shifu.content import paths
+from shifu.course import layout
+from shifu.course.build import build_course, release_missing
 
 
 def start_dir(course: Path | None = None) -> Path:

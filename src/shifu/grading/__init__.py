@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .limits import DEFAULT_NOTEBOOK_TIMEOUT
-from .results import FAILED, GRADED, SKIPPED, SubmissionResult
+from shifu.grading.limits import DEFAULT_NOTEBOOK_TIMEOUT
+from shifu.grading.results import FAILED, GRADED, SKIPPED, SubmissionResult
 
 if TYPE_CHECKING:
-    from .runner import Progress, grade_course
+    from shifu.grading.runner import Progress, grade_course
 
 # how reports (`shifu course check`, `shifu demo`) name what graded the submissions
 GRADER_NAME = "shifu grade (parallel nbgrader autograde)"
@@ -30,7 +30,7 @@ def __getattr__(name: str) -> Any:
     # the runner pulls in nbgrader and jupyter_client: import it only when grading actually starts
     if name in ("grade_course", "Progress"):
         skip_slow_imports()
-        from . import runner
+        from shifu.grading import runner
 
         return getattr(runner, name)
     raise AttributeError(name)

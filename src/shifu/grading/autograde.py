@@ -33,13 +33,13 @@ from nbgrader.converters.base import BaseConverter
 from nbgrader.nbgraderformat import SchemaTooNewError, SchemaTooOldError
 from nbgrader.preprocessors import Execute
 
-from .. import clock
-from ..errors import Problem, ShifuError, display_path
-from .gradebook import SETTING, redact
-from .nbgrader_course import NbgraderCourse
-from .copies import Copies, symlinks_in
-from .judge import Judge, JudgedCells
-from .rescore import CellSpec, LabCells, rescore, specs_from_source
+from shifu.content import clock
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.grading.gradebook import SETTING, redact
+from shifu.grading.nbgrader_course import NbgraderCourse
+from shifu.grading.copies import Copies, symlinks_in
+from shifu.grading.judge import Judge, JudgedCells
+from shifu.grading.rescore import CellSpec, LabCells, rescore, specs_from_source
 
 
 @dataclass
@@ -285,7 +285,7 @@ class AutogradePipeline:
 def _check_content(specs: dict[str, CellSpec]) -> None:
     """The scenarios a source notebook's graded cells name exist: a typo there is one named error before
     any grade is written. (Rubrics, scenario files and wording are checked once per run: preflight.py.)"""
-    from ..scenario import load_scenario
+    from shifu.roleplay.scenario import load_scenario
 
     for scenario in sorted({s.scenario for s in specs.values() if s.scenario}):
         load_scenario(scenario)

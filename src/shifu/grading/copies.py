@@ -15,11 +15,11 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from ..errors import ShifuError
-from ..phrases import normalize, to_simplified
-from ..transcript import read_transcript
-from .rescore import CellSpec, submitted_replies, untouched_replies
-from .wording import grading_text
+from shifu.content.errors import ShifuError
+from shifu.reading.phrases import normalize, to_simplified
+from shifu.roleplay.transcript import read_transcript
+from shifu.grading.rescore import CellSpec, submitted_replies, untouched_replies
+from shifu.grading.wording import grading_text
 
 def _norm(text: str) -> str:
     """The reader's normal form (invisible characters, width, 繁體 → 简体) with only letters and digits

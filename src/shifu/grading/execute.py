@@ -28,9 +28,9 @@ from nbclient.util import ensure_async, run_hook
 from nbformat import NotebookNode
 import zmq
 
-from .judge import Judge, KernelGone
-from .limits import IOPUB_TIMEOUT, OUTPUT_CELL_CHARS, OUTPUT_NOTEBOOK_CHARS, STARTUP_TIMEOUT
-from .sandbox import HOME, Sandbox, remove_group
+from shifu.grading.judge import Judge, KernelGone
+from shifu.grading.limits import IOPUB_TIMEOUT, OUTPUT_CELL_CHARS, OUTPUT_NOTEBOOK_CHARS, STARTUP_TIMEOUT
+from shifu.grading.sandbox import HOME, Sandbox, remove_group
 
 NOTEBOOK_TIMEOUT_ENAME = "NotebookTimeoutError"
 KERNEL_DIED_ENAME = "KernelDiedError"
@@ -113,7 +113,7 @@ class OutputBudget:
             return
         from nbformat.v4 import new_output
 
-        from .wording import grading_text
+        from shifu.grading.wording import grading_text
 
         self.truncated.append(cell_index)
         kept = min(self.cell_chars, self.sent.get(cell_index, 0))

@@ -14,12 +14,12 @@ from nbconvert.writers import FilesWriter
 from nbgrader.converters import GenerateFeedback, NbGraderException
 from nbgrader.preprocessors import ClearHiddenTests
 
-from ..fonts import embed_shared_cjk_font
+from shifu.labs.fonts import embed_shared_cjk_font
 from nbgrader.coursedir import CourseDirectory
 
-from . import feedback_items
-from .nbgrader_course import NbgraderCourse
-from .safe_html import clean_file
+from shifu.grading import feedback_items
+from shifu.grading.nbgrader_course import NbgraderCourse
+from shifu.grading.safe_html import clean_file
 
 
 class FeedbackWriter:

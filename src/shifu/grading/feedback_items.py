@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
 
-from ..feedback_text import PageText, feedback_text
+from shifu.reading.feedback_text import PageText, feedback_text
 
 _ID = re.compile(r"^(?P<kind>q|ex|roleplay_)(?P<n>\d+)[A-Za-z0-9_]*?(?:__(?P<tag>[A-Za-z0-9_]+))?$")
 _REVIEW = re.compile(r"^review__(?P<tag>[A-Za-z0-9_]+)$")
@@ -30,7 +30,7 @@ _REVIEW = re.compile(r"^review__(?P<tag>[A-Za-z0-9_]+)$")
 @lru_cache(maxsize=4)
 def _labels(grader_dir: str) -> dict[str, str]:
     """tag (criterion, competency or sub-skill id) → its Chinese label."""
-    from ..progress.config import load_taxonomy
+    from shifu.progress.config import load_taxonomy
 
     tax = load_taxonomy(Path(grader_dir))
     out = dict(tax.criterion_labels)
@@ -64,7 +64,7 @@ class FeedbackItems(Preprocessor):
     Runs after nbgrader's GetGrades, which puts the scores in resources["nbgrader"]."""
 
     def preprocess(self, nb, resources):
-        from .. import paths
+        from shifu.content import paths
 
         text = feedback_text().page
         labels = _labels(str(paths.grader_dir()))

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .. import paths
-from ..errors import ShifuError
+from shifu.content import paths
+from shifu.content.errors import ShifuError
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -41,7 +41,7 @@ NBGRADER_TABLES = {"assignment", "student", "grade", "submitted_assignment"}
 def _api() -> "ModuleType":
     """nbgrader.api, imported on first use: it pulls in nbformat, which every `shifu` command that only
     names this module (the lab, progress) would otherwise load at start-up (see grading.skip_slow_imports)."""
-    from . import skip_slow_imports
+    from shifu.grading import skip_slow_imports
 
     skip_slow_imports()
     import nbgrader.api
@@ -63,7 +63,7 @@ def gradebook_url(course: Path, db_url: str | None = None, config: "Config | Non
     if db_url:
         return db_url
     if config is None:
-        from .nbgrader_course import load_config
+        from shifu.grading.nbgrader_course import load_config
 
         config = load_config(Path(course))
     configured = config.CourseDirectory.get("db_url") if "CourseDirectory" in config else None

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .gradebook import open_gradebook
+from shifu.grading.gradebook import open_gradebook
 
 GRADE_COLUMNS = ["trainee", "assignment", "notebook", "cell", "cell_type", "max", "score", "auto_score",
                  "manual_score", "needs_manual_grade", "timestamp", "duedate"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .lock import STATE_DIR
+from shifu.grading.lock import STATE_DIR
 
 PENDING_DIR = "grading"
 

@@ -48,8 +48,8 @@ from typing import Any
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
-from . import probe
-from .limits import KEEP_OUTPUT_CHARS
+from shifu.grading import probe
+from shifu.grading.limits import KEEP_OUTPUT_CHARS
 
 REMOTE = "__shifu_remote__"
 TIMEOUT_ENAME = "CellTimeoutError"

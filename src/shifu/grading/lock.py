@@ -17,7 +17,7 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import Problem, ShifuError, display_path
+from shifu.content.errors import Problem, ShifuError, display_path
 
 STATE_DIR = ".shifu"
 LOCK_NAME = "grade.lock"

@@ -23,9 +23,9 @@ from typing import Any, Iterator
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from ..errors import Problem, ShifuError, display_path
-from ..paths import ensure_venv_on_path
-from .gradebook import gradebook_url
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.content.paths import ensure_venv_on_path
+from shifu.grading.gradebook import gradebook_url
 
 LOG_NAME = ".nbgrader.log"
 CONFIG_NAME = "nbgrader_config.py"

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from typing import AsyncIterator
 
-from .execute import KernelRun
+from shifu.grading.execute import KernelRun
 
 
 class WarmPool:

@@ -10,37 +10,37 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..errors import Problem, ShifuError
+from shifu.content.errors import Problem, ShifuError
 
 
 def _rubrics() -> list[Problem]:
-    from ..rubric_schema import rubric_catalog
+    from shifu.reading.rubric_schema import rubric_catalog
 
     return rubric_catalog()[1]
 
 
 def _scenarios() -> list[Problem]:
-    from ..scenario import scenario_files, validate_files
+    from shifu.roleplay.scenario import scenario_files, validate_files
 
     return validate_files(scenario_files())[1]
 
 
 def _engine_rules() -> list[Problem]:
-    from ..engine_rules import load_rules
+    from shifu.roleplay.engine_rules import load_rules
 
     load_rules()
     return []
 
 
 def _feedback_text() -> list[Problem]:
-    from ..feedback_text import feedback_text
+    from shifu.reading.feedback_text import feedback_text
 
     feedback_text()
     return []
 
 
 def _grading_text() -> list[Problem]:
-    from .wording import grading_text
+    from shifu.grading.wording import grading_text
 
     grading_text()
     return []

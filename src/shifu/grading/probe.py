@@ -58,7 +58,7 @@ def encode(obj: Any, depth: int = 0) -> dict[str, Any]:
     if module == "pandas":
         import warnings
 
-        from .labscore import encode as table
+        from shifu.grading.labscore import encode as table
 
         with warnings.catch_warnings():   # pandas warns while writing some tables: on stderr it would zero the cell
             warnings.simplefilter("ignore")
@@ -107,7 +107,7 @@ def decode(data: Any, callable_for: Any = None) -> Any:
     if kind == "dict":
         return {decode(k): decode(v) for k, v in value}
     if kind == "pandas":
-        from .labscore import decode as table
+        from shifu.grading.labscore import decode as table
 
         return table(value)
     if kind == "callable" and callable_for is not None:

@@ -13,8 +13,8 @@ import nbformat
 from nbformat import NotebookNode
 from nbgrader import utils
 
-from .execute import KERNEL_DIED_ENAME, NOT_RUN_ENAMES, Outcome
-from .gradebook import SourceCell, SubmissionGrades, notebook_cells
+from shifu.grading.execute import KERNEL_DIED_ENAME, NOT_RUN_ENAMES, Outcome
+from shifu.grading.gradebook import SourceCell, SubmissionGrades, notebook_cells
 
 MAX_DETAILS = 4
 

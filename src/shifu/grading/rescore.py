@@ -9,7 +9,7 @@ the trainee's data is read without running it:
 - a written reply: the answer cell's source is parsed with `ast`, and the string assigned to the
   answer variable is scored (nothing in the cell runs);
 - a role-play: the transcript file in the grader's own copy of the submission (submitted/), checked
-  by replay (shifu.transcript.replay).
+  by replay (shifu.roleplay.transcript.replay).
 
 A source notebook's graded cell names its data in cell metadata (`shifu`: kind reply_test /
 transcript_test, written by `shifu course author`); a notebook written by hand is understood from
@@ -30,12 +30,12 @@ from typing import Any
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
-from ..attempts import attempts, chosen, hand_in
-from ..course.answers import magic_form, reply_text
-from ..course.notebook import transcript_name
-from ..transcript_view import notebook_output
-from . import labscore
-from .scoring import CellScore, TranscriptScores, reply_cell
+from shifu.roleplay.attempts import attempts, chosen, hand_in
+from shifu.course.answers import magic_form, reply_text
+from shifu.course.notebook import transcript_name
+from shifu.roleplay.transcript_view import notebook_output
+from shifu.grading import labscore
+from shifu.grading.scoring import CellScore, TranscriptScores, reply_cell
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class LabCells:
     def from_source(cls, nb: NotebookNode) -> "LabCells | None":
         specs = labscore.lab_specs(nb)
         return cls(specs, labscore.setup_namespace(nb)) if specs else None
-from .wording import grading_text
+from shifu.grading.wording import grading_text
 
 REPLY = "reply_test"
 TRANSCRIPT = "transcript_test"
@@ -429,7 +429,7 @@ def rescore(nb: NotebookNode, specs: dict[str, CellSpec], folder: Path,
         else:
             record = of_record(folder, spec.transcript)
             first = spec.transcript not in transcripts
-            # the attempt the trainee handed in (shifu.attempts): chosen, else the newest finished one
+            # the attempt the trainee handed in (shifu.roleplay.attempts): chosen, else the newest finished one
             ts = transcripts.setdefault(spec.transcript, TranscriptScores(record or hand_in(folder, spec.transcript), spec.scenario))
             # only the role-play service's copy has reply times the trainee could not set
             score = ts.cell(spec.points, spec.criterion, with_times=record is not None)

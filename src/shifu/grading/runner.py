@@ -27,24 +27,24 @@ from typing import Callable, Iterator, Sequence
 import nbformat
 import zmq.asyncio
 
-from ..errors import Problem, ShifuError, display_path
-from .autograde import AutogradePipeline, Submission, SubmissionFailed, describe_exception
-from .nbgrader_course import NbgraderCourse, open_course, working_directory
-from .execute import DeadKernelError, InfrastructureError, KernelRun
-from .feedback import FeedbackWriter
-from .gradebook import (assignment_ids, assignment_max_score, notebook_ids, redact, require_gradebook, shared_engines,
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.grading.autograde import AutogradePipeline, Submission, SubmissionFailed, describe_exception
+from shifu.grading.nbgrader_course import NbgraderCourse, open_course, working_directory
+from shifu.grading.execute import DeadKernelError, InfrastructureError, KernelRun
+from shifu.grading.feedback import FeedbackWriter
+from shifu.grading.gradebook import (assignment_ids, assignment_max_score, notebook_ids, redact, require_gradebook, shared_engines,
                         submission_grades)
-from .journal import Journal
-from .limits import INFRASTRUCTURE_RETRIES, MAX_MESSAGE_BYTES, SandboxLimits, default_workers
-from .lock import course_lock
-from .pool import WarmPool
-from .preflight import check_content
-from .reasons import execution_details, points_details, shape_problems
-from .results import FAILED, GRADED, SKIPPED, SubmissionResult
-from .sandbox import Sandbox, choose, remove_groups
+from shifu.grading.journal import Journal
+from shifu.grading.limits import INFRASTRUCTURE_RETRIES, MAX_MESSAGE_BYTES, SandboxLimits, default_workers
+from shifu.grading.lock import course_lock
+from shifu.grading.pool import WarmPool
+from shifu.grading.preflight import check_content
+from shifu.grading.reasons import execution_details, points_details, shape_problems
+from shifu.grading.results import FAILED, GRADED, SKIPPED, SubmissionResult
+from shifu.grading.sandbox import Sandbox, choose, remove_groups
 
 # one notebook may run this long in all; each cell is limited by the course's Execute.timeout too
-from .limits import DEFAULT_NOTEBOOK_TIMEOUT
+from shifu.grading.limits import DEFAULT_NOTEBOOK_TIMEOUT
 
 Report = Callable[[SubmissionResult], None]
 

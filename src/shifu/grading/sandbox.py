@@ -42,8 +42,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import Problem, ShifuError
-from .limits import SandboxLimits
+from shifu.content.errors import Problem, ShifuError
+from shifu.grading.limits import SandboxLimits
 
 BWRAP = "bwrap"
 USER = "user"   # fallback: another Unix user + rlimits
@@ -257,7 +257,7 @@ def _user_fallback_works() -> bool:
 
 def project_content() -> tuple[Path, ...]:
     """Read-only project folders a grading kernel may read: grader/, scenarios/, data/ — never course/."""
-    from .. import paths
+    from shifu.content import paths
 
     root = paths.project_root()
     return tuple(p for p in (root / "grader", root / "scenarios", root / "data") if p.is_dir())

@@ -1,7 +1,7 @@
 """Points for one graded cell, from data only: a reply's text, a checked transcript.
 
 Used by the grader in its own process (shifu.grading.rescore) and, for formative feedback while a
-notebook is validated or worked on, by the helpers notebooks call (shifu.nbgrader_helpers). Both
+notebook is validated or worked on, by the helpers notebooks call (shifu.course.nbgrader_helpers). Both
 get the same number and the same reasons. Never raises on what a trainee wrote: a bad input is 0
 points with the reason, in the trainee's words (grader/feedback.yaml, grader/grading.yaml).
 """
@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from .. import paths
-from ..feedback_text import feedback_text
-from ..rubric import ScoreResult, score_reply, score_transcript
-from ..scenario import Scenario, load_scenario
-from ..transcript.replay import Checked, check_transcript
-from .wording import grading_text
+from shifu.content import paths
+from shifu.reading.feedback_text import feedback_text
+from shifu.reading.rubric import ScoreResult, score_reply, score_transcript
+from shifu.roleplay.scenario import Scenario, load_scenario
+from shifu.roleplay.transcript.replay import Checked, check_transcript
+from shifu.grading.wording import grading_text
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def _cached_scenario(scenario_id: str, path: str, mtime_ns: int) -> Scenario:
 def scenario(scenario_id: str) -> Scenario:
     """A scenario loaded once per file version (a grading run scores hundreds of cells with a handful of them).
 
-    Raises ShifuError (from shifu.scenario) for an unknown or broken scenario.
+    Raises ShifuError (from shifu.roleplay.scenario) for an unknown or broken scenario.
     """
     path = paths.scenarios_dir() / f"{scenario_id}.yaml"
     try:

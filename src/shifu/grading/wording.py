@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .. import paths
-from ..errors import Problem, ShifuError, display_path
-from ..yamlio import Strict, load_model_cached
+from shifu.content import paths
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.content.yamlio import Strict, load_model_cached
 
 
 class ReplyText(Strict):

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..engine import Debrief, FactDebrief
-from ..engine_rules import load_rules
-from ..errors import ShifuError
-from ..scenario import load_scenario
+from shifu.roleplay.engine import Debrief, FactDebrief
+from shifu.roleplay.engine_rules import load_rules
+from shifu.content.errors import ShifuError
+from shifu.roleplay.scenario import load_scenario
 
 
 def service_url() -> str | None:

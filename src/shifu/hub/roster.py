@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import Problem, ShifuError, display_path
-from ..yamlio import load_model
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.content.yamlio import load_model
 
 Role = Literal["trainee", "mentor", "admin"]
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -47,7 +47,7 @@ class Roster(BaseModel):
 
 
 def default_roster_path() -> Path:
-    from .. import paths
+    from shifu.content import paths
 
     return paths.project_root() / "hub" / "cohort.yaml"
 

@@ -30,10 +30,10 @@ from jupyterhub.services.auth import HubAuthenticated
 from tornado import ioloop, web
 from tornado.httpserver import HTTPServer
 
-from ..engine import Engine
-from ..errors import ShifuError
-from ..scenario import load_scenario
-from ..transcript import mark_recorded_by_service, read_transcript
+from shifu.roleplay.engine import Engine
+from shifu.content.errors import ShifuError
+from shifu.roleplay.scenario import load_scenario
+from shifu.roleplay.transcript import mark_recorded_by_service, read_transcript
 
 _SCENARIO = r"([a-z0-9][a-z0-9-]{0,80})"
 _USER = r"([a-z][a-z0-9_-]{0,31})"

@@ -17,8 +17,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ShifuError
-from .roster import Roster
+from shifu.content.errors import ShifuError
+from shifu.hub.roster import Roster
 
 MENTORS_GROUP = "shifu-mentors"
 TRAINEES_GROUP = "shifu-trainees"

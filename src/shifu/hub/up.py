@@ -22,12 +22,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import paths
-from ..errors import ShifuError
-from ..course.labsetup import TRAINEE_HIDDEN_PLUGINS, lab_overrides
-from ..grading.safe_html import MENTOR_SERVER_CONFIG
-from . import system
-from .roster import Roster, load_roster
+from shifu.content import paths
+from shifu.content.errors import ShifuError
+from shifu.course.labsetup import TRAINEE_HIDDEN_PLUGINS, lab_overrides
+from shifu.grading.safe_html import MENTOR_SERVER_CONFIG
+from shifu.hub import system
+from shifu.hub.roster import Roster, load_roster
 
 DEFAULT_STATE = Path("/srv/shifu-hub")
 
@@ -158,7 +158,7 @@ class Hub:
         gradebook = self.postgres.start()
         self.timings["postgres"] = time.perf_counter() - t0
         _copy_course(self.course)
-        from ..course.build import build_course
+        from shifu.course.build import build_course
 
         failed = [b for b in build_course(self.course, st.assignments, db_url=gradebook) if not b.ok]
         if failed:

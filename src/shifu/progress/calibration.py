@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import Problem, ShifuError
-from .config import Calibration, ProgressRules
-from .evidence import Evidence
+from shifu.content.errors import Problem, ShifuError
+from shifu.progress.config import Calibration, ProgressRules
+from shifu.progress.evidence import Evidence
 
 UNKNOWN_MENTOR = "(unknown)"
 PAIR_COLUMNS = ["trainee", "assignment", "competency", "mentor", "mentor_pct", "rubric_pct", "difference",
@@ -57,11 +57,11 @@ class CalibrationResult:
 # ---------------------------------------------------------------- who graded
 
 def load_roster(path: Path, total_markers: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
-    """mentor, trainee, assignment ("" = every assignment) from a CSV/.xlsx read by shifu.tabular.
+    """mentor, trainee, assignment ("" = every assignment) from a CSV/.xlsx read by shifu.content.tabular.
 
     The trainee column may be called `trainee` or `apprentice` (so the review's apprentices file is a roster).
     """
-    from .. import tabular
+    from shifu.content import tabular
 
     table = tabular.read_table(path, "mentor roster", ["mentor"], "the header needs mentor and trainee (or apprentice)",
                                total_markers)
@@ -123,7 +123,7 @@ def _transcript_links(ev: Evidence) -> dict[tuple[str, str], list[str]]:
     for r in lat.itertuples(index=False) if len(lat) else []:
         links.setdefault((r.trainee, r.assignment), []).append(str(r.file))
     if ev.course_dir is not None:  # transcripts with no trainee turn are not in the latency table
-        from ..transcript.course import find_transcripts
+        from shifu.roleplay.transcript.course import find_transcripts
 
         for path, trainee, assignment in find_transcripts(ev.course_dir):
             got = links.setdefault((trainee, assignment), [])
@@ -249,7 +249,7 @@ def default_roster(course_dir: Path | None, cfg: Calibration) -> Path | None:
 def roster_for(ev: Evidence, rules: ProgressRules, mentors: Path | None = None) -> pd.DataFrame | None:
     """Who mentors whom: the roster file `mentors` when given, else <course>/<calibration.roster> when it
     exists, read by load_roster (review.yaml's total markers skipped); None when there is no roster."""
-    from .config import load_review_rules
+    from shifu.progress.config import load_review_rules
 
     path = mentors or default_roster(ev.course_dir, rules.calibration)
     return load_roster(path, load_review_rules().tables.total_markers) if path else None
@@ -264,7 +264,7 @@ class CalibrationRun:
 
     def summary(self) -> list[str]:
         """Lines for a terminal or a log: agreement overall and per mentor, the flagged mentors, notes, files."""
-        from ..errors import display_path
+        from shifu.content.errors import display_path
 
         r, o = self.result, self.result.overall
         lines = [f"{o['pairs']} mentor-graded pairs: Spearman {o['spearman']:.2f}, mean difference (mentor − rubric) "
@@ -284,8 +284,8 @@ def calibration_report(out: Path, course: Path | None = None, db_url: str | None
     mentors: a roster file (default <course>/<calibration.roster> when it exists); upgrade: migrate an
     older nbgrader's gradebook. Raises ShifuError for a missing gradebook or a bad roster.
     """
-    from .config import load_progress_rules
-    from .evidence import collect_evidence
+    from shifu.progress.config import load_progress_rules
+    from shifu.progress.evidence import collect_evidence
 
     rules = load_progress_rules()
     ev = collect_evidence(course, db_url, upgrade=upgrade)
@@ -296,7 +296,7 @@ def calibration_report(out: Path, course: Path | None = None, db_url: str | None
 # ---------------------------------------------------------------- output
 
 def _links_html(paths_text: str, base: Path) -> str:
-    from .report import esc
+    from shifu.progress.report import esc
 
     out = []
     for p in paths_text.split():
@@ -320,7 +320,7 @@ def _shown(df: pd.DataFrame, rules: ProgressRules) -> pd.DataFrame:
 
 def section_html(result: CalibrationResult, rules: ProgressRules, base: Path, heading: str = "h2") -> str:
     """The calibration section of a report; links to transcripts are relative to `base` (the report's folder)."""
-    from .report import esc, table_html
+    from shifu.progress.report import esc, table_html
 
     sub = "h3" if heading == "h2" else "h4"
     o = result.overall
@@ -351,7 +351,7 @@ def section_html(result: CalibrationResult, rules: ProgressRules, base: Path, he
 
 def write_calibration(result: CalibrationResult, rules: ProgressRules, out_dir: Path, source: str = "") -> list[Path]:
     """calibration.html and calibration-{pairs,by_ability,by_module,by_mentor,disagreements}.csv."""
-    from .report import esc, page
+    from shifu.progress.report import esc, page
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -1,6 +1,6 @@
 """Progress charts (matplotlib, object API: no pyplot state, so a 1,000-trainee report does not leak figures).
 
-Every function returns a Figure with Chinese labels rendered through shifu.fonts.setup_cjk_font().
+Every function returns a Figure with Chinese labels rendered through shifu.labs.fonts.setup_cjk_font().
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..fonts import setup_cjk_font
-from .config import ProgressRules, Taxonomy
+from shifu.labs.fonts import setup_cjk_font
+from shifu.progress.config import ProgressRules, Taxonomy
 
 _LEVEL_COLOURS = ["#d9d9d9", "#f4a582", "#fddbc7", "#92c5de", "#2166ac", "#053061"]
 

@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .. import paths
-from ..errors import Problem, ShifuError, display_path
-from ..yamlio import Strict, dotted, line_for, load_model, load_yaml
+from shifu.content import paths
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.content.yamlio import Strict, dotted, line_for, load_model, load_yaml
 
 
 
@@ -223,7 +223,7 @@ class KpiRules(Strict):
 
 
 class TableRules(Strict):
-    """How exported tables are read (shifu.tabular): rows whose first cell is a total marker are skipped."""
+    """How exported tables are read (shifu.content.tabular): rows whose first cell is a total marker are skipped."""
 
     total_markers: list[str] = Field(min_length=1)
 

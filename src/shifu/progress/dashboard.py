@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .config import ProgressRules, load_progress_rules
-from .evidence import Evidence, Scorer, collect_evidence
-from .report import CohortView, TraineeView, cohort_html, cohort_view, trainee_html, trainee_view
+from shifu.progress.config import ProgressRules, load_progress_rules
+from shifu.progress.evidence import Evidence, Scorer, collect_evidence
+from shifu.progress.report import CohortView, TraineeView, cohort_html, cohort_view, trainee_html, trainee_view
 
 
 @dataclass

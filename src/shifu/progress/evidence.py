@@ -16,11 +16,11 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .. import paths
-from ..transcript.course import TranscriptFile, read_transcripts
-from .config import Taxonomy, load_taxonomy
-from ..grading.gradebook import check_schema, gradebook_url
-from ..grading.gradebook_tables import COMMENT_COLUMNS, GradebookData, load_gradebook
+from shifu.content import paths
+from shifu.roleplay.transcript.course import TranscriptFile, read_transcripts
+from shifu.progress.config import Taxonomy, load_taxonomy
+from shifu.grading.gradebook import check_schema, gradebook_url
+from shifu.grading.gradebook_tables import COMMENT_COLUMNS, GradebookData, load_gradebook
 
 EVIDENCE_COLUMNS = ["trainee", "competency", "skill", "criterion", "score", "max", "date", "source", "assignment", "item"]
 UNMAPPED_COLUMNS = ["assignment", "item", "tag", "reason", "grades"]
@@ -184,15 +184,15 @@ def _grade_evidence(gbd: GradebookData, tax: Taxonomy, notes: list[str]) -> tupl
 
 
 def rubric_scorer() -> Scorer:
-    """shifu.rubric.score_transcript as a Scorer, on the conversation as the engine replays it.
+    """shifu.reading.rubric.score_transcript as a Scorer, on the conversation as the engine replays it.
 
     A transcript is evidence to replay, not a record to believe: a file the grader would reject (edited
     buyer lines, no buyer turns, forged outcome) adds no evidence at all; an accepted one is scored as
     replayed (mood, facts and outcome recomputed from the trainee's replies), with its recorded times.
     """
-    from ..errors import ShifuError
-    from ..rubric import score_transcript
-    from ..transcript.replay import check_transcript
+    from shifu.content.errors import ShifuError
+    from shifu.reading.rubric import score_transcript
+    from shifu.roleplay.transcript.replay import check_transcript
 
     def score(path: Path) -> list[CriterionRow]:
         try:
@@ -252,7 +252,7 @@ def _transcript_evidence(files: list[TranscriptFile], scorer: Scorer | None, tax
             rows.append((f.trainee, meaning.competency, meaning.skill, cid, max(0.0, points), mx, f.started,
                          "transcript", f.assignment, f.path.name))
     if files and scorer is None:
-        notes.append(f"{len(files)} transcript(s) found but not scored: the rubric module (shifu.rubric) is not available; "
+        notes.append(f"{len(files)} transcript(s) found but not scored: the rubric module (shifu.reading.rubric) is not available; "
                      "their response times are still charted")
     if duplicates:
         notes.append(f"{duplicates} transcript criterion score(s) skipped: the gradebook already grades them in roleplay_* cells")
@@ -333,7 +333,7 @@ def collect_evidence(course_dir: Path | str | None = None, db_url: str | None = 
                      scorer: Scorer | None | str = "rubric", upgrade: bool = False) -> Evidence:
     """Read a course's gradebook (nbgrader API) and transcripts into Evidence.
 
-    scorer: "rubric" scores transcripts with shifu.rubric when it is installed; None skips scoring.
+    scorer: "rubric" scores transcripts with shifu.reading.rubric when it is installed; None skips scoring.
     upgrade: migrate a gradebook an older nbgrader made (nbgrader db upgrade) instead of stopping.
     """
     course = Path(course_dir) if course_dir else paths.course_dir()

@@ -11,8 +11,8 @@ import pandas as pd
 
 from typing import Callable
 
-from .config import AtRisk, ProficiencyRules, Taxonomy, TrendRules
-from .evidence import Evidence, missing_submissions
+from shifu.progress.config import AtRisk, ProficiencyRules, Taxonomy, TrendRules
+from shifu.progress.evidence import Evidence, missing_submissions
 
 TextFn = Callable[..., str]  # ProgressRules.say: a `text:` template filled with values
 
@@ -51,7 +51,7 @@ def _weights(table: pd.DataFrame, as_of: pd.Timestamp, rules: ProficiencyRules) 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and their labels (object array) of a text column, categorical or not."""
-    from .evidence import as_category
+    from shifu.progress.evidence import as_category
 
     c = as_category(values)
     return c.codes.astype(np.int64), np.asarray(c.categories, dtype=object)

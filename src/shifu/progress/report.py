@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..errors import ShifuError
-from ..fonts import css_font_face
-from . import charts
-from .csvfiles import write_csv
-from .config import ProgressRules, Taxonomy
-from .evidence import Evidence, missing_submissions
+from shifu.content.errors import ShifuError
+from shifu.labs.fonts import css_font_face
+from shifu.progress import charts
+from shifu.progress.csvfiles import write_csv
+from shifu.progress.config import ProgressRules, Taxonomy
+from shifu.progress.evidence import Evidence, missing_submissions
 
 if TYPE_CHECKING:
-    from .calibration import CalibrationResult
-from .proficiency import ability_matrix, as_timestamp, at_risk, module_trend, overall, proficiency, trend
+    from shifu.progress.calibration import CalibrationResult
+from shifu.progress.proficiency import ability_matrix, as_timestamp, at_risk, module_trend, overall, proficiency, trend
 
 _CSS = """
 body{font-family:"Shifu CJK","Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:1200px}
@@ -67,7 +67,7 @@ class TraineeView:
 def cohort_view(ev: Evidence, rules: ProgressRules, as_of: object | None = None, charts_too: bool = True,
                 roster: pd.DataFrame | None = None) -> CohortView:
     """The cohort's tables and charts; roster (mentor, trainee, assignment) names mentors in the calibration section."""
-    from .calibration import calibrate
+    from shifu.progress.calibration import calibrate
 
     tax = ev.taxonomy
     when = as_timestamp(as_of)
@@ -263,7 +263,7 @@ def cohort_html(view: CohortView, rules: ProgressRules, out_dir: Path | None = N
         f"<h2>{esc(rules.t('proficiency_title'))}</h2>", table_html(matrix, "—", rules=rules),
     ]
     if view.calibration is not None:
-        from .calibration import section_html
+        from shifu.progress.calibration import section_html
 
         body.append(section_html(view.calibration, rules, out_dir or Path.cwd()))
     body.append(_notes(ev, rules))
@@ -272,7 +272,7 @@ def cohort_html(view: CohortView, rules: ProgressRules, out_dir: Path | None = N
 
 def trainee_html(view: TraineeView, rules: ProgressRules) -> str:
     tax = view.ev.taxonomy
-    from .. import clock
+    from shifu.content import clock
 
     tz = clock.time_zone(view.ev.course_dir)  # times are naive UTC (nbgrader's); shown in the course's zone
     evidence = view.evidence.drop(columns=["trainee"]).copy()
@@ -340,7 +340,7 @@ class ProgressRun:
 
     def summary(self) -> list[str]:
         """Lines for a terminal or a log: for the cohort its counts and the calibration; then the files written."""
-        from ..errors import display_path
+        from shifu.content.errors import display_path
 
         ev, view, lines = self.evidence, self.view, []
         if isinstance(view, CohortView):
@@ -364,9 +364,9 @@ def progress_report(out: Path, course: Path | None = None, db_url: str | None = 
     recency counts back from (default today); upgrade: migrate an older nbgrader's gradebook.
     Raises ShifuError for a missing gradebook, an unknown trainee or a bad roster.
     """
-    from .calibration import roster_for
-    from .config import load_progress_rules
-    from .evidence import collect_evidence
+    from shifu.progress.calibration import roster_for
+    from shifu.progress.config import load_progress_rules
+    from shifu.progress.evidence import collect_evidence
 
     rules = load_progress_rules()
     ev = collect_evidence(course, db_url, upgrade=upgrade)

@@ -7,8 +7,8 @@ Each candidate's score blends three parts with the weights in grader/review.yaml
 score = Σ weight × part / Σ weights of the parts present. Candidates clearing the KPI bar rank first.
 Candidates without enough KPI months or curriculum evidence are listed apart, unranked.
 Beside each candidate: how many evidence items are automatic and how many mentor-graded (evidence_mix).
-Inputs are read by shifu.tabular (CSV in any usual encoding, .xlsx); half-years start at local midnight
-in the course's time zone (shifu.clock).
+Inputs are read by shifu.content.tabular (CSV in any usual encoding, .xlsx); half-years start at local midnight
+in the course's time zone (shifu.content.clock).
 """
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ import pandas as pd
 
 from zoneinfo import ZoneInfo
 
-from .. import clock, paths
-from ..errors import Problem, ShifuError, display_path
-from . import charts
-from .config import ProgressRules, ReviewRules, Taxonomy
-from .evidence import Evidence
-from .proficiency import ability_matrix, proficiency
-from .report import esc, img, page, table_html
+from shifu.content import clock, paths
+from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.progress import charts
+from shifu.progress.config import ProgressRules, ReviewRules, Taxonomy
+from shifu.progress.evidence import Evidence
+from shifu.progress.proficiency import ability_matrix, proficiency
+from shifu.progress.report import esc, img, page, table_html
 
 PARTS = ("kpi", "competencies", "apprentices")
 # A rate column whose median is this many times above (or below) its target is probably on another scale.
@@ -78,13 +78,13 @@ def default_kpi_file(rules: ReviewRules) -> Path:
 
 
 def load_kpi(path: Path, rules: ReviewRules) -> pd.DataFrame:
-    """agent, month (YYYY-MM) and one numeric column per KPI component, read with shifu.tabular.
+    """agent, month (YYYY-MM) and one numeric column per KPI component, read with shifu.content.tabular.
 
     Rate components (KpiComponent.is_rate) are fractions: "32.81%" and "0.3281" are the same value.
     Any unreadable cell is an error naming the file, column and line. The frame's attrs["notes"] says
     how the file was read (its encoding, total and blank rows skipped, scales assumed).
     """
-    from .. import tabular
+    from shifu.content import tabular
 
     k = rules.kpi
     cols = [k.agent_column, k.month_column] + [c.column for c in k.components.values()]
@@ -120,7 +120,7 @@ def load_kpi(path: Path, rules: ReviewRules) -> pd.DataFrame:
 
 def load_apprentices(path: Path, rules: ReviewRules) -> pd.DataFrame:
     """mentor, apprentice, passed (bool, from review.yaml's apprentices words), date."""
-    from .. import tabular
+    from shifu.content import tabular
 
     table = tabular.read_table(path, "apprentices", ["mentor", "apprentice", "passed_probation", "date"],
                                "the header must be mentor,apprentice,passed_probation,date", rules.tables.total_markers)
@@ -304,7 +304,7 @@ def _explain(row: dict, weights: dict[str, float], wsum: float, rules: ReviewRul
 
 def formula_html(rules: ReviewRules, progress: ProgressRules) -> str:
     """The scoring rules with every figure exactly as review.yaml writes it (0.38, 0.005 — never rounded)."""
-    from .report import exact
+    from shifu.progress.report import exact
 
     k = rules.kpi
     comp_rows = pd.DataFrame([
@@ -322,7 +322,7 @@ def formula_html(rules: ReviewRules, progress: ProgressRules) -> str:
 
 
 def review_html(result: ReviewResult, progress: ProgressRules, tax: Taxonomy, sources: dict[str, str]) -> str:
-    from .report import exact
+    from shifu.progress.report import exact
 
     part_labels = {"kpi": progress.columns.get("kpi_score", "KPI"), "competencies": progress.columns.get("competencies_score", "competencies"),
                    "apprentices": progress.columns.get("apprentices_score", "apprentices")}
@@ -392,8 +392,8 @@ def semiannual_review(period: str, out: Path, kpi: Path | None = None, apprentic
     `say` gets one line on how the KPI file was read, before the gradebook is opened.
     Raises ShifuError naming the file, field and fix for a bad period, a missing or unreadable input.
     """
-    from .config import load_progress_rules, load_review_rules
-    from .evidence import collect_evidence
+    from shifu.progress.config import load_progress_rules, load_review_rules
+    from shifu.progress.evidence import collect_evidence
 
     per = parse_period(period)
     rules = load_review_rules()

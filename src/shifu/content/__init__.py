@@ -1,0 +1,1 @@
+"""Trainer-edited content and the ground under it: where it lives, strict YAML loading, errors that name file, field and fix, shared wording, the course clock, tables mentors hand in, text safe for a terminal."""

@@ -1,0 +1,1 @@
+"""LLM endpoints: configuration, the one client every caller goes through, and `shifu llm check`."""
