@@ -271,6 +271,15 @@ def cached_by_file(path: Path, parse: Callable[[Path], T], *key: Hashable) -> T:
     return value
 
 
+def require_shipped(path: Path) -> Path:
+    """`path`, a file the repository ships (grader/engine.yaml …); ShifuError naming it and how to get it back
+    when it is missing."""
+    if not path.exists():
+        raise ShifuError([Problem(display_path(path), "(file)", "is missing",
+                                  f"restore {path.parent.name}/{path.name} from the repository")])
+    return path
+
+
 def load_model_cached(path: Path, model: type[M], guide: str = "", first_key: str = "") -> M:
     """`load_model`, remembered until the file changes (see cached_by_file)."""
     return cached_by_file(path, _model_parser(model, guide, first_key), model, guide, first_key)

@@ -9,8 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from shifu.content import paths
-from shifu.content.errors import Problem, ShifuError, display_path
-from shifu.content.yamlio import Strict, load_model_cached
+from shifu.content.yamlio import Strict, load_model_cached, require_shipped
 
 
 class ReplyText(Strict):
@@ -79,7 +78,5 @@ class GradingText(Strict):
 
 def grading_text() -> GradingText:
     """grader/grading.yaml; ShifuError naming the file when it is missing or a field is wrong."""
-    p = paths.grader_dir() / "grading.yaml"
-    if not p.exists():
-        raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/grading.yaml from the repository")])
+    p = require_shipped(paths.grader_dir() / "grading.yaml")
     return load_model_cached(p, GradingText, guide="the repository's copy (keep the {placeholders})")

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 
 from shifu.content import paths
-from shifu.content.errors import Problem, ShifuError, display_path
-from shifu.content.yamlio import Strict, load_model_cached
+from shifu.content.yamlio import Strict, load_model_cached, require_shipped
 
 
 class EvidenceText(Strict):
@@ -68,7 +67,5 @@ class FeedbackText(Strict):
 
 
 def feedback_text() -> FeedbackText:
-    p = paths.grader_dir() / "feedback.yaml"
-    if not p.exists():
-        raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/feedback.yaml from the repository")])
+    p = require_shipped(paths.grader_dir() / "feedback.yaml")
     return load_model_cached(p, FeedbackText, guide="the repository's copy (keep the {placeholders})")

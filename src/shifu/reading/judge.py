@@ -21,12 +21,12 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from shifu.llm import client as llm_client
 from shifu.content import paths
-from shifu.content.errors import Problem, ShifuError, display_path
+from shifu.content.errors import ShifuError
 from shifu.llm.config import LLMConfig, load_llm_config
 from shifu.reading.rubric import ScoreResult, load_rubric, score_reply, score_transcript
 from shifu.roleplay.scenario import Scenario, load_scenario
 from shifu.roleplay.transcript import Transcript, as_transcript
-from shifu.content.yamlio import Strict, check_placeholders, load_model_cached
+from shifu.content.yamlio import Strict, check_placeholders, load_model_cached, require_shipped
 
 log = logging.getLogger("shifu.reading.judge")
 
@@ -112,9 +112,7 @@ class _Answer(BaseModel):
 
 
 def load_prompts() -> JudgePrompts:
-    p = paths.grader_dir() / "judge.yaml"
-    if not p.exists():
-        raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/judge.yaml from the repository")])
+    p = require_shipped(paths.grader_dir() / "judge.yaml")
     return load_model_cached(p, JudgePrompts, guide="the repository's grader/judge.yaml")
 
 

@@ -12,11 +12,10 @@ from typing import Literal
 from pydantic import Field
 
 from shifu.content import paths
-from shifu.content.errors import Problem, ShifuError, display_path
 from shifu.roleplay.scenario import Scenario
 from shifu.reading.signals import Signals
 from shifu.reading.vocab import BuyerState, Escalation, Signal
-from shifu.content.yamlio import Strict, load_model_cached
+from shifu.content.yamlio import Strict, load_model_cached, require_shipped
 
 Outcome = Literal["ongoing", "resolved", "escalated"]
 
@@ -83,9 +82,7 @@ def rules_path() -> Path:
 
 def load_rules(path: Path | None = None) -> EngineRules:
     """The engine rules from grader/engine.yaml (re-read when the file changes)."""
-    p = Path(path) if path else rules_path()
-    if not p.exists():
-        raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/engine.yaml from the repository")])
+    p = require_shipped(Path(path) if path else rules_path())
     return load_model_cached(p, EngineRules, guide="the comments in grader/engine.yaml")
 
 

@@ -34,7 +34,7 @@ from shifu.content import paths
 from shifu.content.errors import Problem, ShifuError, display_path
 from shifu.roleplay.scenario import BuyerLine, LineCondition, Scenario
 from shifu.reading.vocab import BuyerState
-from shifu.content.yamlio import cached_by_file, load_model
+from shifu.content.yamlio import cached_by_file, load_model, require_shipped
 from shifu.roleplay.voices import OnText, Utterance, VoiceRequest
 
 _Lines = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=3)]
@@ -65,9 +65,7 @@ def _read_book(path: Path) -> BuyerLineBook:
 
 def line_book(path: Path | None = None) -> BuyerLineBook:
     """The fallback lines from grader/buyer_lines.yaml (re-read when the file changes)."""
-    p = Path(path) if path else line_book_path()
-    if not p.exists():
-        raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/buyer_lines.yaml from the repository")])
+    p = require_shipped(Path(path) if path else line_book_path())
     return cached_by_file(p, _read_book)
 
 

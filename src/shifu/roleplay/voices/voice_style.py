@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from shifu.content import paths
 from shifu.content.errors import Problem, ShifuError, display_path
 from shifu.reading.vocab import BuyerState, Escalation
-from shifu.content.yamlio import cached_by_file, check_placeholders, line_for, load_model, load_yaml
+from shifu.content.yamlio import cached_by_file, check_placeholders, line_for, load_model, load_yaml, require_shipped
 from shifu.roleplay.voices import VoiceRequest
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -127,7 +127,5 @@ def _load(p: Path) -> VoiceStyle:
 
 
 def load_style(path: Path | None = None) -> VoiceStyle:
-    p = Path(path) if path else paths.grader_dir() / "buyer_voice.yaml"
-    if not p.exists():
-        raise ShifuError([Problem(display_path(p), "(file)", "is missing", "restore grader/buyer_voice.yaml from the repository")])
+    p = require_shipped(Path(path) if path else paths.grader_dir() / "buyer_voice.yaml")
     return cached_by_file(p, _load)
