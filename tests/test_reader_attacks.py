@@ -363,9 +363,12 @@ FALSE_READS = [
 ]
 
 
+STILL_MISREAD = {"policy-on-page", "policy-is-the-rule", "you-choose"}  # the rest were fixed after the red-team pass
+
+
 @pytest.mark.parametrize("scenario,buyer,text,wrong,why",
                          [pytest.param(*row[1:], id=row[0],
-                                       marks=pytest.mark.xfail(strict=True, reason=row[5]))
+                                       marks=[pytest.mark.xfail(strict=True, reason=row[5])] if row[0] in STILL_MISREAD else [])
                           for row in FALSE_READS])
 def test_an_honest_reply_is_not_read_as_a_breach(scenario, buyer, text, wrong, why):
     assert wrong not in kinds(text, scenario, buyer), why
@@ -385,9 +388,6 @@ def test_honest_replies_that_hold(scenario, buyer, text):
     assert not (kinds(text, scenario, buyer) & bad)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the false blame read in an honest first reply costs the buyer's patience (3 left instead of 4) "
-    "and most of the calming (mood 20->34 instead of 20->56)"))
 def test_a_false_blame_read_costs_no_patience():
     fair = "王女士,三天没动静确实让您着急了,是我们的错。我这就联系中通网点查包裹在哪个站点,今天18点前给您回复;您是哪天要穿这双鞋?"
     with_apology = fair.replace("是我们的错", "您三天都没联系上我们,是我们的错")
@@ -397,9 +397,6 @@ def test_a_false_blame_read_costs_no_patience():
     assert b.state.mood >= a.state.mood - 5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the correct refusal '收件人的电话我不能透露' is read as a privacy breach: the buyer goes from mood 30 "
-    "to 15 with 1 patience left, where '这个订单的收件信息我不能透露' takes her to 57 with 4 left"))
 def test_refusing_the_recipients_phone_does_not_anger_the_buyer():
     care = "温女士,您这么着急,心里一定压着事。{}我不能透露,这是个人信息。您最想了解的是什么?"
     _, plain = play([care.format("这个订单的收件信息")], "privacy-other-order")
@@ -408,9 +405,6 @@ def test_refusing_the_recipients_phone_does_not_anger_the_buyer():
     assert named.state.mood >= plain.state.mood - 5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "refusing the illegal claim ('\"喝了更聪明\"这种话我们不会说') ends the role-play on the first turn: "
-    "mood 45->11, patience 0, outcome escalated; '夸大功效的话我们不会说' takes her to 56 with 4 left"))
 def test_refusing_a_health_claim_keeps_the_buyer():
     ask = "姐,宝宝奶量上来了,开销确实大。{}我们不会说,奶粉就是营养补充。您现在一个月喝几罐?"
     _, named = play([ask.format("\"喝了更聪明\"这种话")], "milk-powder-repeat-buyer")

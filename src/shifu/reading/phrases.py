@@ -60,6 +60,7 @@ class Negators(Strict):
     near: list[str] = Field(min_length=1)
     clause: list[str] = Field(default_factory=list)
     after: list[str] = Field(default_factory=list, description="refusals after the hit, in the same sentence")
+    after_promise: list[str] = Field(default_factory=list, description="refusals after an over-promise's words")
     clause_scope: list[str] = Field(default_factory=list, description="signals negated anywhere earlier in their clause")
     after_scope: list[str] = Field(default_factory=list, description="signals also negated by a refusal after them")
 
@@ -359,6 +360,7 @@ class CompiledPhrases:
     near_negators: tuple[str, ...]
     clause_negators: tuple[str, ...]
     after_negators: Matcher
+    after_promise: Matcher
     fillers: frozenset[str]
     q_patterns: Matcher
     q_interrogatives: Matcher
@@ -410,6 +412,7 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         near_negators=tuple(normalize(n) for n in book.negators.near),
         clause_negators=tuple(normalize(n) for n in book.negators.clause),
         after_negators=Matcher.build(book.negators.after),
+        after_promise=Matcher.build(book.negators.after_promise),
         fillers=frozenset(normalize(book.fillers)),
         q_patterns=Matcher.build([], book.questions.patterns),
         q_interrogatives=Matcher.build(book.questions.interrogatives),

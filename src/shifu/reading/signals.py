@@ -402,11 +402,11 @@ class _Reader:
             return ""
         return self.raw[self.where[a]:self.where[min(b, len(self.where)) - 1] + 1]
 
-    def refused_after(self, text: str, end: int) -> bool:
+    def refused_after(self, text: str, end: int, matcher: Matcher | None = None) -> bool:
         """A refusal after the hit in the same sentence: "私下转账这个真不行", "加微信是不允许的"."""
         m = _SENT_END.search(text, end)
         stop = m.start() if m else len(text)
-        return bool(self.ph.after_negators.find(text[end:min(stop, end + 24)]))
+        return bool((matcher or self.ph.after_negators).find(text[end:min(stop, end + 24)]))
 
     def negated(self, text: str, start: int, kind: str = "", end: int | None = None) -> bool:
         whole = kind in self.ph.book.negators.clause_scope
@@ -419,6 +419,8 @@ class _Reader:
             return True
         if end is not None and kind in self.ph.book.negators.after_scope and self.refused_after(text, end):
             return True
+        if end is not None and kind == "over_promise" and self.refused_after(text, end, self.ph.after_promise):
+            return True  # "开除他这个我决定不了" declines what it names
         if kind in ("over_promise", "breach") and any(w in prefix for w in self.ph.book.over_promise.reported_speech):
             return True  # "您要求按退一赔十赔偿" repeats her claim; "您的诉求我转交法务" still offers a remedy
         if kind == "empathy":
