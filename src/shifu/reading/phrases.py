@@ -208,8 +208,9 @@ def to_simplified(text: str) -> str:
 @lru_cache(maxsize=1 << 16)
 def norm_char(c: str) -> str:
     """One character, normalised the same way for cues and replies (full-width → half-width, lower case,
-    traditional → simplified); "" for an invisible character (zero-width space, joiners, BOM, soft hyphen)."""
-    if unicodedata.category(c) == "Cf":
+    traditional → simplified); "" for an invisible character (zero-width space, joiners, BOM, soft hyphen),
+    a combining mark or a letter that prints as a blank (Hangul fillers, the blank Braille cell)."""
+    if unicodedata.category(c) in ("Cf", "Mn", "Me") or c in _BLANK_LETTERS:
         return ""
     n = unicodedata.normalize("NFKC", c).lower()
     if len(n) != 1:
@@ -226,6 +227,8 @@ def _is_cjk(c: str) -> bool:
 # Between two Chinese characters these join a word the writer split ("赔您十 倍", "加.微.信"); clause
 # punctuation (,。、!?) is kept: it separates pieces of meaning.
 _JOINERS = frozenset("·•*_-~|/\\.'\"`^")
+# letters and symbols that print as nothing, so they can split a word unseen (U+3164 Hangul filler, U+2800 Braille blank)
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _SPACES = frozenset(" \t\u3000\u00a0")
 
 
