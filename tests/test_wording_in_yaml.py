@@ -68,6 +68,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("reading/signals.py", "?？"): _SIGNALS_PUNCT,
     **{("reading/signals.py", n): _SIGNALS_NUMERAL for n in "零〇一二两三四五六七八九十百千万"},
     ("reading/phrases.py", "零〇一二两三四五六七八九十百千万"): "phrases.py: Chinese numerals, read as numbers in an amount",
+    ("reading/phrases.py", "\u115f\u1160\u3164\uffa0\u2800"):
+        "phrases.py: letters that print as a blank, dropped before reading a reply (not wording)",
     ("reading/signals.py", "我|咱"): _SIGNALS_PHRASE,
     ("reading/signals.py", "您|你"): _SIGNALS_PHRASE,
     ("reading/signals.py", "(不|没|别)(理解|明白|懂)|无法理解"): _SIGNALS_PHRASE,
