@@ -170,9 +170,6 @@ def test_padding_a_good_reply_earns_nothing_more():
 
 # -- bad replies in words the lists do not have: read as nothing, or as something good ----------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rude, dismissive replies in everyday words carry no signal at all: full compliance (17/90, the same "
-    "as an empty reply), no arguing or forbidden phrase on the record"))
 @pytest.mark.parametrize("text", [
     "您发火也没用,我们又不是故意的。",
     "这种事天天都有,您也不是第一个。",
@@ -183,9 +180,6 @@ def test_rude_replies_in_everyday_words_are_read_as_rude(text):
     assert kinds(text) & {"arguing", "forbidden_phrase", "blame_shifting"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a guarantee of delivery in colloquial words ('铁定到', '一准给您送到', '拍胸脯…稳稳送到') is read "
-    "only as a time commitment: 24.5/90 and the buyer calms (mood 20->29->34), no over-promise"))
 @pytest.mark.parametrize("text", [
     "周五之前铁定到,您放心。",
     "周五前一准给您送到,您就放一百个心。",
@@ -196,10 +190,6 @@ def test_colloquial_delivery_guarantees_are_over_promises(text):
     assert "over_promise" in kinds(text)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "private channels in slang are not read as leaving the platform: '加个绿泡泡,我给您转个红包' and "
-    "'支付宝发个口令红包,您别声张' score 28/90 as a solution and a retention offer; '您扣扣多少?我加您' "
-    "is read as a probing question (21/90)"))
 @pytest.mark.parametrize("text", [
     "加个绿泡泡,我给您转个红包。",
     "我给您支付宝发个口令红包,您别声张。",
