@@ -68,10 +68,6 @@ def test_a_glued_run_of_plan_keywords_is_no_plan():
     assert not s.resolutions and s.substance < 0.5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'您看可以吗?' after a promised 'satisfying answer' (no plan, no act) counts as consensus_check: "
-    "40.5/90 with 12/20 for consensus_solution; the English stock stall 'I'll look into it and get back to "
-    "you by tonight. Does that work for you?' scores 48.5/90 and is not read as stalling"))
 @pytest.mark.parametrize("text", [
     "三天没更新确实让您着急,今天18点前一定给您一个满意的答复,您看可以吗?",
     "I understand how frustrating this must be, and I'm sorry you've had to wait. "

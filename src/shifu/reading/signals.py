@@ -656,8 +656,9 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     probed = _probes(r, good, spans, questions)
     actions = r.ph.actions.find(fair)
     has = {sp.signal for sp in spans}
-    plan = bool(resolutions or actions or choice or has & {Signal.time_commitment, Signal.retention_offer,
-                                                           Signal.policy_correct, Signal.over_promise}
+    # a deadline alone ("今天18点前给您一个满意的答复") is no plan: it promises an answer, not a step
+    plan = bool(resolutions or actions or choice or has & {Signal.retention_offer, Signal.policy_correct,
+                                                           Signal.over_promise}
                 or _plan_in_history(r, ctx))
     plan = plan or bool(has & {Signal.breach, Signal.off_platform_payment})  # a wrong offer is still an offer
     # "麻烦您把截图发我一下好吗?" asks for something, not for agreement to a plan
