@@ -278,8 +278,11 @@ async def _execute(url: str, headers: dict[str, str], code: str, timeout: float)
         "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                     "allow_stdin": False, "stop_on_error": True}}))
     out: list[str] = []
+    replied = idle = False
     deadline = time.monotonic() + timeout
-    while True:
+    # the reply (shell channel) can overtake the printed output (iopub): done when both the reply and the
+    # kernel's "idle" for this request (which follows all its output) have arrived
+    while not (replied and idle):
         raw = await asyncio.wait_for(conn.read_message(), timeout=max(1.0, deadline - time.monotonic()))
         assert raw is not None, "the kernel's websocket closed"
         msg = json.loads(raw)
@@ -291,8 +294,11 @@ async def _execute(url: str, headers: dict[str, str], code: str, timeout: float)
         elif kind == "error":
             raise AssertionError("kernel error: " + "\n".join(msg["content"]["traceback"])[-3000:] + "\n" + "".join(out))
         elif kind == "execute_reply":
-            conn.close()
-            return "".join(out)
+            replied = True
+        elif kind == "status" and msg["content"].get("execution_state") == "idle":
+            idle = True
+    conn.close()
+    return "".join(out)
 
 
 def _result(output: str) -> dict:
