@@ -48,6 +48,8 @@ class HollowRule(Strict):
     effect: Effect
     reused_calming: float = Field(ge=0.0, le=1.0)
     unforgiven_calming: float = Field(ge=0.0, le=1.0)
+    # substance only once unless a plan is on the table: a second "今天18点前给您答复" with nothing offered is hollow
+    plan_bound: list[Signal] = Field(default_factory=list)
 
 
 class LineRule(Strict):
@@ -194,9 +196,16 @@ def read_turn(state: EngineState, sig: Signals, scenario: Scenario, rules: Engin
     question = not gated and asks_question(sig, set(present))
     offered_any = () if gated else tuple(r.id for r in (*scenario.accepts, *scenario.never_offer)
                                          if r.id in sig.resolutions or r.id in sig.forbidden_offers)
+    used = dict(state.used)
+    plan = bool(offered_any) or state.proposed is not None
+
+    def holds(s: Signal) -> bool:
+        return s not in rules.hollow.plan_bound or plan or used.get(s.value, 0) == 0
+
     substantive = not gated and (bool(asked) or bool(offered_any)
                                  or (question and Signal.question in rules.hollow.substantive)
-                                 or any(s in present for s in rules.hollow.substantive if s is not Signal.question))
+                                 or any(s in present and holds(s) for s in rules.hollow.substantive
+                                        if s is not Signal.question))
     hollow = not substantive
     hollow_turns = state.hollow_turns + (1 if hollow else 0)
     unforgiven = hollow and (hollow_turns > rules.hollow.free_turns or Signal.stalling in present)
