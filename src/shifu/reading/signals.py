@@ -304,11 +304,32 @@ class _Reader:
                 run = []
         if len(run) >= self.g.keyword_run:
             runs.append((run[0][0], run[-1][1]))
+        runs += self._glued_clauses(hits)
         for a, b in runs:
             self._set_aside(a, b, _KEYWORDS)
             self._note_gaming(a, b, _KEYWORDS)
         self._find_english_keyword_lists()
         self._find_spaced_lists()
+
+    def _glued_clauses(self, hits: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+        """Clauses glued together from the scenario's words and signal words, with no sentence around them
+        ("改派联系网点联系快递催件重新派送送到您家加急补发顺丰"): a keyword list without separators."""
+        view = self.view()
+        words = sorted(hits + [(a, b, "cue") for a, b, _ in self.cues.vocabulary.find(view)]
+                       + [(a, b, "cue") for _, m in self.cues.accepts for a, b, _ in m.find(view)])
+        starts = [h[0] for h in words]
+        out = []
+        for a, b in _pieces(self.text, _CLAUSE_SEP):
+            size = sum(1 for c in self.text[a:b] if c.isalnum() and c not in self.ph.fillers)
+            if size < self.g.glued_min_chars or not self._visible(a, b):
+                continue
+            if sum(1 for c in self.text[a:b] if c in self.g.glued_grammar) > self.g.glued_max_grammar_share * size:
+                continue  # it has the words of a sentence
+            inside = [h for h in words[bisect_left(starts, a):bisect_left(starts, b)] if h[1] <= b]
+            taken = _longest_first(inside)
+            if len(taken) >= self.g.glued_min_hits and _covered([(x, y, "") for x, y in taken]) >= self.g.glued_coverage * size:
+                out.append((a, b))
+        return out
 
     def _find_spaced_lists(self) -> None:
         """Short Chinese pieces separated by spaces, with hardly a particle or pronoun among them: a list of
