@@ -1,16 +1,13 @@
 """The role-play's trainee-facing labels, from grader/ui.yaml, shared by the terminal and the widget."""
 from __future__ import annotations
 
-
-from pydantic import BaseModel, ConfigDict
-
 from shifu.content import paths
 from shifu.roleplay.scenario import Scenario
-from shifu.content.yamlio import load_model_cached
+from shifu.content.yamlio import Strict, load_model_cached
 
 
-class _Text(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Text(Strict):
+    """Base of the label groups in grader/ui.yaml."""
 
 
 class ContextText(_Text):

@@ -10,23 +10,19 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from shifu.content.errors import Problem, ShifuError, display_path
-from shifu.content.yamlio import load_model
+from shifu.content.yamlio import Strict, load_model
 
 Role = Literal["trainee", "mentor", "admin"]
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
-class Member(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Member(Strict):
     name: str
     role: Role
 
 
-class Roster(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Roster(Strict):
     users: list[Member]
 
     def names(self, *roles: str) -> list[str]:

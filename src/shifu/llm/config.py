@@ -32,9 +32,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from shifu.content import paths
+from shifu.content.yamlio import Strict
 from shifu.content.errors import Problem, ShifuError, display_path
 
 ENV = {
@@ -54,10 +55,9 @@ FILE_KEYS = {"base_url", "api_key", "api_key_env", "model", "temperature", "seed
 RESERVED_BODY = {"model", "messages", "stream", "stream_options"}
 
 
-class LLMConfig(BaseModel):
+class LLMConfig(Strict):
     """One endpoint and how to call it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(min_length=1, description="model name as the server knows it")
     base_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:11434/v1; None: api.openai.com")

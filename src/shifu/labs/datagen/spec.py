@@ -10,23 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shifu.content import paths
 from shifu.content.errors import Problem, ShifuError, display_path
-from shifu.content.yamlio import dotted, line_for, load_yaml
+from shifu.content.yamlio import Strict, dotted, line_for, load_yaml
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ShopFig(_Strict):
+class ShopFig(Strict):
     name: str
     year: int
 
 
-class ReviewLabels(_Strict):
+class ReviewLabels(Strict):
     """The words of chat_sessions.csv `review` (figures.yaml chat.review_labels)."""
 
     positive: str
@@ -34,7 +30,7 @@ class ReviewLabels(_Strict):
     negative: str
 
 
-class ChatFig(_Strict):
+class ChatFig(Strict):
     start: str
     days: int
     hourly_weights: list[float]
@@ -64,20 +60,20 @@ class ChatFig(_Strict):
     review_labels: ReviewLabels
 
 
-class TeamNames(_Strict):
+class TeamNames(Strict):
     """The team names the tables use (figures.yaml team.names); the generator's keys are English."""
 
     presales: str
     aftersales: str
 
 
-class TeamFig(_Strict):
+class TeamFig(Strict):
     presales_agents: int
     aftersales_agents: int
     names: TeamNames
 
 
-class KpiFig(_Strict):
+class KpiFig(Strict):
     months: int
     sessions_noise: float
     improvement_per_month: float
@@ -85,7 +81,7 @@ class KpiFig(_Strict):
     double11_slowdown: float
 
 
-class OrdersFig(_Strict):
+class OrdersFig(Strict):
     customers: int
     customer_sample_rate: float
     hourly_weights: list[float]
@@ -99,7 +95,7 @@ class OrdersFig(_Strict):
     return_rate: float
 
 
-class ReturnsFig(_Strict):
+class ReturnsFig(Strict):
     window: tuple[str, str]
     unpack_normal_max_days: int
     unpack_peak_max_days: int
@@ -112,13 +108,13 @@ class ReturnsFig(_Strict):
     sku_mismatch_share: float
 
 
-class AssetLossFig(_Strict):
+class AssetLossFig(Strict):
     cases: int
     recovery_rate: float
     yearly_loss_cap_yuan: float
 
 
-class ComplaintsFig(_Strict):
+class ComplaintsFig(Strict):
     start: str
     weeks: int
     per_day: int
@@ -126,13 +122,13 @@ class ComplaintsFig(_Strict):
     rising_factor: float
 
 
-class NpsFig(_Strict):
+class NpsFig(Strict):
     responses: int
     start: str
     days: int
 
 
-class Double11Fig(_Strict):
+class Double11Fig(Strict):
     years: list[int]
     peak_questions: list[int]
     questions_per_session: float
@@ -140,7 +136,7 @@ class Double11Fig(_Strict):
     profile: dict[str, list[float]]
 
 
-class Figures(_Strict):
+class Figures(Strict):
     shop: ShopFig
     chat: ChatFig
     team: TeamFig
@@ -153,7 +149,7 @@ class Figures(_Strict):
     double11: Double11Fig
 
 
-class Shop(_Strict):
+class Shop(Strict):
     agents: dict[str, list[str]]
     products: dict[str, tuple[str, float]]
     product_weights: dict[str, float]
@@ -165,23 +161,23 @@ class Shop(_Strict):
     recovery_methods: dict[str, float]
 
 
-class PainPoint(_Strict):
+class PainPoint(Strict):
     keywords: list[str]
     templates: list[str]
 
 
-class ComplaintCategory(_Strict):
+class ComplaintCategory(Strict):
     weight: float
     pain_points: dict[str, PainPoint]
 
 
-class ComplaintTexts(_Strict):
+class ComplaintTexts(Strict):
     openers: list[str]
     closers: list[str]
     categories: dict[str, ComplaintCategory]
 
 
-class NpsTexts(_Strict):
+class NpsTexts(Strict):
     base_score_weights: list[float]
     channel_shift: dict[str, float]
     product_shift: dict[str, float]

@@ -15,7 +15,6 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 
 from shifu.content import paths
 from shifu.llm.client import chat, make_client
@@ -23,7 +22,7 @@ from shifu.llm.config import LLMConfig
 from shifu.reading.phrases import normalize_map
 from shifu.reading.signals import ReplyContext, Signals, Span, read_reply
 from shifu.reading.vocab import Signal
-from shifu.content.yamlio import load_model_cached
+from shifu.content.yamlio import Strict, load_model_cached
 
 log = logging.getLogger("shifu.reading.readers.llm")
 
@@ -31,11 +30,9 @@ log = logging.getLogger("shifu.reading.readers.llm")
 MODEL_SIGNALS = frozenset(s.value for s in Signal) - {"stuffing", "slow_reply", "policy_correct", "policy_wrong"}
 
 
-class ReaderPrompt(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ReaderPrompt(Strict):
     system: str
     user: str
-
 
 
 

@@ -28,22 +28,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shifu.content import paths
 from shifu.content.errors import Problem, ShifuError, display_path
 from shifu.roleplay.scenario import BuyerLine, LineCondition, Scenario
 from shifu.reading.vocab import BuyerState
-from shifu.content.yamlio import cached_by_file, load_model, require_shipped
+from shifu.content.yamlio import Strict, cached_by_file, load_model, require_shipped
 from shifu.roleplay.voices import OnText, Utterance, VoiceRequest
 
 _Lines = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=3)]
 
 
-class BuyerLineBook(BaseModel):
+class BuyerLineBook(Strict):
     """grader/buyer_lines.yaml: the lines every scripted buyer may fall back on."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     fallback: dict[BuyerState, _Lines]
     acknowledging: _Lines

@@ -4,12 +4,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
 from shifu.content import paths
 from shifu.content.errors import Problem, ShifuError, display_path
 from shifu.reading.vocab import BuyerState, Escalation
-from shifu.content.yamlio import cached_by_file, check_placeholders, line_for, load_model, load_yaml, require_shipped
+from shifu.content.yamlio import Strict, cached_by_file, check_placeholders, line_for, load_model, load_yaml, require_shipped
 from shifu.roleplay.voices import VoiceRequest
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -26,8 +26,7 @@ def _fitting_examples(req: VoiceRequest) -> list[str]:
         or req.scenario.lines.for_state(req.state)
 
 
-class VoiceStyle(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class VoiceStyle(Strict):
 
     system: str
     turn: str
