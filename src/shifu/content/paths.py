@@ -60,3 +60,9 @@ def course_dir() -> Path:
 
 def data_dir() -> Path:
     return project_root() / "data"
+
+
+def is_plain_file(path: Path) -> bool:
+    """A regular file that is not a link: what Shifu reads from a trainee's folder. A link can point at a
+    classmate's file; a FIFO or device named like a transcript would block the reader."""
+    return path.is_file() and not path.is_symlink()

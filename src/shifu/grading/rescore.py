@@ -30,6 +30,7 @@ from typing import Any
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
+from shifu.content.paths import is_plain_file
 from shifu.roleplay.attempts import attempts, chosen, hand_in
 from shifu.course.answers import magic_form, reply_text
 from shifu.course.notebook import transcript_name
@@ -362,7 +363,7 @@ def of_record(folder: Path, name: str) -> Path | None:
     if len(folder.parents) < 3:
         return None
     path = folder.parents[2] / "transcripts-of-record" / folder.parent.name / folder.name / name
-    return path if path.is_file() and not path.is_symlink() else None
+    return path if is_plain_file(path) else None
 
 
 def _with_attempts(score: CellScore, folder: Path, name: str, mentor: list[str]) -> CellScore:

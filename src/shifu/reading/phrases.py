@@ -143,11 +143,11 @@ class Gaming(Strict):
     list_min_pieces: int = Field(default=5, ge=2)
     # a clause glued together from the scenario's own words ("改派联系网点联系快递催件重新派送…补发顺丰"):
     # at least `glued_min_hits` of them covering `glued_coverage` of a clause of `glued_min_chars` or more
-    glued_min_hits: int = Field(default=4, ge=2)
-    glued_coverage: float = Field(default=0.85, gt=0, le=1)
-    glued_min_chars: int = Field(default=10, ge=2)
-    glued_grammar: str = ""  # words that make a sentence of it ("我今天就安排顺丰加急补发全新的杯子")
-    glued_max_grammar_share: float = Field(default=0.1, ge=0, le=1)
+    glued_min_hits: int = Field(ge=2)
+    glued_coverage: float = Field(gt=0, le=1)
+    glued_min_chars: int = Field(ge=2)
+    glued_grammar: str  # words that make a sentence of it ("我今天就安排顺丰加急补发全新的杯子")
+    glued_max_grammar_share: float = Field(ge=0, le=1)
     list_max_mean_chars: float = Field(default=7, gt=0)
     list_max_function_share: float = Field(default=0.34, ge=0, le=1)
     list_function_chars: str = ""

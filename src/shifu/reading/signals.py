@@ -288,7 +288,7 @@ class _Reader:
                 continue  # a repeat or a grader-aimed line inside a keyword list does not break the list
             inside = [h for h in hits[bisect_left(starts, a):bisect_left(starts, b)] if h[1] <= b]
             covered = _covered(inside)
-            size = sum(1 for c in self.text[a:b] if c.isalnum() and c not in self.ph.fillers) or 1
+            size = self._content_chars(a, b) or 1
             coverage = min(1.0, covered / size)
             kinds = {k for _, _, k in inside} - {"keyword"}
             if len(kinds) >= self.g.stuffed_clause_kinds and coverage >= self.g.stuffed_clause_coverage:
@@ -320,16 +320,20 @@ class _Reader:
         starts = [h[0] for h in words]
         out = []
         for a, b in _pieces(self.text, _CLAUSE_SEP):
-            size = sum(1 for c in self.text[a:b] if c.isalnum() and c not in self.ph.fillers)
+            size = self._content_chars(a, b)
             if size < self.g.glued_min_chars or not self._visible(a, b):
                 continue
             if sum(1 for c in self.text[a:b] if c in self.g.glued_grammar) > self.g.glued_max_grammar_share * size:
                 continue  # it has the words of a sentence
             inside = [h for h in words[bisect_left(starts, a):bisect_left(starts, b)] if h[1] <= b]
-            taken = _longest_first(inside)
-            if len(taken) >= self.g.glued_min_hits and _covered([(x, y, "") for x, y in taken]) >= self.g.glued_coverage * size:
+            taken = _longest_first(inside)  # non-overlapping
+            if len(taken) >= self.g.glued_min_hits and sum(y - x for x, y in taken) >= self.g.glued_coverage * size:
                 out.append((a, b))
         return out
+
+    def _content_chars(self, a: int, b: int) -> int:
+        """Letters and digits in text[a:b] that are not particles (phrases.yaml `fillers`)."""
+        return sum(1 for c in self.text[a:b] if c.isalnum() and c not in self.ph.fillers)
 
     def _find_spaced_lists(self) -> None:
         """Short Chinese pieces separated by spaces, with hardly a particle or pronoun among them: a list of

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shifu.content.errors import ShifuError
+from shifu.content.paths import is_plain_file
 from shifu.roleplay.transcript import read_transcript
 
 SUFFIX = ".jsonl"
@@ -58,7 +59,7 @@ def _archived(folder: Path, stem: str) -> list[tuple[int, Path]]:
     if folder.is_dir():
         for p in folder.iterdir():
             m = pattern.match(p.name)
-            if m and p.is_file() and not p.is_symlink():
+            if m and is_plain_file(p):
                 out.append((int(m.group(1)), p))
     return sorted(out)
 
@@ -79,7 +80,7 @@ def attempts(folder: str | Path, name: str) -> list[Attempt]:
     archived = _archived(folder, stem)
     out = [_describe(p, i, False) for i, (_, p) in enumerate(archived, start=1)]
     current = folder / f"{stem}{SUFFIX}"
-    if current.is_file() and not current.is_symlink() and current.stat().st_size > 0:
+    if is_plain_file(current) and current.stat().st_size > 0:
         out.append(_describe(current, len(out) + 1, True))
     return out
 

@@ -17,7 +17,8 @@ from shifu.reading.vocab import BuyerState, Channel, Competency, Escalation, Fam
 from shifu.content.yamlio import Strict, line_for, load_model, load_yaml
 
 NonEmpty = Annotated[str, Field(min_length=1)]
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+_SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+Slug = Annotated[str, Field(pattern=_SLUG)]
 
 
 class Trigger(Strict):
@@ -355,6 +356,11 @@ def load_all(directory: Path | None = None) -> list[Scenario]:
     if problems:
         raise ShifuError(problems)
     return scenarios
+
+
+def is_course_scenario(ref: str) -> bool:
+    """`ref` is the id of one of the course's scenarios (scenarios/<id>.yaml), not a path to some YAML file."""
+    return bool(re.match(_SLUG, ref or "")) and (paths.scenarios_dir() / f"{ref}.yaml").is_file()
 
 
 def load_scenario(ref: str) -> Scenario:

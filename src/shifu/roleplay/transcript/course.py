@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from shifu.content import clock
+from shifu.content.paths import is_plain_file
 from shifu.content.errors import ShifuError
 from shifu.roleplay.transcript.records import read_transcript
 
@@ -45,8 +46,7 @@ def find_transcripts(course_dir: Path) -> list[tuple[Path, str, str]]:
         for path in sorted(base.glob("*/*/**/*.jsonl")):
             # a link (to a classmate's file) or a special file (a FIFO would block the whole cohort) is no transcript
             rel = path.relative_to(base)
-            if path.is_symlink() or not path.is_file() or any((base / p).is_symlink() for p in rel.parents
-                                                              if p != Path(".")):
+            if not is_plain_file(path) or any((base / p).is_symlink() for p in rel.parents if p != Path(".")):
                 continue
             trainee, assignment = rel.parts[0], rel.parts[1]
             found[(trainee, assignment, str(Path(*rel.parts[2:])))] = path

@@ -13,21 +13,16 @@ trainee does not control records them.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shifu.content import paths
 from shifu.roleplay.engine_rules import load_rules
 from shifu.content.errors import ShifuError
 from shifu.grading.wording import grading_text
-from shifu.roleplay.scenario import Scenario
+from shifu.roleplay.scenario import Scenario, is_course_scenario
 from shifu.roleplay.transcript.records import EndRecord, SessionRecord, Transcript, TurnRecord, read_transcript
 
 SCRIPTED = "scripted"
-
-
-_SCENARIO_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 @dataclass
@@ -100,7 +95,7 @@ def check_transcript(source: str | Path | Transcript, scenario_id: str | None = 
     if scenario_id is None:
         # the scenario the file names must be one of the course's (an id, never a path: load_scenario also reads
         # a YAML file, and the trainee can write one next to the transcript)
-        if not _SCENARIO_ID.fullmatch(t.scenario or "") or not (paths.scenarios_dir() / f"{t.scenario}.yaml").is_file():
+        if not is_course_scenario(t.scenario):
             return _rejected(text.rejected.format(name=name, reason=text.unknown_scenario.format(found=t.scenario)),
                              replies, f"{name}: names {t.scenario!r}, which is not a scenario of the course")
         scenario_id = t.scenario
