@@ -18,6 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_course as gc  # noqa: E402
+from course_builders import built_course  # noqa: E402
 
 from shifu.content import paths  # noqa: E402
 from shifu.grading import sandbox as sandbox_mod  # noqa: E402
@@ -296,16 +297,11 @@ def test_patched_labcheck_earns_no_lab_points(tmp_path):
     import shutil
 
     from shifu.course import layout
-    from shifu.course.build import build_course
     from shifu.grading.gradebook import read_scores
     from shifu.grading import grade_course
 
     course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy2(paths.course_dir() / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(layout.source_dir() / LAB, layout.source_dir(course) / LAB)
-    db = "sqlite:///" + str(course / "gradebook.db")
-    assert all(b.ok for b in build_course(course, [LAB], db_url=db))
+    db = built_course(course, LAB)
     for student, answer in (("dummy", DUMMY_EX2), ("patcher", PATCH_LABCHECK + DUMMY_EX2)):
         dest = course / "submitted" / student / LAB
         shutil.copytree(layout.release_dir(course) / LAB, dest)

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 import grading_course as gc  # tests/ is on the path under pytest
+from course_builders import built_course
 from shifu.content import paths
 from shifu.course import layout
 from shifu.course.simulate import strip_solution
@@ -173,16 +174,11 @@ def _submit(course: Path, student: str, replies: dict[str, str], transcript: str
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    from shifu.course.build import build_course
     from shifu.grading.gradebook import read_scores
     from shifu.grading import grade_course
 
     course = tmp_path_factory.mktemp("attacks") / "course"
-    course.mkdir()
-    shutil.copy2(paths.course_dir() / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(layout.source_dir() / A, layout.source_dir(course) / A)
-    db = "sqlite:///" + str(course / "gradebook.db")
-    assert all(b.ok for b in build_course(course, [A], db_url=db))
+    db = built_course(course, A)
     src = nbformat.read(layout.source_dir(course) / A / f"{A}.ipynb", as_version=4)
     good = {c.metadata["shifu"]["variable"]: strip_solution(c.source)
             for c in src.cells if c.metadata.get("shifu", {}).get("kind") == "reply"}

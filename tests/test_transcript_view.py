@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import nbformat
 import pytest
 
 import grading_course as gc  # tests/ is on the path under pytest
-from shifu.content import paths
+from course_builders import built_course
 from shifu.course import layout
 from shifu.roleplay.transcript_view import render_html, render_text, show_file, view_text
 
@@ -94,15 +93,10 @@ def test_transcript_show_says_what_is_wrong_with_a_missing_file(tmp_path):
 
 @pytest.mark.slow
 def test_graded_roleplay_cell_and_feedback_show_the_conversation(tmp_path):
-    from shifu.course.build import build_course
     from shifu.grading import grade_course
 
     course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy2(paths.course_dir() / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(layout.source_dir() / A, layout.source_dir(course) / A)
-    db = "sqlite:///" + str(course / "gradebook.db")
-    assert all(b.ok for b in build_course(course, [A], db_url=db))
+    db = built_course(course, A)
     gc.submit_release(course, "xiaolin", A, None, {f"{SC}.jsonl": REFERENCE.read_text(encoding="utf-8")})
     results = grade_course(course, assignment=A, workers=1, db_url=db)
     assert results[0].graded, results[0].reason
