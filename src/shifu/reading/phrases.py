@@ -348,13 +348,21 @@ class Matcher:
         return cls(tuple(out))
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
-        hits: list[tuple[int, int, str]] = []
-        for rx in self.regexes:
-            for m in rx.finditer(text):
-                if m.end() > m.start():
-                    hits.append((m.start(), m.end(), m.group(0)))
-        hits.sort()
-        return hits
+        """Every (start, end, matched text) in `text`, sorted; a fresh list the caller may change."""
+        return list(_find_all(self.regexes, text))
+
+
+@lru_cache(maxsize=1024)
+def _find_all(regexes: tuple[re.Pattern[str], ...], text: str) -> tuple[tuple[int, int, str], ...]:
+    # one reading asks the same cue set about the same text several times (the stock phrases, the
+    # actions, the questions …): about half the scans, so they are remembered
+    hits: list[tuple[int, int, str]] = []
+    for rx in regexes:
+        for m in rx.finditer(text):
+            if m.end() > m.start():
+                hits.append((m.start(), m.end(), m.group(0)))
+    hits.sort()
+    return tuple(hits)
 
 
 @dataclass(frozen=True)
