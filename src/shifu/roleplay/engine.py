@@ -259,7 +259,7 @@ class Engine:
                            said=tuple(text for role, text in self.history if role == "buyer"),
                            history=tuple(self.history[:-1]), reply=reply, escalation=s.escalation,
                            offers=s.offers, asked=s.asked, asked_now=decision.asked, question=decision.question,
-                           signals=decision.signals)
+                           signals=decision.signals, demand=s.demand)
         utt = self.voice.speak(req, on_text)
         self._note(utt.notice)
         self.history.append(("buyer", utt.text))
