@@ -213,11 +213,25 @@ def test_the_llm_voice_is_told_what_she_waits_for():
     assert style.demands["when"] not in style.messages(replace(req, state=BuyerState.accepting))[-1]["content"]
 
 
-def test_every_demand_has_words_for_both_voices():
+def test_every_demand_has_words_for_both_voices_and_the_debrief():
+    from shifu.content.ui_text import ui_text
+
     ids = [d.id for d in load_rules().demands]
     assert ids, "grader/engine.yaml has demands"
     assert set(ids) <= set(load_style().demands)
+    assert set(ids) <= set(ui_text().demand_asked)
     assert all(len(line_book().asks[i]) >= 3 for i in ids)
+
+
+def test_the_debrief_says_which_replies_left_her_question_unanswered(tmp_path: Path):
+    path = tmp_path / "t.jsonl"
+    eng = played([CAUSE, PLAN, *RESTATED], transcript=path)
+    expected = tuple((t.turn, "when") for t in eng.turns[2:])
+    assert eng.debrief().unanswered == expected and expected
+    assert played([CAUSE, PLAN, ANSWERED]).debrief().unanswered == ()
+    # a finished conversation opened again says the same (the replay re-derives it)
+    eng.finish()
+    assert Engine.resume(path, finished=True).debrief().unanswered == expected
 
 
 # -- bad input: the file, the field and the fix ----------------------------------------------------
