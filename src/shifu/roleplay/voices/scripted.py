@@ -17,7 +17,9 @@ What the voice guarantees, given conditions written on the lines (scenarios/READ
   falls back on grader/buyer_lines.yaml, and only when those are used up too does a line come back
   (never the one just said);
 - a question from the agent is answered (a fact asked for again is told again in other words) or
-  acknowledged before the line for the state.
+  acknowledged before the line for the state;
+- what the engine says she waits for (VoiceRequest.demand, grader/engine.yaml `demands`) is what she
+  asks for, and a line tagged `asks:` is said only while she waits for exactly that.
 """
 from __future__ import annotations
 
