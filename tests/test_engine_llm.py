@@ -426,5 +426,7 @@ def test_the_model_sees_only_example_lines_that_fit_the_conversation():
     bare = VoiceRequest(scenario=sc, state=BuyerState.probing, mood=40, turn=1, seed=0, reply="非常抱歉给您带来不便")
     prompt = style.messages(bare)[-1]["content"]
     assert "法务什么时候联系我" not in prompt and "另外两单" not in prompt
-    legal = VoiceRequest(scenario=sc, state=BuyerState.probing, mood=40, turn=1, seed=0, reply="我会把您的诉求转交法务合规专员")
+    # the line asks for a time (`asks: when`): an example once legal was mentioned and she waits for a time
+    legal = VoiceRequest(scenario=sc, state=BuyerState.probing, mood=40, turn=1, seed=0, reply="我会把您的诉求转交法务合规专员",
+                         demand="when")
     assert "法务什么时候联系我" in style.messages(legal)[-1]["content"]

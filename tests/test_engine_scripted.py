@@ -102,9 +102,10 @@ def test_the_claim_hunter_asks_about_legal_only_once_legal_was_mentioned():
     lines = _every_line(sc, BuyerState.probing, sorry)
     assert not any("法务" in line for line in lines)
     assert not any("另外两单" in line for line in lines), "the hidden fact was never asked for"
-    legal = Heard(replies=("您的诉求我已登记,会转交法务合规专员处理",))
+    # the line asks for a time (`asks: when`): said once legal was mentioned and the engine says she waits for a time
+    legal = Heard(replies=("您的诉求我已登记,会转交法务合规专员处理",), demand="when")
     assert any("法务什么时候联系我" in line for line in _every_line(sc, BuyerState.probing, legal))
-    answered = Heard(replies=("转交法务合规专员,48小时内书面答复您",))
+    answered = Heard(replies=("转交法务合规专员,48小时内书面答复您",), demand="when")
     assert not any("法务什么时候联系我" in line for line in _every_line(sc, BuyerState.probing, answered)), \
         "a question just answered is not asked again"
     told = Heard(revealed=frozenset({"three_accounts_thirty_boxes"}), replies=("一共买了多少盒?",))

@@ -405,8 +405,9 @@ def test_validate_counts_only_scenario_files_when_a_rubric_is_broken(tmp_path: P
     home = tmp_path / "home"
     (home / "scenarios").mkdir(parents=True)
     (home / "grader" / "rubrics").mkdir(parents=True)
-    (home / "grader" / "question_kinds.yaml").write_text(
-        (paths.grader_dir() / "question_kinds.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    # question kinds, and the engine's demands that buyer lines name (`asks`)
+    for name in ("question_kinds.yaml", "engine.yaml"):
+        (home / "grader" / name).write_text((paths.grader_dir() / name).read_text(encoding="utf-8"), encoding="utf-8")
     for rubric in paths.grader_dir().joinpath("rubrics").glob("*.yaml"):
         (home / "grader" / "rubrics" / rubric.name).write_text(rubric.read_text(encoding="utf-8"), encoding="utf-8")
     (home / "grader" / "rubrics" / "after_sales.yaml").write_text("id: after_sales\n", encoding="utf-8")

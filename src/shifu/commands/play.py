@@ -91,6 +91,8 @@ def print_outcome(console: Console, engine: Engine, transcript: Path | None) -> 
     console.print(f"mood: {d.mood}/100  turns: {d.turns}")
     for f in d.facts:
         console.print(escape(f"  {ui.uncovered_mark if f.uncovered else ui.missed_mark} {f.id}: {f.fact}"))
+    for turn, demand in d.unanswered:
+        console.print(escape("  " + ui.unanswered.format(turn=turn, value=ui.demand_asked.get(demand, demand))))
     if transcript is not None:
         console.print(f"transcript: {display_path(transcript)}")
 

@@ -72,6 +72,8 @@ class UIText(_Text):
     missed: str
     uncovered_mark: str
     missed_mark: str
+    unanswered: str  # debrief: a reply that left unanswered what the buyer asked; {turn}, {value}
+    demand_asked: dict[str, str] = {}  # grader/engine.yaml demand id -> what she asked for (the debrief's {value})
     saved: str
     llm_fallback: str
 

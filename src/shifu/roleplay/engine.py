@@ -68,6 +68,8 @@ class Debrief:
     mood: int
     turns: int
     facts: tuple[FactDebrief, ...] = field(default_factory=tuple)
+    # (turn, demand id) of each reply that left unanswered what the buyer asked for (grader/engine.yaml `demands`)
+    unanswered: tuple[tuple[int, str], ...] = ()
 
     @property
     def uncovered(self) -> list[FactDebrief]:
@@ -176,8 +178,10 @@ class Engine:
         s = self._state
         facts = tuple(FactDebrief(f.id, f.fact, f.uncovered_by, f.id in s.revealed) for f in self.scenario.hidden_facts)
         outcome = s.outcome if s.ended or not self._ended_written else "abandoned"
+        unanswered = tuple((t.turn, t.decision.demand) for t in self.turns
+                           if t.decision.unanswered and t.decision.demand is not None)
         return Debrief(outcome=outcome, escalation=s.escalation.value if s.escalation else None, resolution=s.resolution,
-                       mood=s.mood, turns=s.turn, facts=facts)
+                       mood=s.mood, turns=s.turn, facts=facts, unanswered=unanswered)
 
     # -- resuming --------------------------------------------------------------------------
     @classmethod
@@ -259,7 +263,7 @@ class Engine:
                            said=tuple(text for role, text in self.history if role == "buyer"),
                            history=tuple(self.history[:-1]), reply=reply, escalation=s.escalation,
                            offers=s.offers, asked=s.asked, asked_now=decision.asked, question=decision.question,
-                           signals=decision.signals)
+                           signals=decision.signals, demand=s.demand)
         utt = self.voice.speak(req, on_text)
         self._note(utt.notice)
         self.history.append(("buyer", utt.text))

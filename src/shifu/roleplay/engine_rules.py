@@ -9,10 +9,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from shifu.content import paths
-from shifu.roleplay.scenario import Scenario
+from shifu.roleplay.scenario import Scenario, Slug
 from shifu.reading.signals import Signals
 from shifu.reading.vocab import BuyerState, Escalation, Signal
 from shifu.content.yamlio import Strict, load_model_cached, require_shipped
@@ -58,6 +58,38 @@ class LineRule(Strict):
     calm_gain: float = Field(default=3, ge=0)
 
 
+class DemandCondition(Strict):
+    """When the buyer asks for this: every key given must hold in the engine state after a turn."""
+
+    offer: bool | None = Field(default=None, description="an offer from the scenario's accepts is on the table (true) or not (false)")
+    committed: bool | None = Field(default=None, description="the offer on the table came with a time commitment")
+    from_turn: int = Field(default=1, ge=1, description="only once the agent has sent at least this many replies")
+
+
+class DemandAnswer(Strict):
+    """What in the next reply answers the demand: any one of these is enough."""
+
+    offer: bool = Field(default=False, description="the reply offers a resolution (accepts or never_offer; a forbidden one pays its own cost)")
+    new_offer: bool = Field(default=False, description="the reply offers a resolution not offered before (a changed plan she weighs first)")
+    fact_asked: bool = Field(default=False, description="the reply asks for a hidden fact it had not asked for before (tracing the cause)")
+    signals: list[Signal] = Field(default_factory=list, description="the reply shows one of these signals")
+
+    @model_validator(mode="after")
+    def _something_answers(self) -> "DemandAnswer":
+        if not (self.offer or self.new_offer or self.fact_asked or self.signals):
+            raise ValueError("nothing would answer this demand: give offer: true, new_offer: true, fact_asked: true or signals")
+        return self
+
+
+class Demand(Strict):
+    """Something the buyer asks for and waits to hear in the next reply (grader/engine.yaml `demands`)."""
+
+    id: Slug
+    when: DemandCondition
+    answered_by: DemandAnswer
+    unanswered: Effect = Field(description="the cost when the next reply leaves it unanswered")
+
+
 class EngineRules(Strict):
     mood: MoodRange = MoodRange()
     signals: dict[Signal, Effect]
@@ -76,6 +108,22 @@ class EngineRules(Strict):
     accept: AcceptRule
     hollow: HollowRule
     lines: LineRule = LineRule()
+    demands: list[Demand] = Field(default_factory=list, description="what the buyer asks for after a turn; the first that holds wins")
+
+    @field_validator("demands")
+    @classmethod
+    def _demand_ids_unique(cls, v: list[Demand]) -> list[Demand]:
+        ids = [d.id for d in v]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"demand id {dup[0]!r} is used twice: give each demand its own id")
+        return v
+
+    def demand(self, demand_id: str) -> Demand:
+        for d in self.demands:
+            if d.id == demand_id:
+                return d
+        raise KeyError(demand_id)
 
 
 def rules_path() -> Path:
@@ -106,6 +154,7 @@ class EngineState:
     asked: tuple[str, ...] = ()  # hidden-fact ids the agent has asked for so far (told or not), first first
     hollow_turns: int = 0  # turns that brought nothing (see EngineRules.hollow)
     agreement_asked_at: int | None = None  # the turn that last asked whether she agrees to the offer on the table
+    demand: str | None = None  # the EngineRules.demands id she asked for after the last turn: the next reply should answer it
 
     @property
     def resolution(self) -> str | None:
@@ -136,6 +185,8 @@ class Decision:
     asked: tuple[str, ...] = ()  # hidden-fact ids this reply asked for, including ones already told
     question: bool = False  # the reply asks the buyer something besides whether she agrees
     hollow: bool = False  # the reply brought nothing the buyer can hold on to
+    demand: str | None = None  # what she was waiting for when this reply came (EngineRules.demands id)
+    unanswered: bool = False  # the reply did not answer `demand` (its cost is the effect "unanswered:<id>")
 
 
 def initial_state(scenario: Scenario) -> EngineState:
@@ -266,6 +317,53 @@ def penalty_effects(reading: Reading, sig: Signals, scenario: Scenario, rules: E
     return tuple(effects)
 
 
+def answers(demand: Demand, reading: Reading, state: EngineState) -> bool:
+    """Whether the reply gives what the demand waits for: an offer (a new one), a question for a hidden
+    fact or one of its signals (a gated reply answers nothing). state: before the reply."""
+    if reading.gated:
+        return False
+    ans = demand.answered_by
+    return ((ans.offer and bool(reading.offered_any))
+            or (ans.new_offer and any(i not in state.offers for i in reading.offered_any))
+            or (ans.fact_asked and any(f not in state.asked for f in reading.asked))
+            or any(s in reading.present for s in ans.signals))
+
+
+def demand_effects(state: EngineState, reading: Reading, charged: Effects,
+                   rules: EngineRules) -> tuple[Effects, bool]:
+    """(the cost of leaving her pending demand unanswered, whether it was left unanswered).
+
+    charged: the turn's other effects so far. Charged once: a turn that already pays as an unforgiven
+    hollow turn or as stalling pays nothing more here (it is still recorded as unanswered), and a turn
+    whose harm already cost patience pays only the mood (as with no_progress)."""
+    if state.demand is None:
+        return (), False
+    demand = rules.demand(state.demand)  # set by next_demand from these same rules (replay re-derives it)
+    if answers(demand, reading, state):
+        return (), False
+    if reading.unforgiven or Signal.stalling in reading.present:
+        return (), True
+    paid = any(p > 0 for _, _, p in charged)
+    return ((f"unanswered:{demand.id}", demand.unanswered.mood, 0 if paid else demand.unanswered.patience),), True
+
+
+def next_demand(state: EngineState, rules: EngineRules) -> str | None:
+    """The first demand whose condition holds in `state` (the state after a turn), or None: what the
+    buyer asks for in her next line. An ended conversation waits for nothing."""
+    if state.ended:
+        return None
+    for d in rules.demands:
+        c = d.when
+        if c.offer is not None and c.offer != (state.proposed is not None):
+            continue
+        if c.committed is not None and c.committed != state.committed:
+            continue
+        if state.turn < c.from_turn:
+            continue
+        return d.id
+    return None
+
+
 def told_and_offered(reading: Reading, state: EngineState, sig: Signals,
                      scenario: Scenario) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(hidden facts the buyer tells because this reply asked for them, accepts ids offered); both
@@ -360,7 +458,8 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
 
     The stages, each a function above: read_turn → signal_effects, penalty_effects, told_and_offered
     (fact effects) → with_no_progress → settle_mood → offer_on_table, volunteered_facts → agreement →
-    _accepts → turn_outcome → _buyer_state. Raises ValueError when the conversation has already ended."""
+    _accepts → turn_outcome → _buyer_state; demand_effects charges a demand left unanswered and next_demand
+    sets what she asks for next. Raises ValueError when the conversation has already ended."""
     if state.ended:
         raise ValueError("the conversation has already ended")
     reading = read_turn(state, sig, scenario, rules, latency_s)
@@ -373,8 +472,12 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
     counted_effects, used, counted = signal_effects(reading, state.used, scenario, rules)
     forbidden = tuple(f.id for f in scenario.never_offer if f.id in sig.forbidden_offers)
     newly, offered = told_and_offered(reading, state, sig, scenario)
+    charged = counted_effects + penalty_effects(reading, sig, scenario, rules)
+    unanswered_effects, unanswered = demand_effects(state, reading, charged, rules)
+    if unanswered:
+        notes.append(f"unanswered:{state.demand}: the reply does not answer what the buyer asked")
     effects = with_no_progress(
-        counted_effects + penalty_effects(reading, sig, scenario, rules)
+        charged + unanswered_effects
         + tuple((f"fact:{fid}", rules.fact_revealed.mood, rules.fact_revealed.patience) for fid in newly), rules)
     net, mood, cost, floor = settle_mood(state.mood, effects, rules)
     if floor:
@@ -409,16 +512,17 @@ def step(state: EngineState, sig: Signals, scenario: Scenario, rules: EngineRule
                         offers=state.offers + tuple(i for i in reading.offered_any if i not in state.offers),
                         asked=state.asked + tuple(i for i in reading.asked if i not in state.asked),
                         hollow_turns=reading.hollow_turns, agreement_asked_at=agreement_at)
+    new_state = replace(new_state, demand=next_demand(new_state, rules))
     decision = Decision(signals=_signal_order(set(counted)), effects=effects, mood_before=state.mood, mood_after=mood,
                         revealed=newly, offered=offered, forbidden=forbidden, buyer_state=buyer_state,
                         gated=reading.gated, notes=tuple(notes), asked=reading.asked, question=reading.question,
-                        hollow=reading.hollow)
+                        hollow=reading.hollow, demand=state.demand, unanswered=unanswered)
     return new_state, decision
 
 
 def _is_soft(cause: str) -> bool:
     """Costs that do not block an acceptance in the same turn (a slow or empty turn is not a wrong one)."""
-    return cause in ("no_progress", "hollow", Signal.slow_reply.value) or cause.startswith("fact:")
+    return cause in ("no_progress", "hollow", Signal.slow_reply.value) or cause.startswith(("fact:", "unanswered:"))
 
 
 def _accepts(scenario: Scenario, rules: EngineRules, proposed: str | None, committed: bool, consensus: bool,

@@ -117,16 +117,19 @@ class LineCondition(Strict):
 class BuyerLine(Strict):
     """One buyer line, optionally said only when `when` holds and never when `unless` holds.
 
-    In YAML a line is either plain text or `{text: ..., when: {...}, unless: {...}}`.
+    In YAML a line is either plain text or `{text: ..., when: {...}, unless: {...}, asks: <demand id>}`.
     """
 
     text: NonEmpty
     when: LineCondition | None = None
     unless: LineCondition | None = None
+    asks: Slug | None = Field(default=None, description=(
+        "the line asks for what the engine's demand with this id waits for (grader/engine.yaml `demands`): "
+        "said only while she waits for it, and preferred then"))
 
     @property
     def conditional(self) -> bool:
-        return self.when is not None or self.unless is not None
+        return self.when is not None or self.unless is not None or self.asks is not None
 
 
 def _as_line(v: object) -> object:
@@ -241,7 +244,7 @@ def scenario_files_in(given: list[Path] | None = None) -> list[Path]:
 
 
 def _cross_checks(path: Path, sc: Scenario, rubric_ids: dict[str, list[str]], question_kinds: set[str], lines: dict,
-                  broken_rubrics: frozenset[str] = frozenset()) -> list[Problem]:
+                  broken_rubrics: frozenset[str] = frozenset(), demand_ids: tuple[str, ...] = ()) -> list[Problem]:
     shown = display_path(path)
     out: list[Problem] = []
     if sc.rubric in broken_rubrics:
@@ -270,15 +273,16 @@ def _cross_checks(path: Path, sc: Scenario, rubric_ids: dict[str, list[str]], qu
                 f"question kind {fact.uncovered_by!r} is unknown",
                 f"use one of: {', '.join(sorted(question_kinds))}",
                 line_for(lines, ("hidden_facts", i, "uncovered_by"))))
-    out.extend(_line_checks(shown, sc, lines))
+    out.extend(_line_checks(shown, sc, lines, demand_ids))
     if sc.id != path.stem:
         out.append(Problem(shown, "id", f"id {sc.id!r} does not match the file name {path.stem!r}",
                            f"rename the file to {sc.id}.yaml or change the id", line_for(lines, ("id",))))
     return out
 
 
-def _line_checks(shown: str, sc: Scenario, lines: dict) -> list[Problem]:
-    """Buyer-line conditions name ids that exist, and every state keeps a line it can always say."""
+def _line_checks(shown: str, sc: Scenario, lines: dict, demand_ids: tuple[str, ...] = ()) -> list[Problem]:
+    """Buyer-line conditions name ids that exist, `asks` names a demand in grader/engine.yaml, and every
+    state keeps a line it can always say."""
     out: list[Problem] = []
     offers = [r.id for r in (*sc.accepts, *sc.never_offer)]
     facts = [f.id for f in sc.hidden_facts]
@@ -290,6 +294,11 @@ def _line_checks(shown: str, sc: Scenario, lines: dict) -> list[Problem]:
             out.append(Problem(shown, f"lines.{name}", "every line has a condition, so the buyer may have nothing to say",
                                "keep at least one line without `when`/`unless`", line_for(lines, ("lines", name))))
         for i, line in enumerate(items):
+            if line.asks is not None and line.asks not in demand_ids:
+                out.append(Problem(
+                    shown, f"lines.{name}[{i}].asks", f"{line.asks!r} is not a demand id in grader/engine.yaml `demands`",
+                    f"use one of: {', '.join(demand_ids) or 'none (add a demand to grader/engine.yaml first)'}",
+                    line_for(lines, ("lines", name, i, "asks"))))
             for part in ("when", "unless"):
                 cond = getattr(line, part)
                 if cond is None:
@@ -325,7 +334,11 @@ def validate_files(files: list[Path]) -> tuple[list[Scenario], list[Problem]]:
             problems.extend(exc.problems)
             continue
         _, lines = load_yaml(path)
-        file_problems = _cross_checks(path, sc, rubrics, kinds, lines, broken)
+        try:
+            file_problems = _cross_checks(path, sc, rubrics, kinds, lines, broken, _demand_ids(sc))
+        except ShifuError as exc:  # grader/engine.yaml itself is broken or missing
+            problems.extend(p for p in exc.problems if p not in problems)
+            continue
         if sc.id in seen:
             file_problems.append(Problem(display_path(path), "id", f"duplicate id {sc.id!r}, also used by {display_path(seen[sc.id])}",
                                         "give each scenario its own id", line_for(lines, ("id",))))
@@ -335,6 +348,18 @@ def validate_files(files: list[Path]) -> tuple[list[Scenario], list[Problem]]:
         if not file_problems:
             good.append(sc)
     return good, problems
+
+
+def _demand_ids(sc: Scenario) -> tuple[str, ...]:
+    """The demand ids of grader/engine.yaml, read only when a line of `sc` names one (`asks`).
+
+    Raises ShifuError when grader/engine.yaml cannot be read."""
+    if not any(line.asks for state in (*BuyerState, "acknowledging")
+               for line in getattr(sc.lines, state.value if isinstance(state, BuyerState) else state)):
+        return ()
+    from shifu.roleplay.engine_rules import load_rules  # here: engine_rules reads this module's models
+
+    return tuple(d.id for d in load_rules().demands)
 
 
 def _rubrics_named(files: list[Path]) -> set[str]:

@@ -284,6 +284,9 @@ class RoleplayWidget(widgets.VBox):
             rows.append(f'<span style="color:#2a7">{html.escape(ui.uncovered.format(value=f.fact))}</span>')
         for f in d.missed:
             rows.append(f'<span style="color:#c33">{html.escape(ui.missed.format(value=f.fact))}</span>')
+        for turn, demand in d.unanswered:
+            said = ui.unanswered.format(turn=turn, value=ui.demand_asked.get(demand, demand))
+            rows.append(f'<span style="color:#c33">{html.escape(said)}</span>')
         rows.append(html.escape(ui.saved.format(value=self.transcript_path)))
         self.debrief_view.value = "<div class='shifu-debrief'>" + "<br>".join(rows) + "</div>"
 

@@ -41,6 +41,9 @@ class VoiceRequest:
     asked_now: tuple[str, ...] = ()  # hidden-fact ids `reply` asks for (told before or not)
     question: bool = False  # `reply` asks the buyer something besides whether she agrees
     signals: tuple[str, ...] = ()  # the signals that counted in `reply`
+    # What she now asks for and will wait to hear in the next reply: an id of grader/engine.yaml `demands`
+    # chosen by the engine (EngineState.demand); None: nothing in particular. The line should voice it.
+    demand: str | None = None
 
 
 @dataclass(frozen=True)

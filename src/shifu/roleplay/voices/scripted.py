@@ -17,7 +17,9 @@ What the voice guarantees, given conditions written on the lines (scenarios/READ
   falls back on grader/buyer_lines.yaml, and only when those are used up too does a line come back
   (never the one just said);
 - a question from the agent is answered (a fact asked for again is told again in other words) or
-  acknowledged before the line for the state.
+  acknowledged before the line for the state;
+- what the engine says she waits for (VoiceRequest.demand, grader/engine.yaml `demands`) is what she
+  asks for, and a line tagged `asks:` is said only while she waits for exactly that.
 """
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ class BuyerLineBook(Strict):
     fallback: dict[BuyerState, _Lines]
     acknowledging: _Lines
     already_told: _Lines
+    # per demand id of grader/engine.yaml `demands`: lines that ask for it, said while she waits for it
+    asks: dict[str, _Lines] = Field(default_factory=dict)
 
 
 def line_book_path() -> Path:
@@ -59,6 +63,16 @@ def _read_book(path: Path) -> BuyerLineBook:
     if missing:
         raise ShifuError([Problem(display_path(path), "fallback", f"no lines for {', '.join(missing)}",
                                   "add a list of at least 3 lines for every buyer state")])
+    from shifu.roleplay.engine_rules import load_rules
+
+    demand_ids = [d.id for d in load_rules().demands]
+    problems = [Problem(display_path(path), f"asks.{k}", f"{k!r} is not a demand id in grader/engine.yaml `demands`",
+                        f"use one of: {', '.join(demand_ids) or 'none'}") for k in book.asks if k not in demand_ids]
+    problems += [Problem(display_path(path), "asks", f"no lines for the demand {d!r} of grader/engine.yaml",
+                         f"add `{d}:` under `asks:` with at least 3 lines that ask for it")
+                 for d in demand_ids if d not in book.asks]
+    if problems:
+        raise ShifuError(problems)
     return book
 
 
@@ -86,6 +100,7 @@ class Heard:
     buyer: tuple[str, ...] = ()  # the buyer's own earlier lines, through _plain
     question: bool = False  # the reply being answered asks the buyer something
     signals: frozenset[str] = frozenset()  # signals of the reply being answered
+    demand: str | None = None  # what the engine says she now waits for (a grader/engine.yaml `demands` id)
 
     @classmethod
     def of(cls, request: VoiceRequest) -> "Heard":
@@ -95,7 +110,7 @@ class Heard:
         return cls(offers=frozenset(request.offers), asked=frozenset(request.asked), revealed=frozenset(request.revealed),
                    replies=tuple(_plain(r) for r in replies), buyer=tuple(_plain(b) for b in request.said),
                    question=request.question,
-                   signals=frozenset(request.signals))
+                   signals=frozenset(request.signals), demand=request.demand)
 
 
 def holds(cond: LineCondition, heard: Heard) -> bool:
@@ -118,7 +133,10 @@ def holds(cond: LineCondition, heard: Heard) -> bool:
 
 
 def fits(line: BuyerLine, heard: Heard) -> bool:
-    return (line.when is None or holds(line.when, heard)) and (line.unless is None or not holds(line.unless, heard))
+    """`when` holds, `unless` does not, and a line that asks for something (`asks`) is said only while the
+    engine says she waits for exactly that (so she never asks "几点?" once a time was given)."""
+    return ((line.when is None or holds(line.when, heard)) and (line.unless is None or not holds(line.unless, heard))
+            and (line.asks is None or line.asks == heard.demand))
 
 
 def _fresh(options: Iterable[str], said: tuple[str, ...], taken: list[str]) -> list[str]:
@@ -141,18 +159,38 @@ def _choose(tiers: list[list[str]], said: tuple[str, ...], taken: list[str], rng
     return min(usable, key=lambda o: (last_said(o), usable.index(o)))
 
 
+# the states in which she is still talking it over, and so asks for what she waits for
+_ASKING = (BuyerState.angry, BuyerState.calming, BuyerState.probing)
+
+
 def _state_tiers(scenario: Scenario, state: BuyerState, heard: Heard, book: BuyerLineBook) -> list[list[str]]:
-    fitting = [line for line in scenario.lines.options(state) if fits(line, heard)]
+    fitting = [line for line in scenario.lines.options(state) if fits(line, heard) and line.asks is None]
     # a line written for this moment ("法务什么时候联系我?" once 法务 was said) comes before a general one
     return [[line.text for line in fitting if line.when is not None],
             [line.text for line in fitting if line.when is None],
             list(book.fallback[state])]
 
 
+def _state_line(scenario: Scenario, state: BuyerState, heard: Heard, book: BuyerLineBook, said: tuple[str, ...],
+                taken: list[str], rng: random.Random) -> str:
+    """The line for the state. While she waits for something (heard.demand) and is still talking it over,
+    the line voices it, so what she says and what the engine expects of the next reply agree: one of the
+    scenario's own lines that asks for it (`asks:`), else the line for the moment followed by a generic
+    ask from grader/buyer_lines.yaml `asks`."""
+    if heard.demand and state in _ASKING:
+        own = [x.text for x in scenario.lines.options(state) if x.asks == heard.demand and fits(x, heard)]
+        if _fresh(own, said, taken):
+            return _choose([own], said, taken, rng)
+        line = _choose(_state_tiers(scenario, state, heard, book), said, taken, rng)
+        return line + _choose([list(book.asks.get(heard.demand, ()))], said, [*taken, line], rng)
+    return _choose(_state_tiers(scenario, state, heard, book), said, taken, rng)
+
+
 def scripted_line(scenario: Scenario, state: BuyerState | None, seed: int, turn: int,
                   reveal: tuple[str, ...] = (), said: tuple[str, ...] = (), heard: Heard | None = None,
                   asked_now: tuple[str, ...] = (), book: BuyerLineBook | None = None) -> str:
-    """The buyer's line: reveal lines for newly told facts (or an answer to a question), then a line for the state.
+    """The buyer's line: reveal lines for newly told facts (or an answer to a question), then a line for the
+    state that voices what she waits for (heard.demand), if anything.
 
     reveal: hidden-fact ids the engine tells in this line; said: the buyer's earlier lines; heard: the
     conversation the line conditions are checked against (None: nothing heard yet); asked_now:
@@ -176,7 +214,7 @@ def scripted_line(scenario: Scenario, state: BuyerState | None, seed: int, turn:
         else:
             own = [line.text for line in scenario.lines.acknowledging if fits(line, heard)]
             taken.append(_choose([own, list(book.acknowledging)], said, taken, rng))
-    taken.append(_choose(_state_tiers(scenario, state, heard, book), said, taken, rng))
+    taken.append(_state_line(scenario, state, heard, book, said, taken, rng))
     return "".join(taken)
 
 

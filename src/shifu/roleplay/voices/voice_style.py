@@ -34,6 +34,8 @@ class VoiceStyle(Strict):
     states: dict[BuyerState, str]
     reveal: str
     no_reveal: str = ""
+    demands: dict[str, str] = {}  # grader/engine.yaml demand id -> what to ask for this turn (the turn's {demand})
+    no_demand: str = ""
     no_facts_told: str  # the system prompt's {facts} before the buyer has told anything
     escalations: dict[Escalation, str]
     role_reversal_starts: list[str]
@@ -82,8 +84,20 @@ class VoiceStyle(Strict):
                   if req.reveal else self.no_reveal)
         out.append({"role": "user", "content": self.turn.format(
             mood=req.mood, instruction=self.states[req.state].format(escalation=escalation), reveal=reveal,
-            examples=" / ".join(_fitting_examples(req)), reply=req.reply)})
+            demand=self.demand_words(req), examples=" / ".join(_fitting_examples(req)), reply=req.reply)})
         return out
+
+    def demand_words(self, req: VoiceRequest) -> str:
+        """What the model is told she asks for this turn (nothing once the conversation is over).
+
+        Raises ShifuError when grader/buyer_voice.yaml has no words for the engine's demand."""
+        if req.demand is None or req.state not in (BuyerState.angry, BuyerState.calming, BuyerState.probing):
+            return self.no_demand
+        if req.demand not in self.demands:
+            raise ShifuError([Problem("grader/buyer_voice.yaml", f"demands.{req.demand}",
+                                      f"no words for the demand {req.demand!r} of grader/engine.yaml",
+                                      f"add `{req.demand}: <what she asks for>` under `demands:`")])
+        return self.demands[req.demand]
 
     def clean(self, text: str, buyer_name: str) -> str:
         """Drop wrapping quotes and speaker labels a model adds."""
