@@ -15,7 +15,7 @@ import re
 from bisect import bisect_left
 from functools import lru_cache
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from shifu.content.catalog import question_kinds
 from shifu.reading.phrases import CompiledPhrases, Matcher, compact_map, normalize, normalize_map, phrases
@@ -640,7 +640,9 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     found = [sp for sp in found if not _inside_stall(r, good, sp, stall_cues)]
     resolutions = {sp.detail for sp in found}
     if not found:  # a concrete remedy in words the scenario's cues do not know: a solution without an id
-        hit = r.first(good, r.ph.remedies, "solution", exclude=never_hits + promise_good)
+        # a remedy word inside a vague stalling phrase ("一般情况下我们会尽快安排发货") names no step
+        vague_stalls = [(a, b) for a, b in stall_cues if any(v in good[a:b] for v in r.ph.vague_actions)]
+        hit = r.first(good, r.ph.remedies, "solution", exclude=never_hits + promise_good + vague_stalls)
         if hit:
             found = [r.span(Signal.solution, *hit, detail="remedy")]
     spans += found
@@ -693,8 +695,12 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     # asking to wait is read on the fair text: "马上处理马上处理马上处理" is set aside as a repeat, but still a stall
     stall_fair = r.first(fair, r.ph.signals["stalling"], "stalling")
     # "已经帮您催促仓库了" passes the problem on and changes nothing for the buyer: still waiting
+    # "我们会尽快为您安排" names no step, nor does an act inside such a vague stalling phrase
+    vague_fair = [(a, b) for a, b, _ in r.ph.signals["stalling"].find(fair)
+                  if any(v in fair[a:b] for v in r.ph.vague_actions)]
     doing = [(a, b) for a, b, _ in actions if not (r.ph.passing_on and fair[a:b].endswith(r.ph.passing_on))
-             and not any(v in fair[a:b] for v in r.ph.vague_actions)]  # "我们会尽快安排" names no step
+             and not any(v in fair[a:b] for v in r.ph.vague_actions)
+             and not any(x <= a and b <= y for x, y in vague_fair)]
     concrete = bool(resolutions or doing or probed or choice or has & {Signal.time_commitment, Signal.probe})
     if stall_fair and not concrete:
         spans.append(r.span(Signal.stalling, *stall_fair, compact=True))
@@ -704,10 +710,14 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
             r.notes.append("stalling only")
     creditable = {Signal.solution, Signal.probe, Signal.time_commitment, Signal.policy_correct, Signal.retention_offer,
                   Signal.empathy, Signal.follow_up, Signal.summary}
-    if not stock_only and not any(sp.signal in creditable for sp in spans) and not resolutions and not actions \
-            and _stock_heavy(r):
-        stock_only, substance = True, 0.0
-        r.notes.append("stock phrases only")
+    if not stock_only and not resolutions and _stock_heavy(r):
+        # a signal or an action said only in a stock formula ("积极跟进", "正在为您申请处理方案") is part of the
+        # formula: it does not lift a reply that is mostly stock phrases out of "stock only"
+        formula = _in_stock(r, good)
+        if not any(sp.signal in creditable and not formula(sp.start, sp.end) for sp in spans) \
+                and not any(not formula(r.where[fmap[a]], r.where[fmap[b - 1]] + 1) for a, b, _ in actions):
+            stock_only, substance = True, 0.0
+            r.notes.append("stock phrases only")
     if stock_only:
         keep = {Signal.stalling, Signal.question, *(Signal(n) for n in _NEGATIVE), Signal.over_promise,
                 Signal.breach, Signal.policy_wrong}
@@ -845,6 +855,20 @@ def _stock_heavy(r: _Reader) -> bool:
     """What is not a stock phrase is at most `stock_heavy_max_share` of the reply's content."""
     rest, total = _stock_rest(r)
     return total > 0 and rest <= r.ph.book.stock_heavy_max_share * total
+
+
+def _in_stock(r: _Reader, good: str) -> Callable[[int, int], bool]:
+    """A test on raw reply positions [start, end): do all letters and digits there lie inside stock phrases
+    (phrases.yaml `stock_phrases`, `stock_patterns`) found in the genuine text `good`?"""
+    cover = [False] * (len(r.raw) + 1)
+    for a, b, _ in r.ph.stock.find(good):
+        for i in range(r.where[a], r.where[b - 1] + 1):
+            cover[i] = True
+
+    def inside(start: int, end: int) -> bool:
+        letters = [i for i in range(start, min(end, len(r.raw))) if r.raw[i].isalnum()]
+        return bool(letters) and all(cover[i] for i in letters)
+    return inside
 
 
 def _stock_rest(r: _Reader) -> tuple[int, int]:
