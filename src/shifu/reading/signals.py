@@ -566,6 +566,12 @@ def _longest_first(hits: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
     return taken
 
 
+def _clause_end(text: str, pos: int) -> int:
+    """Where the clause that holds position `pos` of `text` ends."""
+    m = _CLAUSE_SEP.search(text, pos)
+    return m.start() if m else len(text)
+
+
 def _covered(hits: list[tuple[int, int, str]]) -> int:
     pos: set[int] = set()
     for a, b, _ in hits:
@@ -574,12 +580,13 @@ def _covered(hits: list[tuple[int, int, str]]) -> int:
 
 
 def _cue_hits(r: "_Reader", text: str, table, label: str, signal: Signal,
-              compact: bool = False) -> tuple[set[str], list[Span]]:
-    """Which of a scenario's cue lists (resolutions, policies) the text shows, with the evidence."""
+              compact: bool = False, exclude: list[tuple[int, int]] | None = None) -> tuple[set[str], list[Span]]:
+    """Which of a scenario's cue lists (resolutions, policies) the text shows, with the evidence
+    (hits overlapping `exclude`, ranges of `text`, are not counted)."""
     ids: set[str] = set()
     spans: list[Span] = []
     for cue_id, matcher in table:
-        hit = r.first(text, matcher, label)
+        hit = r.first(text, matcher, label, exclude=exclude)
         if hit:
             ids.add(cue_id)
             spans.append(r.span(signal, *hit, detail=cue_id, compact=compact))
@@ -634,14 +641,14 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
         if hit:
             spans.append(r.span(Signal(name), *hit, compact=True))
 
-    resolutions, found = _cue_hits(r, good, r.cues.accepts, "solution", Signal.solution)
     stall_cues = [(a, b) for a, b, _ in r.ph.signals["stalling"].find(good)]
+    # a remedy in the clause of a vague stalling phrase ("一般情况下我们会尽快安排发货") names no step
+    vague_stalls = [(a, _clause_end(good, b)) for a, b in stall_cues if any(v in good[a:b] for v in r.ph.vague_actions)]
+    resolutions, found = _cue_hits(r, good, r.cues.accepts, "solution", Signal.solution, exclude=vague_stalls)
     # "在加急处理了" names a remedy word inside a stalling phrase: that is no remedy
     found = [sp for sp in found if not _inside_stall(r, good, sp, stall_cues)]
     resolutions = {sp.detail for sp in found}
     if not found:  # a concrete remedy in words the scenario's cues do not know: a solution without an id
-        # a remedy word inside a vague stalling phrase ("一般情况下我们会尽快安排发货") names no step
-        vague_stalls = [(a, b) for a, b in stall_cues if any(v in good[a:b] for v in r.ph.vague_actions)]
         hit = r.first(good, r.ph.remedies, "solution", exclude=never_hits + promise_good + vague_stalls)
         if hit:
             found = [r.span(Signal.solution, *hit, detail="remedy")]
