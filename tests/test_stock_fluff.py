@@ -70,6 +70,18 @@ def test_cute_speak_carries_no_empathy():
         assert "empathy" not in {sp.signal.value for sp in read(LIVE, text).spans}
 
 
+@pytest.mark.parametrize("text", [
+    # "积极跟进" reads as follow-up, but here it is part of the formula, around a restated problem
+    "关于您反馈的物流三天没更新的问题,我们高度重视,会认真对待您的反馈,积极跟进,也希望您能够理解和支持我们的工作。",
+    # passing the problem on is an act that changes nothing for her
+    "亲,已经帮您反馈给网点了,我们一直非常注重服务体验,感谢您的理解和支持~",
+], ids=["follow-up-in-a-formula", "passing-it-on"])
+def test_a_mostly_stock_reply_is_not_lifted_by_a_formula_or_an_empty_act(text):
+    s = read(LATE, text)
+    assert "stock phrases only" in s.notes
+    assert all(v <= STOCK_SHARE for v in shares(LATE, text).values())
+
+
 def test_urgency_made_up_is_stock_and_still_an_over_promise():
     """A stock-only reply keeps its negative signals: the made-up urgency still costs what it costs."""
     s = read(SIZE, "亲~这款库存告急~明天就恢复原价~手慢无~赶紧拍下哦~")

@@ -718,11 +718,12 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     creditable = {Signal.solution, Signal.probe, Signal.time_commitment, Signal.policy_correct, Signal.retention_offer,
                   Signal.empathy, Signal.follow_up, Signal.summary}
     if not stock_only and not resolutions and _stock_heavy(r):
-        # a signal or an action said only in a stock formula ("积极跟进", "正在为您申请处理方案") is part of the
-        # formula: it does not lift a reply that is mostly stock phrases out of "stock only"
+        # a signal or an act said only in a stock formula ("积极跟进", "正在为您申请处理方案") is part of the
+        # formula, and an act that names no step (passing it on, "尽快安排") is none: neither lifts a reply
+        # that is mostly stock phrases out of "stock only"
         formula = _in_stock(r, good)
         if not any(sp.signal in creditable and not formula(sp.start, sp.end) for sp in spans) \
-                and not any(not formula(r.where[fmap[a]], r.where[fmap[b - 1]] + 1) for a, b, _ in actions):
+                and not any(not formula(r.where[fmap[a]], r.where[fmap[b - 1]] + 1) for a, b in doing):
             stock_only, substance = True, 0.0
             r.notes.append("stock phrases only")
     if stock_only:
@@ -885,7 +886,7 @@ def _stock_rest(r: _Reader) -> tuple[int, int]:
     name = normalize(r.ctx.scenario.persona.name)
     hits = r.ph.stock.find(text) + [(m.start(), m.end(), name) for m in re.finditer(re.escape(name), text)] if name else \
         r.ph.stock.find(text)
-    for a, b in _longest_first(hits):
+    for a, b, _ in hits:  # stock phrases that overlap ("亲亲的问题小二已经收到了", "小二") cover their union
         for i in range(a, b):
             covered[i] = True
     content = [i for i, c in enumerate(text) if c.isalnum() and c not in r.ph.fillers]
