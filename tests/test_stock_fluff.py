@@ -50,6 +50,9 @@ FLUFF = [
     ("recorded-applying", LATE, "亲,您的情况我这边已经登记下来了,会为您争取一个处理方案,请稍候片刻~"),
     # a vague remedy inside a stalling sentence, then "many factors" and "please forgive us"
     ("vague-remedy", LATE, "正常情况下我们会尽快安排补发的,到货时间受快递运力等多种因素影响,请您谅解。"),
+    # the same formulas in English
+    ("english-boilerplate", LATE, "We apologize for any inconvenience. Your satisfaction is our top priority, "
+                                  "please rest assured we will do our best. Have a nice day!"),
 ]
 
 
@@ -115,6 +118,16 @@ GENUINE = [
     ("soon-with-a-real-reship", LATE, "我会尽快给您补发一双新的,今天下午顺丰发出,单号晚上发您。",
      {"consensus_solution": 0.5}),
     ("plain-words", LATE, "三天没动确实急人。我现在打给网点,让他们今天改派到您家,18点前告诉您结果。",
+     {"de_escalation": 0.3, "consensus_solution": 0.5}),
+    ("hurry-up-a-photo", LATE, "您赶紧拍张面单照片发我,我这就联系网点改派到您家,今天18点前回复您。",
+     {"consensus_solution": 0.5}),
+    ("dont-worry-real-exchange", SIZE, "不用担心退货运费,我这就给您登记换成L码,今天下午上门取件,您看可以吗?",
+     {"consensus_solution": 0.5}),
+    ("usually-then-a-real-step", LATE,
+     "关于您说的周六要穿这个事,我心里有数:一般情况下网点当天能改派,我这就打电话让他们今天送到您家,18点前给您准信。",
+     {"consensus_solution": 0.5}),
+    ("english-plain", LATE, "Sorry about the wait. I'll call the depot now to have it rerouted to your home and "
+                            "update you by 6 pm today. Does that work?",
      {"de_escalation": 0.3, "consensus_solution": 0.5}),
 ]
 
