@@ -78,12 +78,13 @@ CUTESY = ["亲亲这边超级理解宝子的心情呢~抱抱宝子~心疼宝子~
           "呜呜心疼宝子,宝子辛苦啦,抱抱~"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cute-speak with nothing about her parcel or her race ('亲亲这边超级理解宝子的心情呢~抱抱宝子~心疼宝子~') "
-    "is read as empathy: 28/90 with de_escalation 11/20, the same as naming her situation; the first such "
-    "reply calms the buyer 20->33"))
-def test_cute_speak_is_no_empathy():
-    assert "empathy" not in kinds(CUTESY[0])
+@pytest.mark.parametrize("text", CUTESY)
+def test_cute_speak_is_no_empathy(text):
+    """Cute-speak with nothing about her parcel or her race was read as empathy (28/90, de_escalation 11/20, the
+    same as naming her situation); it is stock phrases only (phrases.yaml stock_patterns, cute-speak)."""
+    s = read(text)
+    assert "empathy" not in {sp.signal.value for sp in s.spans}
+    assert s.substance == 0 and points(text) == 0
 
 
 def test_cute_speak_does_not_keep_the_buyer_calm():

@@ -15,7 +15,7 @@ import re
 from bisect import bisect_left
 from functools import lru_cache
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from shifu.content.catalog import question_kinds
 from shifu.reading.phrases import CompiledPhrases, Matcher, compact_map, normalize, normalize_map, phrases
@@ -566,6 +566,12 @@ def _longest_first(hits: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
     return taken
 
 
+def _clause_end(text: str, pos: int) -> int:
+    """Where the clause that holds position `pos` of `text` ends."""
+    m = _CLAUSE_SEP.search(text, pos)
+    return m.start() if m else len(text)
+
+
 def _covered(hits: list[tuple[int, int, str]]) -> int:
     pos: set[int] = set()
     for a, b, _ in hits:
@@ -574,12 +580,13 @@ def _covered(hits: list[tuple[int, int, str]]) -> int:
 
 
 def _cue_hits(r: "_Reader", text: str, table, label: str, signal: Signal,
-              compact: bool = False) -> tuple[set[str], list[Span]]:
-    """Which of a scenario's cue lists (resolutions, policies) the text shows, with the evidence."""
+              compact: bool = False, exclude: list[tuple[int, int]] | None = None) -> tuple[set[str], list[Span]]:
+    """Which of a scenario's cue lists (resolutions, policies) the text shows, with the evidence
+    (hits overlapping `exclude`, ranges of `text`, are not counted)."""
     ids: set[str] = set()
     spans: list[Span] = []
     for cue_id, matcher in table:
-        hit = r.first(text, matcher, label)
+        hit = r.first(text, matcher, label, exclude=exclude)
         if hit:
             ids.add(cue_id)
             spans.append(r.span(signal, *hit, detail=cue_id, compact=compact))
@@ -634,13 +641,15 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
         if hit:
             spans.append(r.span(Signal(name), *hit, compact=True))
 
-    resolutions, found = _cue_hits(r, good, r.cues.accepts, "solution", Signal.solution)
     stall_cues = [(a, b) for a, b, _ in r.ph.signals["stalling"].find(good)]
+    # a remedy in the clause of a vague stalling phrase ("一般情况下我们会尽快安排发货") names no step
+    vague_stalls = [(a, _clause_end(good, b)) for a, b in stall_cues if any(v in good[a:b] for v in r.ph.vague_actions)]
+    resolutions, found = _cue_hits(r, good, r.cues.accepts, "solution", Signal.solution, exclude=vague_stalls)
     # "在加急处理了" names a remedy word inside a stalling phrase: that is no remedy
     found = [sp for sp in found if not _inside_stall(r, good, sp, stall_cues)]
     resolutions = {sp.detail for sp in found}
     if not found:  # a concrete remedy in words the scenario's cues do not know: a solution without an id
-        hit = r.first(good, r.ph.remedies, "solution", exclude=never_hits + promise_good)
+        hit = r.first(good, r.ph.remedies, "solution", exclude=never_hits + promise_good + vague_stalls)
         if hit:
             found = [r.span(Signal.solution, *hit, detail="remedy")]
     spans += found
@@ -693,8 +702,12 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     # asking to wait is read on the fair text: "马上处理马上处理马上处理" is set aside as a repeat, but still a stall
     stall_fair = r.first(fair, r.ph.signals["stalling"], "stalling")
     # "已经帮您催促仓库了" passes the problem on and changes nothing for the buyer: still waiting
+    # "我们会尽快为您安排" names no step, nor does an act inside such a vague stalling phrase
+    vague_fair = [(a, b) for a, b, _ in r.ph.signals["stalling"].find(fair)
+                  if any(v in fair[a:b] for v in r.ph.vague_actions)]
     doing = [(a, b) for a, b, _ in actions if not (r.ph.passing_on and fair[a:b].endswith(r.ph.passing_on))
-             and not any(v in fair[a:b] for v in r.ph.vague_actions)]  # "我们会尽快安排" names no step
+             and not any(v in fair[a:b] for v in r.ph.vague_actions)
+             and not any(x <= a and b <= y for x, y in vague_fair)]
     concrete = bool(resolutions or doing or probed or choice or has & {Signal.time_commitment, Signal.probe})
     if stall_fair and not concrete:
         spans.append(r.span(Signal.stalling, *stall_fair, compact=True))
@@ -704,10 +717,15 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
             r.notes.append("stalling only")
     creditable = {Signal.solution, Signal.probe, Signal.time_commitment, Signal.policy_correct, Signal.retention_offer,
                   Signal.empathy, Signal.follow_up, Signal.summary}
-    if not stock_only and not any(sp.signal in creditable for sp in spans) and not resolutions and not actions \
-            and _stock_heavy(r):
-        stock_only, substance = True, 0.0
-        r.notes.append("stock phrases only")
+    if not stock_only and not resolutions and _stock_heavy(r):
+        # a signal or an act said only in a stock formula ("积极跟进", "正在为您申请处理方案") is part of the
+        # formula, and an act that names no step (passing it on, "尽快安排") is none: neither lifts a reply
+        # that is mostly stock phrases out of "stock only"
+        formula = _in_stock(r, good)
+        if not any(sp.signal in creditable and not formula(sp.start, sp.end) for sp in spans) \
+                and not any(not formula(r.where[fmap[a]], r.where[fmap[b - 1]] + 1) for a, b in doing):
+            stock_only, substance = True, 0.0
+            r.notes.append("stock phrases only")
     if stock_only:
         keep = {Signal.stalling, Signal.question, *(Signal(n) for n in _NEGATIVE), Signal.over_promise,
                 Signal.breach, Signal.policy_wrong}
@@ -847,6 +865,20 @@ def _stock_heavy(r: _Reader) -> bool:
     return total > 0 and rest <= r.ph.book.stock_heavy_max_share * total
 
 
+def _in_stock(r: _Reader, good: str) -> Callable[[int, int], bool]:
+    """A test on raw reply positions [start, end): do all letters and digits there lie inside stock phrases
+    (phrases.yaml `stock_phrases`, `stock_patterns`) found in the genuine text `good`?"""
+    cover = [False] * (len(r.raw) + 1)
+    for a, b, _ in r.ph.stock.find(good):
+        for i in range(r.where[a], r.where[b - 1] + 1):
+            cover[i] = True
+
+    def inside(start: int, end: int) -> bool:
+        letters = [i for i in range(start, min(end, len(r.raw))) if r.raw[i].isalnum()]
+        return bool(letters) and all(cover[i] for i in letters)
+    return inside
+
+
 def _stock_rest(r: _Reader) -> tuple[int, int]:
     """(characters of content outside stock phrases, characters of content), set-aside text not counted."""
     text = r.view()  # set-aside text (a grader-aimed line, repeats) is no content either
@@ -854,7 +886,7 @@ def _stock_rest(r: _Reader) -> tuple[int, int]:
     name = normalize(r.ctx.scenario.persona.name)
     hits = r.ph.stock.find(text) + [(m.start(), m.end(), name) for m in re.finditer(re.escape(name), text)] if name else \
         r.ph.stock.find(text)
-    for a, b in _longest_first(hits):
+    for a, b, _ in hits:  # stock phrases that overlap ("亲亲的问题小二已经收到了", "小二") cover their union
         for i in range(a, b):
             covered[i] = True
     content = [i for i, c in enumerate(text) if c.isalnum() and c not in r.ph.fillers]
