@@ -108,6 +108,24 @@ def test_a_choice_between_plans_is_a_consensus_check():
     assert "consensus_check" in names("claim-hunter-absolute-words", "您看是先把退货给您开起来,还是等法务答复后一起处理?")
 
 
+@pytest.mark.parametrize("sc_id, reply", [
+    ("apparel-size", "两条路:今天安排上门取件换L码,或者您留着这条、我补一张15元券。您想选哪种?"),
+    ("late-parcel-wrong-station", "我可以让网点今天改派到家,也可以改放到您公司楼下的驿站,您看哪个方便?"),
+    ("bad-review-threat", "补发一只新杯子配新礼盒,或者在权限内补您20元再寄个新礼盒,您比较倾向哪个?"),
+])
+def test_asking_which_of_the_offered_plans_she_wants_is_a_consensus_check(sc_id, reply):
+    assert "consensus_check" in names(sc_id, reply)
+
+
+@pytest.mark.parametrize("sc_id, reply", [
+    # which-questions about her facts, not a pick between plans
+    ("late-parcel-wrong-station", "我这就联系网点改派。您收货地址是城西哪个小区?"),
+    ("apparel-size", "您平时穿哪个码?"),
+])
+def test_a_which_question_about_her_facts_is_no_consensus_check(sc_id, reply):
+    assert "consensus_check" not in names(sc_id, reply)
+
+
 def test_qin_greets_once():
     assert "greeting" in names("late-parcel-wrong-station", "亲,我马上帮您查。")
     assert "greeting" not in names("late-parcel-wrong-station", "亲,我马上帮您查。", history=("亲,您好。",))

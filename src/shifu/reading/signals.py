@@ -691,7 +691,7 @@ def read_reply(reply: str, ctx: ReplyContext) -> Signals:
     actions = r.ph.actions.find(fair)
     has = {sp.signal for sp in spans}
     # a deadline alone ("今天18点前给您一个满意的答复") is no plan: it promises an answer, not a step
-    plan = bool(resolutions or actions or choice or has & {Signal.retention_offer, Signal.policy_correct,
+    plan = bool(resolutions or actions or choice or has & {Signal.solution, Signal.retention_offer, Signal.policy_correct,
                                                            Signal.over_promise}
                 or _plan_in_history(r, ctx))
     plan = plan or bool(has & {Signal.breach, Signal.off_platform_payment})  # a wrong offer is still an offer
