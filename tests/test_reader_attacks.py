@@ -142,10 +142,8 @@ def test_a_reply_in_pinyin_scores_nothing():
     assert points("qin, wo zhe jiu lian xi wang dian gai pai, jin tian 18 dian qian hui fu nin, nin kan ke yi ma?") == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the honest reply in traditional characters loses follow_up: OpenCC keeps 回覆 (a valid simplified "
-    "character too), so '回覆您' is not '回复您' (57.5 against 59.5)"))
 def test_traditional_characters_score_like_simplified():
+    """Fixed: converted by phrase (grader/traditional.yaml), '回覆您' is '回复您'; more in test_reader_traditional.py."""
     trad = "親,三天沒更新確實讓您著急,是我們沒跟好。我這就聯繫網點改派,今天18點前回覆您,再給您發10元無門檻券,您看可以嗎?"
     assert points(trad) == points(HONEST)
 

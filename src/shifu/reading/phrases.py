@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from shifu.content import paths
 from shifu.content.yamlio import Strict, cached_by_file, check_patterns, load_model
+from shifu.reading import traditional
 
 
 class CueSet(Strict):
@@ -206,22 +207,28 @@ def _t2s(c: str) -> str:
 
 
 def to_simplified(text: str) -> str:
-    """Traditional → simplified for a whole text, by phrase (回覆 → 回复), where character by character
-    cannot be; the text as written when no converter is installed. Lengths may change: not for quoting."""
-    _t2s("")  # load the converter
-    return _T2S(text) if _T2S is not None else text
+    """Traditional → simplified for a whole text, by phrase (回覆 → 回复, see shifu.reading.traditional), where
+    character by character cannot be; as written when no converter is installed. Lengths may change: not for
+    quoting (normalize_map keeps the map)."""
+    return traditional.to_simplified(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _base_char(c: str) -> str:
+    """One character full-width → half-width and lower case; "" for an invisible character (zero-width space,
+    joiners, BOM, soft hyphen), a combining mark or a letter that prints as a blank (Hangul fillers, the blank
+    Braille cell)."""
+    if unicodedata.category(c) in ("Cf", "Mn", "Me") or c in _BLANK_LETTERS:
+        return ""
+    n = unicodedata.normalize("NFKC", c).lower()
+    return n if len(n) == 1 else c.lower()
 
 
 @lru_cache(maxsize=1 << 16)
 def norm_char(c: str) -> str:
     """One character, normalised the same way for cues and replies (full-width → half-width, lower case,
-    traditional → simplified); "" for an invisible character (zero-width space, joiners, BOM, soft hyphen),
-    a combining mark or a letter that prints as a blank (Hangul fillers, the blank Braille cell)."""
-    if unicodedata.category(c) in ("Cf", "Mn", "Me") or c in _BLANK_LETTERS:
-        return ""
-    n = unicodedata.normalize("NFKC", c).lower()
-    if len(n) != 1:
-        return c.lower()
+    traditional → simplified character by character); "" for an invisible character (see _base_char)."""
+    n = _base_char(c)
     if "\u3400" <= n <= "\u9fff":
         return _t2s(n)
     return n
@@ -274,18 +281,29 @@ def normalize_map(text: str) -> tuple[str, list[int]]:
 
     The normal form drops invisible characters and odd marks between Chinese characters ("加.微.信"),
     so it can be shorter than `text`; the map turns a hit's positions back into a quote of the original.
+    Chinese text is also converted by phrase (grader/traditional.yaml: 回覆 → 回复, 著急 → 着急), which
+    character by character cannot do; Taiwan and Hong Kong words (連結 → 链接) only in traditional script.
     """
     chars: list[str] = []
+    bases: list[str] = []
     where: list[int] = []
+    traditional_seen = False
     for i, c in enumerate(text):
         n = norm_char(c)
         if n:
+            base = _base_char(c)
+            traditional_seen = traditional_seen or n != base
             chars.append(n)
+            bases.append(base)
             where.append(i)
     keep = _drop_between_cjk(chars, _JOINERS)
-    if all(keep):
-        return "".join(chars), where
-    return "".join(c for c, k in zip(chars, keep) if k), [w for w, k in zip(where, keep) if k]
+    if not all(keep):
+        chars = [c for c, k in zip(chars, keep) if k]
+        bases = [c for c, k in zip(bases, keep) if k]
+        where = [w for w, k in zip(where, keep) if k]
+    if any(_is_cjk(c) for c in bases):
+        return traditional.to_simplified_map("".join(bases), where, traditional_seen)
+    return "".join(chars), where
 
 
 def normalize(text: str) -> str:
