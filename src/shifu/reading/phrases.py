@@ -66,6 +66,32 @@ class Negators(Strict):
     after_scope: list[str] = Field(default_factory=list, description="signals also negated by a refusal after them")
 
 
+class Citing(Strict):
+    """Citing the page or a rule to tell the buyer what she is entitled to ("the page says seven days, no reason
+    needed, so you're covered") is neither blame nor a brush-off; citing it to refuse or to blame her still is.
+    A hit of one of `signals` whose text names one of `citations` does not count when, after it in the same
+    sentence and within `window` characters, one of `grants` follows (not negated) and none of `refusals` does."""
+
+    signals: list[str] = Field(min_length=1)
+    citations: list[str] = Field(min_length=1)
+    grants: list[str] = Field(min_length=1)
+    refusals: list[str] = Field(default_factory=list)
+    window: int = Field(ge=1, le=60)
+
+    @field_validator("citations", "grants")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        return check_patterns(v)
+
+    @field_validator("signals")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = [n for n in v if n not in SignalCues.model_fields]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a signal; use one of {', '.join(SignalCues.model_fields)}")
+        return v
+
+
 class Questions(Strict):
     """The grammar of a question: end particles, A-not-A / choice / polite-imperative patterns, wh-words."""
 
@@ -177,6 +203,7 @@ class PhraseBook(Strict):
     over_promise: OverPromise
     injection: CueSet
     negators: Negators
+    citing: Citing
     service_words: list[str] = Field(min_length=1)
     stuffing_words: list[str] = Field(default_factory=list)
     english_function_words: list[str] = Field(default_factory=list)
@@ -389,6 +416,9 @@ class CompiledPhrases:
     clause_negators: tuple[str, ...]
     after_negators: Matcher
     after_promise: Matcher
+    citations: Matcher
+    grants: Matcher
+    citing_refusals: Matcher
     fillers: frozenset[str]
     q_patterns: Matcher
     q_interrogatives: Matcher
@@ -441,6 +471,9 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         clause_negators=tuple(normalize(n) for n in book.negators.clause),
         after_negators=Matcher.build(book.negators.after),
         after_promise=Matcher.build(book.negators.after_promise),
+        citations=Matcher.build([], book.citing.citations),
+        grants=Matcher.build([], book.citing.grants),
+        citing_refusals=Matcher.build(book.citing.refusals),
         fillers=frozenset(normalize(book.fillers)),
         q_patterns=Matcher.build([], book.questions.patterns),
         q_interrogatives=Matcher.build(book.questions.interrogatives),
