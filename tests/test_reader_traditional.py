@@ -88,6 +88,15 @@ def test_evidence_is_quoted_as_the_trainee_wrote_it():
     assert where == sorted(where)
 
 
+def test_a_variant_spelling_in_a_simplified_reply_is_read_too():
+    """'回覆' is typed in otherwise simplified replies: OpenCC runs on every reply with Chinese in it."""
+    buyer = "你们这什么快递啊?三天了物流一动不动!我周六要用的!"
+    variant = _read("late-parcel-wrong-station", buyer, "我这就联系网点改派,今天18点前回覆您,您别著急。")
+    plain = _read("late-parcel-wrong-station", buyer, "我这就联系网点改派,今天18点前回复您,您别着急。")
+    assert _reading(variant) == _reading(plain)
+    assert {"follow_up", "time_commitment"} <= _reading(variant)[0]
+
+
 def test_a_text_in_simplified_script_is_left_as_written():
     """Only a reply with a traditional character in it is converted: 影片 and 联络 are simplified words too."""
     assert normalize_map("我把影片发您,再联络网点")[0] == "我把影片发您,再联络网点"

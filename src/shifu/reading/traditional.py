@@ -64,8 +64,12 @@ def script_rules() -> ScriptRules:
 
     Every cue word and every reply is normalised through here, so the file is found once per content root
     (SHIFU_HOME, else the working folder) and only stat'ed after that: the shared cache (cached_by_file)
-    resolves the path each time, which cost more than the reading itself on short replies."""
-    path = _rules_file(os.environ.get("SHIFU_HOME"), os.getcwd())
+    finds and resolves the path each time, which added about a third to the reading of a short reply."""
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working folder was removed: the content root does not depend on it then
+        cwd = ""
+    path = _rules_file(os.environ.get("SHIFU_HOME"), cwd)
     try:
         st = os.stat(path)
     except OSError:
