@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shifu.content.errors import ShifuError
-from shifu.reading.phrases import normalize_map
+from shifu.reading.phrases import normalize_map, to_simplified
 from shifu.reading.rubric import score_reply
 from shifu.reading.signals import ReplyContext, Signals, read_reply
 from shifu.roleplay.scenario import load_scenario
@@ -98,8 +98,11 @@ def test_a_variant_spelling_in_a_simplified_reply_is_read_too():
 
 
 def test_a_text_in_simplified_script_is_left_as_written():
-    """Only a reply with a traditional character in it is converted: 影片 and 联络 are simplified words too."""
+    """Taiwan words are only replaced in a reply with a traditional character in it: 影片 and 联络 are simplified
+    words too; and the Taiwan converter, which reads a lone 么 as 幺, is not run on simplified text."""
     assert normalize_map("我把影片发您,再联络网点")[0] == "我把影片发您,再联络网点"
+    assert normalize_map("今天能到么?您看行么")[0] == "今天能到么?您看行么"
+    assert to_simplified("什\u200b么") == "什\u200b么"
     assert normalize_map("我把影片發您,再聯絡網點")[0] == "我把视频发您,再联系网点"
 
 
@@ -120,7 +123,7 @@ def test_a_missing_conversion_table_is_reported(tmp_path, monkeypatch):
 def test_an_unknown_converter_is_reported(tmp_path, monkeypatch):
     pytest.importorskip("opencc")
     path = _home(tmp_path, monkeypatch)
-    path.write_text(path.read_text(encoding="utf-8").replace("converter: tw2s", "converter: tw2x"), encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("traditional_converter: tw2s", "traditional_converter: tw2x"), encoding="utf-8")
     with pytest.raises(ShifuError) as exc:
         normalize_map("今天18點前回覆您")
     msg = str(exc.value)

@@ -237,7 +237,12 @@ def to_simplified(text: str) -> str:
     """Traditional → simplified for a whole text, by phrase (回覆 → 回复, see shifu.reading.traditional), where
     character by character cannot be; as written when no converter is installed. Lengths may change: not for
     quoting (normalize_map keeps the map)."""
-    return traditional.to_simplified(text)
+    return traditional.to_simplified_map(text, list(range(len(text))), _has_traditional(text))[0]
+
+
+def _has_traditional(text: str) -> bool:
+    """A character that the character conversion changes: the text is (partly) in traditional script."""
+    return any(norm_char(c) != _base_char(c) for c in text)
 
 
 @lru_cache(maxsize=1 << 16)

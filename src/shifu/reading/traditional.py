@@ -2,10 +2,12 @@
 
 Character by character is not enough: 覆, 著 … are simplified characters too, so 回覆/答覆 stay as written
 and never meet 回复/答复, 著急 never meets 着急, and a Taiwanese writer's 連結/影片/聯絡 never meet 链接/视频/联系.
-grader/traditional.yaml names an OpenCC configuration that converts by phrase (``tw2s``: 回覆 → 回复, 著急 →
-着急, 著名 stays), run on every reply with Chinese in it (回覆 is typed in simplified replies too); a table of
-spellings OpenCC leaves (甚么 → 什么), also for every reply; and a table of Taiwan and Hong Kong words (連結 →
-链接), only for a reply in traditional script, because 影片, 联络, 线上 are mainland words as well.
+grader/traditional.yaml names two OpenCC configurations that convert by phrase: one for every reply with
+Chinese in it (``t2s``: 回覆 → 回复, the phrase-aware form of the character conversion every reply always had;
+回覆 is typed in simplified replies too) and one for a reply in traditional script (``tw2s``: also 著急 → 着急,
+盯著 → 盯着, 著名 stays; not for simplified text, where it reads 行么 as 行幺). Then a table of spellings OpenCC
+leaves (甚么 → 什么), for every reply, and a table of Taiwan and Hong Kong words (連結 → 链接), only for a reply in
+traditional script, because 影片, 联络, 线上 are mainland words as well.
 
 The conversion keeps a map back to the original text (a hit is quoted as the trainee wrote it), so a phrase
 that changes length (重新整理 → 刷新) maps each of its new characters into the phrase it came from.
@@ -28,14 +30,16 @@ from shifu.content.yamlio import Strict, load_model
 class ScriptRules(Strict):
     """grader/traditional.yaml."""
 
-    converter: str = Field(description="an OpenCC configuration that converts traditional to simplified by phrase")
+    converter: str = Field(description="the OpenCC configuration for every reply with Chinese in it: traditional "
+                                       "to simplified by phrase")
+    traditional_converter: str = Field(description="the OpenCC configuration for a reply in traditional script")
     variants: dict[str, str] = Field(default_factory=dict,
                                      description="after OpenCC, in any reply: a spelling the word lists do not use -> theirs")
     regional: dict[str, str] = Field(default_factory=dict,
                                      description="after OpenCC, in a reply in traditional script: a Taiwan or Hong Kong "
                                                  "word -> the mainland word the lists use")
 
-    @field_validator("converter")
+    @field_validator("converter", "traditional_converter")
     @classmethod
     def _known(cls, v: str) -> str:
         try:
@@ -186,7 +190,7 @@ def to_simplified_map(text: str, where: list[int], traditional: bool) -> tuple[s
 
     Raises ShifuError naming grader/traditional.yaml, the field and the fix when that file is missing or wrong."""
     rules = script_rules()
-    convert = _opencc(rules.converter)
+    convert = _opencc(rules.traditional_converter if traditional else rules.converter)
     if convert is not None:
         text, where = _convert(text, where, convert)
     text, where = _replace_variants(text, where, rules.variants)
@@ -195,6 +199,3 @@ def to_simplified_map(text: str, where: list[int], traditional: bool) -> tuple[s
     return text, where
 
 
-def to_simplified(text: str) -> str:
-    """`text` in simplified script by phrase (回覆 → 回复, 連結 → 链接); as written where OpenCC is not installed."""
-    return to_simplified_map(text, list(range(len(text))), traditional=True)[0]
