@@ -46,6 +46,10 @@ def main() -> None:
         "亲, repeated": ("亲," * 2500 + "ok")[:5000],
         "letters and spaces": ("a " * 2499 + "ok")[:5000],
         "stock phrase repeated": ("理解您" * 1700)[:5000],
+        # traditional script is converted by phrase, with a map back to what was written (shifu.reading.traditional)
+        "traditional script": ("親,您好!非常抱歉讓您久等了,理解您週六要用鞋的著急心情。請問快遞員有沒有聯絡過您?"
+                               "我馬上聯絡網點改派,今天18點前給您回覆,您看可以嗎?" * 100)[:5000],
+        "Taiwan words, no stops": ("重新整理對話方塊連結影片" * 500)[:5000],
     }
     base = timed(short, ctx)
     print(f"baseline: 50 replies of 100 characters: {base * 1000:.1f} ms")

@@ -143,10 +143,8 @@ def test_a_reply_in_pinyin_scores_nothing():
     assert points("qin, wo zhe jiu lian xi wang dian gai pai, jin tian 18 dian qian hui fu nin, nin kan ke yi ma?") == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the honest reply in traditional characters loses follow_up: OpenCC keeps 回覆 (a valid simplified "
-    "character too), so '回覆您' is not '回复您' (57.5 against 59.5)"))
 def test_traditional_characters_score_like_simplified():
+    """Fixed: converted by phrase (grader/traditional.yaml), '回覆您' is '回复您'; more in test_reader_traditional.py."""
     trad = "親,三天沒更新確實讓您著急,是我們沒跟好。我這就聯繫網點改派,今天18點前回覆您,再給您發10元無門檻券,您看可以嗎?"
     assert points(trad) == points(HONEST)
 
@@ -323,7 +321,7 @@ FALSE_READS = [
 ]
 
 
-STILL_MISREAD = {"policy-on-page", "policy-is-the-rule", "you-choose"}  # the rest were fixed after the red-team pass
+STILL_MISREAD: set[str] = set()  # all fixed after the red-team pass; an id here is marked xfail(strict=True)
 
 
 @pytest.mark.parametrize("scenario,buyer,text,wrong,why",
@@ -332,6 +330,64 @@ STILL_MISREAD = {"policy-on-page", "policy-is-the-rule", "you-choose"}  # the re
                           for row in FALSE_READS])
 def test_an_honest_reply_is_not_read_as_a_breach(scenario, buyer, text, wrong, why):
     assert wrong not in kinds(text, scenario, buyer), why
+
+
+# -- citing the page or a rule: to tell her what she is entitled to, or to refuse and blame her ---------------
+
+@pytest.mark.parametrize("text", [
+    "页面写着支持七天无理由退货,您放心,我这就联系网点改派。",
+    "详情页写着7天无理由退货,运费险也包来回,您放心退。",
+    "这是规定的7天无理由,您放心退。",
+    "平台规则写着可以七天无理由退货,您不用担心。",
+    "商品页写着支持价保,降价了我给您申请差价。",
+], ids=["page-seven-days", "page-freight-insurance", "rule-seven-days", "platform-rule-can-return", "page-price-protection"])
+def test_citing_the_page_or_a_rule_to_grant_her_a_right_is_no_breach(text):
+    assert not kinds(text) & {"blame_shifting", "forbidden_phrase"}
+
+
+@pytest.mark.parametrize("text,signal", [
+    ("页面上都写了,您自己没看。", "blame_shifting"),
+    ("详情页写得很清楚,不支持七天无理由退货。", "blame_shifting"),
+    ("页面写着不能退换。", "blame_shifting"),
+    ("页面都写了支持七天无理由,您自己没看吗?", "blame_shifting"),
+    ("页面写着呢,您自己不看怪谁。", "blame_shifting"),
+    ("这是规定,我也没办法。", "forbidden_phrase"),
+    ("这是规定。", "forbidden_phrase"),
+    ("这是规定,不能退。", "forbidden_phrase"),
+    ("规定就是规定,七天无理由不包括定制商品。", "forbidden_phrase"),
+], ids=["you-did-not-read-it", "written-clearly-no-returns", "page-says-no", "grant-then-blame", "blame-her",
+        "rule-no-way", "bare-rule", "rule-then-refusal", "rule-is-rule-then-exception"])
+def test_citing_the_page_or_a_rule_to_refuse_or_blame_is_still_caught(text, signal):
+    assert signal in kinds(text)
+
+
+def test_citing_her_right_costs_no_patience():
+    """In the engine: the reassurance is read as no blame, so it costs her patience no more than the plan alone."""
+    plan = "三天没动静确实让您着急了,是我们没跟好。我这就联系网点改派,今天18点前回复您。"
+    _, plain = play([plan])
+    _, cited = play(["页面写着支持七天无理由退货,您放心。" + plan])
+    assert cited.state.patience_left == plain.state.patience_left
+
+
+# -- handing her the choice, or brushing her off ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "改派还是顺丰补发,随便您选,我这就联系网点,今天18点前回复您。",
+    "您随便挑,改派到家或者顺丰补发都行。",
+    "改派到家或者放驿站,随您挑,我马上联系网点。",
+], ids=["suibian-nin-xuan", "nin-suibian-tiao", "sui-nin-tiao"])
+def test_handing_her_the_choice_of_plans_is_a_consensus_check(text):
+    got = kinds(text)
+    assert "consensus_check" in got and "forbidden_phrase" not in got
+
+
+def test_inviting_her_to_ask_is_no_brush_off():
+    assert "forbidden_phrase" not in kinds("有问题您随便问,我这就联系网点改派。")
+
+
+@pytest.mark.parametrize("text", ["随便您吧。", "随便你,爱买不买。", "您随便。", "随你便。", "随便您怎么想。", "随便您看着办。"])
+def test_leaving_her_to_it_is_still_a_forbidden_phrase(text):
+    assert "forbidden_phrase" in kinds(text)
 
 
 @pytest.mark.parametrize("scenario,buyer,text", [

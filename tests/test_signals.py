@@ -211,6 +211,23 @@ def test_broken_phrase_list_is_reported(tmp_path, monkeypatch):
     assert "phrases.yaml" in msg and "signals.self_intro.patterns" in msg and "fix:" in msg
 
 
+def test_citing_an_unknown_signal_is_reported(tmp_path, monkeypatch):
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "grader", tmp_path / "grader")
+    shutil.copytree(root / "scenarios", tmp_path / "scenarios")
+    path = tmp_path / "grader" / "phrases.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "  signals: [blame_shifting, forbidden_phrase]" in text
+    path.write_text(text.replace("  signals: [blame_shifting, forbidden_phrase]", "  signals: [blame, forbidden_phrase]", 1),
+                    encoding="utf-8")
+    monkeypatch.setenv("SHIFU_HOME", str(tmp_path))
+    from shifu.reading.phrases import phrases
+    with pytest.raises(ShifuError) as exc:
+        phrases()
+    msg = str(exc.value)
+    assert "phrases.yaml" in msg and "citing.signals" in msg and "'blame' is not a signal" in msg
+
+
 # Correct replies that earlier word lists misread as violations.
 @pytest.mark.parametrize("scenario_id, reply, wrong_signal", [
     ("off-platform-payment", "亲,不好意思,我们不方便加微信,也不接受微信转账,所有交易都在平台内完成。", Signal.off_platform_payment),

@@ -67,6 +67,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("reading/signals.py", "？"): _SIGNALS_PUNCT,
     ("reading/signals.py", "?？"): _SIGNALS_PUNCT,
     **{("reading/signals.py", n): _SIGNALS_NUMERAL for n in "零〇一二两三四五六七八九十百千万"},
+    ("reading/traditional.py", "[^\\s,.!?;:，。！？；：、…~]+|[\\s,.!?;:，。！？；：、…~]+"):
+        "traditional.py: punctuation no phrase spans, where a conversion that changed length is aligned",
     ("reading/phrases.py", "零〇一二两三四五六七八九十百千万"): "phrases.py: Chinese numerals, read as numbers in an amount",
     ("reading/phrases.py", "\u115f\u1160\u3164\uffa0\u2800"):
         "phrases.py: letters that print as a blank, dropped before reading a reply (not wording)",

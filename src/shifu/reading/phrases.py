@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from shifu.content import paths
 from shifu.content.yamlio import Strict, cached_by_file, check_patterns, load_model
+from shifu.reading import traditional
 
 
 class CueSet(Strict):
@@ -63,6 +64,32 @@ class Negators(Strict):
     after_promise: list[str] = Field(default_factory=list, description="refusals after an over-promise's words")
     clause_scope: list[str] = Field(default_factory=list, description="signals negated anywhere earlier in their clause")
     after_scope: list[str] = Field(default_factory=list, description="signals also negated by a refusal after them")
+
+
+class Citing(Strict):
+    """Citing the page or a rule to tell the buyer what she is entitled to ("the page says seven days, no reason
+    needed, so you're covered") is neither blame nor a brush-off; citing it to refuse or to blame her still is.
+    A hit of one of `signals` whose text names one of `citations` does not count when, after it in the same
+    sentence and within `window` characters, one of `grants` follows (not negated) and none of `refusals` does."""
+
+    signals: list[str] = Field(min_length=1)
+    citations: list[str] = Field(min_length=1)
+    grants: list[str] = Field(min_length=1)
+    refusals: list[str] = Field(default_factory=list)
+    window: int = Field(ge=1, le=60)
+
+    @field_validator("citations", "grants")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        return check_patterns(v)
+
+    @field_validator("signals")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = [n for n in v if n not in SignalCues.model_fields]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a signal; use one of {', '.join(SignalCues.model_fields)}")
+        return v
 
 
 class Questions(Strict):
@@ -176,6 +203,7 @@ class PhraseBook(Strict):
     over_promise: OverPromise
     injection: CueSet
     negators: Negators
+    citing: Citing
     service_words: list[str] = Field(min_length=1)
     stuffing_words: list[str] = Field(default_factory=list)
     english_function_words: list[str] = Field(default_factory=list)
@@ -206,22 +234,33 @@ def _t2s(c: str) -> str:
 
 
 def to_simplified(text: str) -> str:
-    """Traditional → simplified for a whole text, by phrase (回覆 → 回复), where character by character
-    cannot be; the text as written when no converter is installed. Lengths may change: not for quoting."""
-    _t2s("")  # load the converter
-    return _T2S(text) if _T2S is not None else text
+    """Traditional → simplified for a whole text, by phrase (回覆 → 回复, see shifu.reading.traditional), where
+    character by character cannot be; as written when no converter is installed. Lengths may change: not for
+    quoting (normalize_map keeps the map)."""
+    return traditional.to_simplified_map(text, list(range(len(text))), _has_traditional(text))[0]
+
+
+def _has_traditional(text: str) -> bool:
+    """A character that the character conversion changes: the text is (partly) in traditional script."""
+    return any(norm_char(c) != _base_char(c) for c in text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _base_char(c: str) -> str:
+    """One character full-width → half-width and lower case; "" for an invisible character (zero-width space,
+    joiners, BOM, soft hyphen), a combining mark or a letter that prints as a blank (Hangul fillers, the blank
+    Braille cell)."""
+    if unicodedata.category(c) in ("Cf", "Mn", "Me") or c in _BLANK_LETTERS:
+        return ""
+    n = unicodedata.normalize("NFKC", c).lower()
+    return n if len(n) == 1 else c.lower()
 
 
 @lru_cache(maxsize=1 << 16)
 def norm_char(c: str) -> str:
     """One character, normalised the same way for cues and replies (full-width → half-width, lower case,
-    traditional → simplified); "" for an invisible character (zero-width space, joiners, BOM, soft hyphen),
-    a combining mark or a letter that prints as a blank (Hangul fillers, the blank Braille cell)."""
-    if unicodedata.category(c) in ("Cf", "Mn", "Me") or c in _BLANK_LETTERS:
-        return ""
-    n = unicodedata.normalize("NFKC", c).lower()
-    if len(n) != 1:
-        return c.lower()
+    traditional → simplified character by character); "" for an invisible character (see _base_char)."""
+    n = _base_char(c)
     if "\u3400" <= n <= "\u9fff":
         return _t2s(n)
     return n
@@ -274,18 +313,29 @@ def normalize_map(text: str) -> tuple[str, list[int]]:
 
     The normal form drops invisible characters and odd marks between Chinese characters ("加.微.信"),
     so it can be shorter than `text`; the map turns a hit's positions back into a quote of the original.
+    Chinese text is also converted by phrase (grader/traditional.yaml: 回覆 → 回复, 著急 → 着急), which
+    character by character cannot do; Taiwan and Hong Kong words (連結 → 链接) only in traditional script.
     """
     chars: list[str] = []
+    bases: list[str] = []
     where: list[int] = []
+    traditional_seen = False
     for i, c in enumerate(text):
         n = norm_char(c)
         if n:
+            base = _base_char(c)
+            traditional_seen = traditional_seen or n != base
             chars.append(n)
+            bases.append(base)
             where.append(i)
     keep = _drop_between_cjk(chars, _JOINERS)
-    if all(keep):
-        return "".join(chars), where
-    return "".join(c for c, k in zip(chars, keep) if k), [w for w, k in zip(where, keep) if k]
+    if not all(keep):
+        chars = [c for c, k in zip(chars, keep) if k]
+        bases = [c for c, k in zip(bases, keep) if k]
+        where = [w for w, k in zip(where, keep) if k]
+    if any(_is_cjk(c) for c in bases):
+        return traditional.to_simplified_map("".join(bases), where, traditional_seen)
+    return "".join(chars), where
 
 
 def normalize(text: str) -> str:
@@ -379,6 +429,9 @@ class CompiledPhrases:
     clause_negators: tuple[str, ...]
     after_negators: Matcher
     after_promise: Matcher
+    citations: Matcher
+    grants: Matcher
+    citing_refusals: Matcher
     fillers: frozenset[str]
     q_patterns: Matcher
     q_interrogatives: Matcher
@@ -431,6 +484,9 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         clause_negators=tuple(normalize(n) for n in book.negators.clause),
         after_negators=Matcher.build(book.negators.after),
         after_promise=Matcher.build(book.negators.after_promise),
+        citations=Matcher.build([], book.citing.citations),
+        grants=Matcher.build([], book.citing.grants),
+        citing_refusals=Matcher.build(book.citing.refusals),
         fillers=frozenset(normalize(book.fillers)),
         q_patterns=Matcher.build([], book.questions.patterns),
         q_interrogatives=Matcher.build(book.questions.interrogatives),

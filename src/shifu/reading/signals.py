@@ -479,8 +479,22 @@ class _Reader:
                 continue
             if kind == "privacy_breach" and not self._private(text[a:b]):
                 continue
+            if kind in self.ph.book.citing.signals and self._cites_a_right(text, a, b):
+                continue
             return a, b
         return None
+
+    def _cites_a_right(self, text: str, a: int, b: int) -> bool:
+        """The hit cites the page or a rule ("页面写着", "这是规定") and what follows it in the sentence is a right
+        of the buyer's ("支持七天无理由退货"), with no refusal or blame there: reassurance, not blame."""
+        if not self.ph.citations.find(text[a:b]):
+            return False
+        m = _SENT_END.search(text, b)
+        stop = min(m.start() if m else len(text), b + self.ph.book.citing.window)
+        after = text[b:stop]
+        if self.ph.citing_refusals.find(after):
+            return False
+        return any(not self.negated(text, b + x) for x, _, _ in self.ph.grants.find(after))
 
     def _private(self, hit: str) -> bool:
         digits = re.sub(r"\D", "", hit)
