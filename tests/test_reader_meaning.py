@@ -126,6 +126,23 @@ def test_a_which_question_about_her_facts_is_no_consensus_check(sc_id, reply):
     assert "consensus_check" not in names(sc_id, reply)
 
 
+@pytest.mark.parametrize("sc_id, reply", [
+    ("late-parcel-wrong-station", "包裹卡了三天没人管,这是我们跟进不到位。"),
+    ("fruit-store-phone-complaint", "这事本来就该我们来管,店员当众那样说是她错了。"),
+    ("bad-review-threat", "给妈妈的寿礼出了这种状况,实在对不住。"),
+    ("bot-handoff-angry", "Sorry, that was totally our fault — the bot should have handed you over."),
+    ("off-platform-payment", "知道您是好意,想给双方都省点手续费。"),
+])
+def test_ownership_and_validation_in_other_words_are_empathy(sc_id, reply):
+    assert "empathy" in names(sc_id, reply)
+
+
+def test_telling_her_she_is_not_unreasonable_is_no_arguing():
+    got = names("privacy-other-order", "我听得出来您心里很难受,您不是在无理取闹。")
+    assert "arguing" not in got and "empathy" in got
+    assert "arguing" in names("privacy-other-order", "您这就有点无理取闹了。")
+
+
 def test_qin_greets_once():
     assert "greeting" in names("late-parcel-wrong-station", "亲,我马上帮您查。")
     assert "greeting" not in names("late-parcel-wrong-station", "亲,我马上帮您查。", history=("亲,您好。",))
