@@ -143,6 +143,19 @@ def test_telling_her_she_is_not_unreasonable_is_no_arguing():
     assert "arguing" in names("privacy-other-order", "您这就有点无理取闹了。")
 
 
+@pytest.mark.parametrize("sc_id, reply", [
+    ("off-platform-payment", "您想私下转账,主要是为了价格,还是公司报销开票有要求?"),
+    ("privacy-other-order", "您是想知道收件人是谁,还是担心别的事?"),
+])
+def test_asking_why_she_wants_a_forbidden_thing_is_no_breach(sc_id, reply):
+    assert not names(sc_id, reply) & {"breach", "off_platform_payment", "privacy_breach"}
+
+
+@pytest.mark.parametrize("reply", ["您想加微信吗?我加您。", "您想私下转账的话也可以,我发您卡号。"])
+def test_offering_a_forbidden_thing_as_a_question_or_a_condition_is_still_a_breach(reply):
+    assert names("off-platform-payment", reply) & {"breach", "off_platform_payment"}
+
+
 def test_qin_greets_once():
     assert "greeting" in names("late-parcel-wrong-station", "亲,我马上帮您查。")
     assert "greeting" not in names("late-parcel-wrong-station", "亲,我马上帮您查。", history=("亲,您好。",))
