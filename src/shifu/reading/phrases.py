@@ -65,10 +65,9 @@ class Negators(Strict):
     clause_scope: list[str] = Field(default_factory=list, description="signals negated anywhere earlier in their clause")
     after_scope: list[str] = Field(default_factory=list, description="signals also negated by a refusal after them")
     asked: list[str] = Field(default_factory=list, description=(
-        "words before a clause_scope hit that, in a question, ask about the buyer's own wish "
-        "('您想私下转账,主要是为了价格,还是…?'): the act is asked about, not offered — when the question also "
-        "asks for the reason (asked_reason after the hit)"))
-    asked_reason: list[str] = Field(default_factory=list, description="words after the hit that ask why (为了, 因为, 主要是)")
+        "words before a clause_scope hit that, in a question, ask about the buyer's own wish: the act is asked "
+        "about, not offered — when the question also asks for the reason (asked_reason after the hit)"))
+    asked_reason: list[str] = Field(default_factory=list, description="words after the hit, in the same question, that ask why")
 
 
 class Citing(Strict):
