@@ -50,6 +50,11 @@ FLUFF = [
     ("recorded-applying", LATE, "亲,您的情况我这边已经登记下来了,会为您争取一个处理方案,请稍候片刻~"),
     # a vague remedy inside a stalling sentence, then "many factors" and "please forgive us"
     ("vague-remedy", LATE, "正常情况下我们会尽快安排补发的,到货时间受快递运力等多种因素影响,请您谅解。"),
+    # the law-abiding company, the department it will report to, news "in due course", the process takes time
+    ("compliance-boilerplate", LATE, "您好,我们一直严格遵守国家相关法律法规,每个环节都有严格把关,您的情况会向相关部门反映,"
+                                     "后续有最新进展会第一时间通知您,感谢您的监督,处理需要一定的流程和时间。"),
+    # the payment nag, said twice
+    ("payment-nag", SIZE, "亲,订单还没付款哦~亲,记得付款哦~感谢亲的支持~"),
     # the same formulas in English
     ("english-boilerplate", LATE, "We apologize for any inconvenience. Your satisfaction is our top priority, "
                                   "please rest assured we will do our best. Have a nice day!"),
@@ -126,6 +131,11 @@ GENUINE = [
     ("usually-then-a-real-step", LATE,
      "关于您说的周六要穿这个事,我心里有数:一般情况下网点当天能改派,我这就打电话让他们今天送到您家,18点前给您准信。",
      {"consensus_solution": 0.5}),
+    ("news-in-due-course-real-step", LATE,
+     "我现在就打给网点,让他们今天把鞋改派到您家,有进展第一时间通知您,最晚18点前给您准信。",
+     {"consensus_solution": 0.5}),
+    ("unpaid-then-a-real-question", SIZE, "看到您订单还没付款,是M码和L码拿不准吗?您身高体重大概多少,我帮您对一下尺码表。",
+     {"need_tracing": 0.15, "compliance": 0.9}),
     ("english-plain", LATE, "Sorry about the wait. I'll call the depot now to have it rerouted to your home and "
                             "update you by 6 pm today. Does that work?",
      {"de_escalation": 0.3, "consensus_solution": 0.5}),
