@@ -21,7 +21,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-conversations", action="store_true")
     args = ap.parse_args()
-    spec = importlib.util.spec_from_file_location("shifu_evaluation_any", HERE / "src" / "shifu" / "evaluation.py")
+    spec = importlib.util.spec_from_file_location("shifu_evaluation_any", HERE / "src" / "shifu" / "reading" / "evaluation.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod

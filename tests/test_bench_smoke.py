@@ -39,3 +39,17 @@ def test_bench_runs(bench: str, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, f"{bench} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert proc.stdout.strip(), f"{bench} printed nothing"
+
+
+def test_eval_any_runs_the_harness_against_the_shifu_on_the_path(tmp_path: Path) -> None:
+    """bench/eval_any.py (how the numbers of an older reader in bench/eval_baseline.md are measured) loads the
+    harness by file path: a move of that file must fail here, not when a baseline is next measured."""
+    data = tmp_path / "eval"
+    data.mkdir()
+    src = (ROOT / "tests" / "data" / "eval" / "own_cases.yaml").read_text(encoding="utf-8")
+    (data / "own_cases.yaml").write_text(src, encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_any.py"), "--data", str(data),
+                           "--no-conversations"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "empathy" in proc.stdout and str(ROOT / "src" / "shifu") in proc.stdout
