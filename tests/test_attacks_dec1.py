@@ -86,6 +86,16 @@ def test_a_short_genuine_plan_is_not_zeroed_as_stock(text: str):
     assert points(LATE, text)["consensus_solution"] > 0
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "in the engine the zeroed plan is no offer: after the cause, '亲,我帮您改派' leaves her mood 48→45 and costs "
+    "patience, and '您好,我给您补发' is charged as hollow and as leaving her 'what' unanswered (45→36) — the debrief "
+    "tells the trainee she did not say what she would do, right after she said it"))
+def test_a_short_genuine_plan_is_an_offer_in_the_engine():
+    eng = engine_after(LATE, [CAUSE, "亲,我帮您改派", "您好,我给您补发"])
+    assert eng.state.offers
+    assert not eng.debrief().unanswered
+
+
 def test_the_same_plan_with_one_non_stock_word_still_earns():
     sig = read(LATE, "亲,我来改派")
     assert sig.resolutions == {"reroute_today"}
@@ -284,7 +294,8 @@ def test_suibian_brush_offs_still_caught(text: str, signal: Signal):
 
 @pytest.mark.xfail(strict=True, reason=(
     "the new ownership pattern '(店员|他|她|同事|机器人|客服)…(错了|不对|有错)' reads the buyer being told she is wrong "
-    "as empathy: '同事说您错了。' / '店员觉得您不对。' earn empathy (de-escalation 8/20, +8 mood in the engine)"))
+    "as empathy: '同事说您错了。' / '店员觉得您不对。' earn empathy (de-escalation 8/20 of the rubric; the engine moves her mood "
+    "exactly as for sincere empathy, 48→45)"))
 @pytest.mark.parametrize("text", ["同事说您错了。", "店员觉得您不对。"])
 def test_telling_her_she_is_wrong_is_not_empathy(text: str):
     assert not has(LATE, text, Signal.empathy)
@@ -342,6 +353,15 @@ def test_asking_the_same_question_again_does_not_answer_what_she_asked():
     repeats = eng.turns[2:]  # turn 2 onwards: she waits for 'what'
     assert any(t.decision.unanswered for t in repeats)
     assert eng.state.mood <= eng.turns[1].mood_after
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "any question with the probe signal answers 'what', even one that targets no hidden fact: '请问您的订单号是多少?', "
+    "'请问您收货地址是哪里呀?' each dodge the demand and raise her mood 48→52→55 with patience untouched "
+    "(asked for nothing the scenario hides); a question a buyer cannot see as tracing her problem is no answer to 'what will you do'"))
+def test_generic_questions_do_not_answer_what_she_asked():
+    eng = engine_after(LATE, [CAUSE, "请问您的订单号是多少?", "请问您收货地址是哪里呀?"])
+    assert eng.debrief().unanswered
 
 
 def test_sincere_empathy_without_a_step_still_pays_for_the_unanswered_demand():
