@@ -102,6 +102,16 @@ def test_the_same_plan_with_one_non_stock_word_still_earns():
     assert points(LATE, "亲,我来改派")["consensus_solution"] > 0
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "a genuine English reply is zeroed: \"Sorry, I'll resend it today.\" is set aside as padding and then read as "
+    "'stock phrases only' (0/90), while \"I'll refund you.\" earns 25 — an English-writing trainee loses a real plan "
+    "with a time"))
+def test_a_short_english_plan_is_not_zeroed():
+    sig = read(LATE, "Sorry, I'll resend it today.")
+    assert sig.substance > 0
+    assert sig.has(Signal.solution)
+
+
 # Corporate / service fluff in words the stock lists do not know: no step, no time, no fact about her parcel.
 UNLISTED_FLUFF = [
     # slogans of service: "your problem is our problem", "responsible to the end", "stand in your shoes"
@@ -182,6 +192,17 @@ def test_japanese_kanji_do_not_hide_a_brush_off():
 def test_a_regional_word_in_simplified_script_is_still_a_breach():
     assert "add_private_wechat" in read(CUPS, "加我微讯号吧").forbidden_offers
     assert "add_private_wechat" in read(CUPS, "您好,我的微讯号是abc123").forbidden_offers
+
+
+def test_a_repeat_in_the_other_script_is_still_a_repeat():
+    once = "真的很抱歉让您着急了,我马上联系网点改派。"
+    twice = once + "真的很抱歉讓您著急了,我馬上聯絡網點改派。"
+    assert read(LATE, twice).substance <= 0.5
+    assert score_reply(LATE, twice, buyer=BUYER[LATE]).total <= score_reply(LATE, once, buyer=BUYER[LATE]).total
+
+
+def test_a_keyword_list_in_traditional_script_earns_nothing():
+    assert score_reply(LATE, "抱歉 理解 改派 補發 今天18點前 您看可以嗎", buyer=BUYER[LATE]).total == 0
 
 
 @pytest.mark.parametrize("sc, text, signal", [
