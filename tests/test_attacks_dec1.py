@@ -431,10 +431,6 @@ def _tampered(tmp_path: Path) -> tuple[Path, float]:
     return bad, honest
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rubric.score_transcript believes the file's end record: rewriting outcome to 'resolved' in a conversation the "
-    "replay leaves open lifts it 56.0 → 61.77 of 100 (outcome_resolved credited); the grading path checks first "
-    "(check_transcript), but judge_transcript and any direct caller score the claim, not the replay"))
 def test_score_transcript_does_not_believe_a_rewritten_outcome(tmp_path: Path):
     bad, honest = _tampered(tmp_path)
     assert score_transcript(bad).total == honest

@@ -7,12 +7,13 @@ reader, and what is left is scaled by its substance, so gaming never beats a gen
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from shifu.reading.feedback_text import feedback_text
 from shifu.reading.rubric_schema import TRANSCRIPT_ONLY, Criterion, Item, Rubric, load_rubric
+from shifu.roleplay.engine_rules import initial_state, load_rules, step
 from shifu.roleplay.scenario import Scenario, load_scenario
 from shifu.reading.signals import ReplyContext, Signals
 from shifu.reading import readers
@@ -269,21 +270,27 @@ def score_reply(scenario: Scenario | str, reply: str, buyer: str = "", latency_s
 
 def score_transcript(source: str | Path | Transcript, scenario: Scenario | str | None = None,
                      reader: Reader | None = None) -> ScoreResult:
-    """A whole role-play: every trainee turn read in context, facts uncovered, consensus reached, outcome."""
+    """A whole role-play: every trainee turn read in context, facts uncovered, consensus reached, outcome.
+
+    The facts told, the outcome and the resolution are the engine's, replayed from the trainee's turns
+    (grader/engine.yaml), never the file's own claims: a transcript is evidence to replay, not a record to
+    believe. The file's buyer lines only supply the wording quoted as evidence for a fact the replay told."""
     read = reader or readers.active()
     tr = as_transcript(source)
     sc = _scenario(scenario if scenario is not None else tr.scenario)
-    turns = [_Turn(said.record.turn, said.record.text, read(said.record.text, said.context), said.record.latency_s)
-             for said in replies_in_context(tr, sc)]
-    revealed = {fid for rec in tr.turns for fid in rec.revealed}
-    reveal_lines = [(fid, rec.turn, rec.text) for rec in tr.buyer_turns() for fid in rec.revealed]
-    if tr.end is not None:
-        revealed.update(tr.end.facts_revealed)
-    known = {f.id for f in sc.hidden_facts}
-    conv = _Conversation(tuple(turns), transcript=True, revealed=frozenset(revealed & known),
-                         reveal_lines=tuple(reveal_lines),
-                         resolved=bool(tr.end and tr.end.outcome == "resolved"),
-                         resolution=tr.end.resolution if tr.end else None)
+    rules = load_rules()
+    state = initial_state(sc)
+    turns: list[_Turn] = []
+    for said in replies_in_context(tr, sc):
+        # read as the engine reads it: with the facts the rules have revealed so far, not the file's
+        sig = read(said.record.text, replace(said.context, revealed=frozenset(state.revealed)))
+        turns.append(_Turn(said.record.turn, said.record.text, sig, said.record.latency_s))
+        if not state.ended:
+            state, _ = step(state, sig, sc, rules, said.record.latency_s)
+    revealed = frozenset(state.revealed)
+    reveal_lines = [(fid, rec.turn, rec.text) for rec in tr.buyer_turns() for fid in rec.revealed if fid in revealed]
+    conv = _Conversation(tuple(turns), transcript=True, revealed=revealed, reveal_lines=tuple(reveal_lines),
+                         resolved=state.outcome == "resolved", resolution=state.resolution)
     result = _score(sc, conv)
     if not turns:
         result.notes.append("no trainee turns in the transcript")
