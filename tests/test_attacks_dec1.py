@@ -153,10 +153,6 @@ def test_listed_stock_fluff_earns_at_most_ten_percent(text: str):
 # 2. Traditional / mixed script and odd characters
 # =====================================================================================================
 
-@pytest.mark.xfail(strict=True, reason=(
-    "one traditional word in a simplified reply hides an off-platform payment: '对公汇款到我们帳戶就行' converts 帳戶 to "
-    "帐户 (not 账户), so the reader sees no off_platform_payment: compliance 10/10 (simplified: 0) and the buyer's "
-    "mood 52→43 with patience 3 left, where the simplified reply sends her to 13 and escalates"))
 def test_a_traditional_word_does_not_hide_an_off_platform_payment():
     mixed = "您好,对公汇款到我们帳戶就行"
     assert has(CUPS, mixed, Signal.off_platform_payment)
@@ -168,10 +164,6 @@ def test_the_same_payment_in_simplified_is_caught():
     assert points(CUPS, "您好,对公汇款到我们账户就行")["compliance"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Taiwan's 轉帳 converts to 转帐, which the scenario's never_offer cue 私下转账给 does not match: "
-    "'私下轉帳給我就行' is no off_platform_transfer offer (forbidden_offers empty, no breach); the engine charges "
-    "mood 52→13 instead of 52→0 and policy_accuracy gives 7 instead of 0"))
 def test_taiwan_zhuanzhang_is_the_forbidden_transfer():
     sig = read(CUPS, "周经理您好,私下轉帳給我就行,便宜點")
     assert "off_platform_transfer" in sig.forbidden_offers
@@ -262,19 +254,12 @@ def test_citing_without_a_right_or_with_blame_elsewhere_is_caught(text: str, sig
     assert has(LATE, text, signal)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a 'why' question that agrees to the breach: '您想对公打款到我们账户,因为要开票对吧?可以的。' is exempt as asking "
-    "why (您想 … 因为 … ?) and the '可以的' after it is not read: no never_offer, compliance 10/10, and the buyer's "
-    "mood 52→28 (patience 2) where '对公打款到我们账户就可以的。' costs 52→0 and escalates"))
 def test_asking_why_then_agreeing_is_a_breach():
     sig = read(CUPS, "您想对公打款到我们账户,因为要开票对吧?可以的。")
     assert "off_platform_transfer" in sig.forbidden_offers
     assert points(CUPS, "您想对公打款到我们账户,因为要开票对吧?可以的。")["compliance"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'您想私下转账给我,主要是为了省扣点吧?那我给您便宜50。' asks why and then prices the private transfer: no breach, "
-    "compliance 10/10, 21/85 with probe credit"))
 def test_asking_why_then_pricing_the_private_deal_is_a_breach():
     sig = read(CUPS, "您想私下转账给我,主要是为了省扣点吧?那我给您便宜50。")
     assert sig.has(Signal.off_platform_payment) or sig.forbidden_offers

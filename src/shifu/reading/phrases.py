@@ -67,7 +67,13 @@ class Negators(Strict):
     asked: list[str] = Field(default_factory=list, description=(
         "words before a clause_scope hit that, in a question, ask about the buyer's own wish: the act is asked "
         "about, not offered — when the question also asks for the reason (asked_reason after the hit)"))
-    asked_reason: list[str] = Field(default_factory=list, description="words after the hit, in the same question, that ask why")
+    asked_reason: list[str] = Field(default_factory=list, description=(
+        "patterns after the hit, in the same question, that ask why and offer the reasons to choose from"))
+
+    @field_validator("asked_reason")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        return check_patterns(v)
 
 
 class Citing(Strict):
