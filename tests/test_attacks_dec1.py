@@ -74,10 +74,6 @@ ZEROED_PLANS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a genuine one-step plan ('亲,我帮您改派', '您好,我给您补发') is zeroed as stock: every word but the two-character "
-    "plan word is a stock phrase, so stock_only_max_rest (2) fires; the reply earns 0/90 and reads as hollow, while "
-    "'亲,我来改派' earns 28 for the same plan — a trainee is punished for writing 帮您 instead of 来"))
 @pytest.mark.parametrize("text", ZEROED_PLANS)
 def test_a_short_genuine_plan_is_not_zeroed_as_stock(text: str):
     sig = read(LATE, text)
@@ -86,10 +82,6 @@ def test_a_short_genuine_plan_is_not_zeroed_as_stock(text: str):
     assert points(LATE, text)["consensus_solution"] > 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "in the engine the zeroed plan is no offer: after the cause, '亲,我帮您改派' leaves her mood 48→45 and costs "
-    "patience, and '您好,我给您补发' is charged as hollow and as leaving her 'what' unanswered (45→36) — the debrief "
-    "tells the trainee she did not say what she would do, right after she said it"))
 def test_a_short_genuine_plan_is_an_offer_in_the_engine():
     eng = engine_after(LATE, [CAUSE, "亲,我帮您改派", "您好,我给您补发"])
     assert eng.state.offers
@@ -102,10 +94,6 @@ def test_the_same_plan_with_one_non_stock_word_still_earns():
     assert points(LATE, "亲,我来改派")["consensus_solution"] > 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a genuine English reply is zeroed: \"Sorry, I'll resend it today.\" is set aside as padding and then read as "
-    "'stock phrases only' (0/90), while \"I'll refund you.\" earns 25 — an English-writing trainee loses a real plan "
-    "with a time"))
 def test_a_short_english_plan_is_not_zeroed():
     sig = read(LATE, "Sorry, I'll resend it today.")
     assert sig.substance > 0

@@ -369,8 +369,9 @@ class _Reader:
         buyer = {g for g in _bigrams(normalize(self.ctx.buyer_message or "")) if _CJK.match(g)}
         marked = bytearray(len(view) + 1)  # where a word that ties the text to the job begins
         # a clause that asks the buyer something ("是什么品牌、哪一年的", "座椅缝里有没有卡扣") is on the topic
+        # so is a step taken for her ("I'll resend it today", "我给您补发"), in words the scenario's list lacks
         matchers = [self.ph.service, self.cues.vocabulary, self.ph.question, self.ph.q_patterns, self.ph.q_interrogatives,
-                    *(self.ph.signals[n] for n in (*_POSITIVE, *_NEGATIVE))]
+                    self.ph.actions, self.ph.remedies, *(self.ph.signals[n] for n in (*_POSITIVE, *_NEGATIVE))]
         for m in matchers:
             for a, _, _ in m.find(view):
                 marked[a] = 1
@@ -873,9 +874,16 @@ def _plan_in_history(r: _Reader, ctx: ReplyContext) -> bool:
 
 
 def _stock_only(r: _Reader) -> bool:
-    """Nothing but stock service phrases (理解您的心情/非常抱歉/请耐心等待/您看可以吗…), greetings and particles."""
+    """Nothing but stock service phrases (理解您的心情/非常抱歉/请耐心等待/您看可以吗…), greetings and particles.
+    A remedy or one of the scenario's plans outside the stock phrases is something, however short ("亲,我帮您改派")."""
     rest, _ = _stock_rest(r)
-    return rest <= r.ph.book.stock_only_max_rest
+    if rest > r.ph.book.stock_only_max_rest:
+        return False
+    good = r.view()
+    inside = _in_stock(r, good)
+    plans = [(a, b) for _, m in r.cues.accepts for a, b, _ in m.find(good)]
+    plans += [(a, b) for a, b, _ in r.ph.remedies.find(good)]
+    return all(inside(r.where[a], r.where[b - 1] + 1) for a, b in plans)
 
 
 def _stock_heavy(r: _Reader) -> bool:
