@@ -201,26 +201,19 @@ def test_traditional_script_does_not_hide_these(sc: str, text: str, signal: Sign
 # 3. Today's exemptions: citing a right, 随便您选, asking why, more ownership words
 # =====================================================================================================
 
-@pytest.mark.xfail(strict=True, reason=(
-    "citing a right launders blame: '页面都写了支持七天无理由退货,您当时下单就该看清楚。' is no blame (28/90, "
-    "compliance 10/10, a solution credited), while '页面都写了,您当时下单就该看清楚。' is blame — the right named "
-    "in passing exempts the citation, and the blame that follows it is in no pattern"))
 def test_citing_a_right_does_not_launder_blame_on_the_buyer():
     assert has(LATE, "页面都写了支持七天无理由退货,您当时下单就该看清楚。", Signal.blame_shifting)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'页面写得很清楚,支持七天无理由退货,超了就别找我们了' cites the page to refuse, not to reassure; it reads as no "
-    "blame and no brush-off and earns 28/90 (policy_correct and a solution credited)"))
 def test_citing_a_right_then_refusing_is_a_brush_off():
     sig = read(LATE, "页面写得很清楚,支持七天无理由退货,超了就别找我们了")
     assert sig.has(Signal.blame_shifting) or sig.has(Signal.forbidden_phrase)
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "'这是规定的7天无理由退货,可您已经用过了,退不了。' uses the rule to refuse ('退不了' is not in citing.refusals): "
-    "the forbidden '这是规定' is exempted and the refusal is even credited as a solution (28/90 vs 12/90 for "
-    "'这是规定,可您已经用过了,退不了。')"))
+    "'这是规定的7天无理由退货,可您已经用过了,退不了。' uses the rule to refuse: the brush-off is caught now, but the "
+    "refused remedy ('退货 … 退不了') is still credited as a solution — a refusal after a remedy in the same sentence "
+    "does not cancel it (and '不行' there must not: '我给您补发,不行的话退款' is two plans)"))
 def test_citing_a_rule_to_refuse_is_still_a_brush_off():
     text = "这是规定的7天无理由退货,可您已经用过了,退不了。"
     sig = read(LATE, text)
@@ -336,12 +329,6 @@ ANSWER = "今天下午5点前我给您回电话告诉您改派结果,再送您�
 SAME_Q = "请问包裹现在显示停在哪个驿站呢?"  # a fact she has already told, asked again word for word
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "asking the same, already answered, fact question every turn dodges the 'what' demand for ever: the probe "
-    "signal answers it, so nothing is unanswered, no hollow or no-progress cost is charged, and her mood rises "
-    "48→59 over six identical replies with patience untouched (the scripted buyer even says '同样的问题你要问几遍?'); "
-    "the same six turns of sincere empathy escalate her. Followed by the plan, this path ends resolved at mood 93, "
-    "above the honest path's 82"))
 def test_asking_the_same_question_again_does_not_answer_what_she_asked():
     eng = engine_after(LATE, [CAUSE] + [SAME_Q] * 6)
     repeats = eng.turns[2:]  # turn 2 onwards: she waits for 'what'
@@ -349,10 +336,6 @@ def test_asking_the_same_question_again_does_not_answer_what_she_asked():
     assert eng.state.mood <= eng.turns[1].mood_after
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "any question with the probe signal answers 'what', even one that targets no hidden fact: '请问您的订单号是多少?', "
-    "'请问您收货地址是哪里呀?' each dodge the demand and raise her mood 48→52→55 with patience untouched "
-    "(asked for nothing the scenario hides); a question a buyer cannot see as tracing her problem is no answer to 'what will you do'"))
 def test_generic_questions_do_not_answer_what_she_asked():
     eng = engine_after(LATE, [CAUSE, "请问您的订单号是多少?", "请问您收货地址是哪里呀?"])
     assert eng.debrief().unanswered

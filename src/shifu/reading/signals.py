@@ -496,10 +496,11 @@ class _Reader:
         if not self.ph.citations.find(text[a:b]):
             return False
         m = _SENT_END.search(text, b)
-        stop = min(m.start() if m else len(text), b + self.ph.book.citing.window)
-        after = text[b:stop]
-        if self.ph.citing_refusals.find(after):
+        end = m.start() if m else len(text)
+        # a refusal or blame anywhere later in the sentence undoes it ("…支持七天无理由退货,您当时下单就该看清楚")
+        if self.ph.citing_refusals.find(text[b:end]):
             return False
+        after = text[b:min(end, b + self.ph.book.citing.window)]
         return any(not self.negated(text, b + x) for x, _, _ in self.ph.grants.find(after))
 
     def _private(self, hit: str) -> bool:
