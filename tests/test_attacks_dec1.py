@@ -279,36 +279,21 @@ def test_suibian_brush_offs_still_caught(text: str, signal: Signal):
     assert has(LATE, text, signal)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the new ownership pattern '(店员|他|她|同事|机器人|客服)…(错了|不对|有错)' reads the buyer being told she is wrong "
-    "as empathy: '同事说您错了。' / '店员觉得您不对。' earn empathy (de-escalation 8/20 of the rubric; the engine moves her mood "
-    "exactly as for sincere empathy, 48→45)"))
 @pytest.mark.parametrize("text", ["同事说您错了。", "店员觉得您不对。"])
 def test_telling_her_she_is_wrong_is_not_empathy(text: str):
     assert not has(LATE, text, Signal.empathy)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "self-praise and sales talk read as empathy: '我们客服都特别贴心的' matches '(挺|很|真|特别)(用心|有心|细心|贴心)', "
-    "'这款保温杯的确值得入手' matches '(确实|的确)…值得' — empathy credit (8/20 and 3.5/20 de-escalation) for "
-    "praising the shop or the product"))
 @pytest.mark.parametrize("sc, text", [(LATE, "我们客服都特别贴心的,放心。"), (CUPS, "这款保温杯的确值得入手,送客户很体面。")])
 def test_praising_the_shop_or_product_is_not_empathy(sc: str, text: str):
     assert not has(sc, text, Signal.empathy)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a sarcastic English question reads as ownership: \"You think it's our fault? Ask the courier.\" earns empathy "
-    "and a probe (29/90) — the question mark does not stop the 'our fault' pattern, and 'Ask the courier' is no "
-    "blame in the English lists"))
 def test_sarcastic_our_fault_is_not_empathy():
     sig = read(LATE, "You think it's our fault? Ask the courier.")
     assert not sig.has(Signal.empathy)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'出了这种状况,您直接找快递公司就行。' earns empathy for naming the situation and the brush-off to the courier is "
-    "not caught (直接 breaks '(您|你)(自己)?(去)?(找…)(快递'): de-escalation 8/20, compliance 10/10"))
 def test_naming_the_situation_then_sending_her_to_the_courier_is_blame():
     assert has(LATE, "出了这种状况,您直接找快递公司就行。", Signal.blame_shifting)
 
