@@ -392,19 +392,12 @@ def _engine_yaml_with(tmp_path: Path, old: str, new: str) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine.yaml `unanswered: {mood: .nan}` passes load_rules and `shifu scenarios validate` ('16 scenarios "
-    "valid'), then the first unanswered reply crashes the engine with 'ValueError: cannot convert float NaN to "
-    "integer' — a traceback, not an error naming the file and field"))
 def test_a_nan_demand_cost_is_refused_on_load(tmp_path: Path):
     path = _engine_yaml_with(tmp_path, "unanswered: {mood: -3, patience: 1}", "unanswered: {mood: .nan, patience: 1}")
     with pytest.raises(ShifuError):
         load_rules(path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine.yaml `unanswered: {mood: 40}` is accepted: a sign slip makes leaving the buyer's question unanswered "
-    "raise her mood, silently rewarding the dodge the demand exists to charge"))
 def test_a_demand_cost_that_rewards_the_dodge_is_refused(tmp_path: Path):
     path = _engine_yaml_with(tmp_path, "unanswered: {mood: -3, patience: 1}", "unanswered: {mood: 40, patience: 1}")
     with pytest.raises(ShifuError):
@@ -435,3 +428,12 @@ def test_odd_asks_tags_are_problems_not_tracebacks(tmp_path: Path, tag: str):
     good, problems = validate_files([bad])
     assert not good
     assert any("asks" in p.field for p in problems)
+
+
+@pytest.mark.parametrize("old, new", [("trigger_multiplier: ", "trigger_multiplier: .inf  # "),
+                                      ("slow_reply_after_s: ", "slow_reply_after_s: .nan  # ")])
+def test_an_infinite_or_nan_engine_number_is_refused_on_load(tmp_path: Path, old: str, new: str):
+    path = _engine_yaml_with(tmp_path, old, new)
+    with pytest.raises(ShifuError) as err:
+        load_rules(path)
+    assert "engine.yaml" in str(err.value)

@@ -174,8 +174,11 @@ def test_empty_turns_wear_patience_out_and_the_persona_decides_how_it_ends(sc, r
 
 
 def test_a_conversation_that_drags_on_ends(sc, rules):
-    state, ds = run(sc, rules, *[sig(S.probe)] * rules.max_turns)
+    # with no demands: a string of questions that uncover nothing would otherwise run her patience out first
+    patient = rules.model_copy(update={"demands": []})
+    state, ds = run(sc, patient, *[sig(S.probe)] * rules.max_turns)
     assert state.outcome == "escalated" and len(ds) == rules.max_turns
+    assert "no resolution after" in " ".join(ds[-1].notes)
 
 
 def test_no_fact_is_told_when_the_buyer_escalates(sc, rules):

@@ -21,7 +21,7 @@ Outcome = Literal["ongoing", "resolved", "escalated"]
 
 
 class Effect(Strict):
-    mood: float = 0.0
+    mood: float = Field(default=0.0, allow_inf_nan=False, description="mood points, + calms and − angers")
     patience: int = Field(default=0, ge=0)
     only_without_substance: bool = Field(default=False, description="counts only when the reply as a whole has no substance")
 
@@ -55,7 +55,7 @@ class HollowRule(Strict):
 class LineRule(Strict):
     angry_below: int = Field(default=30, ge=0, le=100)
     probing_from: int = Field(default=50, ge=0, le=100)
-    calm_gain: float = Field(default=3, ge=0)
+    calm_gain: float = Field(default=3, ge=0, allow_inf_nan=False)
 
 
 class DemandCondition(Strict):
@@ -89,18 +89,25 @@ class Demand(Strict):
     answered_by: DemandAnswer
     unanswered: Effect = Field(description="the cost when the next reply leaves it unanswered")
 
+    @field_validator("unanswered")
+    @classmethod
+    def _a_cost(cls, v: Effect) -> Effect:
+        if v.mood > 0:
+            raise ValueError(f"mood {v.mood:g} would reward leaving her question unanswered: write a cost (0 or less)")
+        return v
+
 
 class EngineRules(Strict):
     mood: MoodRange = MoodRange()
     signals: dict[Signal, Effect]
-    trigger_multiplier: float = Field(ge=1.0)
+    trigger_multiplier: float = Field(ge=1.0, allow_inf_nan=False)
     repeat_decay: float = Field(ge=0.0, le=1.0)
     forbidden_offer: dict[Literal["over_promise", "breach"], Effect]
     fact_revealed: Effect = Effect()
     min_substance: float = Field(ge=0.0, le=1.0)
     injection: Effect
     no_progress: Effect
-    slow_reply_after_s: float = Field(gt=0)
+    slow_reply_after_s: float = Field(gt=0, allow_inf_nan=False)
     floor_mood: int = Field(ge=0, le=100)
     floor_patience: int = Field(ge=0)
     max_turns: int = Field(ge=1)
