@@ -255,9 +255,6 @@ def test_asking_why_does_not_hide_an_offer_made_outside_the_question(text: str):
     assert read(CUPS, text).forbidden_offers
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'随便您选' exempts a brush-off: '买不买随便您选,就这个价。' is no forbidden phrase (17/90, compliance 10/10) "
-    "while '买不买随便您,就这个价。' is one; '退不退随便您选,反正我们也就这样了' is even credited as a consensus check"))
 def test_suibian_nin_xuan_does_not_hide_a_brush_off():
     assert has(LATE, "买不买随便您选,就这个价。", Signal.forbidden_phrase)
     sig = read(LATE, "退不退随便您选,反正我们也就这样了")
