@@ -113,10 +113,6 @@ UNLISTED_FLUFF = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "service fluff in words the stock lists do not know ('您的问题就是我们的问题', '顾客就是上帝', '持续关注您的订单动态,"
-    "有任何变化都会同步给您', '重视起来…后续会跟进处理') is read as content: 20–28 of 90 points, empathy/follow-up credit "
-    "and full marks on compliance, where issue 14 allows a stock-only reply at most 10% of any criterion"))
 @pytest.mark.parametrize("text", UNLISTED_FLUFF)
 def test_unlisted_service_fluff_earns_at_most_ten_percent(text: str):
     got = shares(LATE, text)
