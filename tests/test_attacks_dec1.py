@@ -161,10 +161,6 @@ def test_japanese_kanji_do_not_hide_a_brush_off():
     assert has(LATE, "这个不帰我们管。", Signal.forbidden_phrase)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the regional table (微讯号 → 微信号) is applied only when a reply has a traditional character, so the Taiwan "
-    "word typed in simplified script, '加我微讯号吧' / '我的微讯号是abc123', is no breach: compliance 10/10, "
-    "where '加我微訊號吧' is caught"))
 def test_a_regional_word_in_simplified_script_is_still_a_breach():
     assert "add_private_wechat" in read(CUPS, "加我微讯号吧").forbidden_offers
     assert "add_private_wechat" in read(CUPS, "您好,我的微讯号是abc123").forbidden_offers
