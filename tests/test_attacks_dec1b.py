@@ -383,11 +383,6 @@ def _after_the_end(tmp_path: Path) -> tuple[Path, Path]:
     return path, bad
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "score_transcript reads every trainee turn but steps the engine only until it ends: three model replies "
-    "appended after an escalation lift the raw score 0.0 → 47.45 while engine.replay still says 'escalated'. "
-    "check_transcript rejects such a file (the grading path is safe), but judge_transcript and any direct "
-    "caller of score_transcript believe it"))
 def test_score_transcript_ignores_replies_after_the_end(tmp_path: Path):
     honest, bad = _after_the_end(tmp_path)
     state, _ = replay(bad)
@@ -412,9 +407,6 @@ def _engine_yaml_with(tmp_path: Path, old: str, new: str) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine.yaml values accepted silently: mood 'min: 100, max: 0' pins every buyer at mood 100 (a conversation "
-    "with no plan ends 'ongoing' at 100); facts_needed -1; a demand with from_turn: true (a boolean read as 1)"))
 @pytest.mark.parametrize("old, new", [
     ("  min: 0\n  max: 100", "  min: 100\n  max: 0"),
     ("facts_needed: 1 ", "facts_needed: -1 "),

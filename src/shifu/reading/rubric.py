@@ -282,11 +282,12 @@ def score_transcript(source: str | Path | Transcript, scenario: Scenario | str |
     state = initial_state(sc)
     turns: list[_Turn] = []
     for said in replies_in_context(tr, sc):
+        if state.ended:
+            break  # replies after the conversation ended were never part of it (check_transcript rejects them)
         # read as the engine reads it: with the facts the rules have revealed so far, not the file's
         sig = read(said.record.text, replace(said.context, revealed=frozenset(state.revealed)))
         turns.append(_Turn(said.record.turn, said.record.text, sig, said.record.latency_s))
-        if not state.ended:
-            state, _ = step(state, sig, sc, rules, said.record.latency_s)
+        state, _ = step(state, sig, sc, rules, said.record.latency_s)
     revealed = frozenset(state.revealed)
     reveal_lines = [(fid, rec.turn, rec.text) for rec in tr.buyer_turns() for fid in rec.revealed if fid in revealed]
     conv = _Conversation(tuple(turns), transcript=True, revealed=revealed, reveal_lines=tuple(reveal_lines),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -27,8 +27,14 @@ class Effect(Strict):
 
 
 class MoodRange(Strict):
-    min: int = 0
-    max: int = 100
+    min: int = Field(default=0, ge=0, le=100, strict=True)
+    max: int = Field(default=100, ge=0, le=100, strict=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "MoodRange":
+        if self.min >= self.max:
+            raise ValueError(f"min {self.min} is not below max {self.max}: write min < max (0 and 100)")
+        return self
 
 
 class AcceptRule(Strict):
@@ -36,7 +42,7 @@ class AcceptRule(Strict):
     needs_time_commitment: bool = True
     needs_consensus_check: bool = True
     consensus_carries: int = Field(default=0, ge=0, description="turns an agreement question asked about an offer still counts")
-    facts_needed: Literal["all"] | int = "all"
+    facts_needed: Literal["all"] | Annotated[int, Field(ge=0, strict=True)] = "all"
     time_carries_over: bool = Field(default=False, description="a time already committed to still holds when the offer changes")
 
 
@@ -63,7 +69,7 @@ class DemandCondition(Strict):
 
     offer: bool | None = Field(default=None, description="an offer from the scenario's accepts is on the table (true) or not (false)")
     committed: bool | None = Field(default=None, description="the offer on the table came with a time commitment")
-    from_turn: int = Field(default=1, ge=1, description="only once the agent has sent at least this many replies")
+    from_turn: int = Field(default=1, ge=1, strict=True, description="only once the agent has sent at least this many replies")
 
 
 class DemandAnswer(Strict):
