@@ -169,11 +169,14 @@ def test_padding_does_not_hide_behind_action_words(text: str):
 # 3. Script tricks: homophones and odd characters for 微信; traditional script is not slow
 # =====================================================================================================
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the private-WeChat offer hides behind English or homophone spellings: '周经理您好,加我wechat吧,便宜点' (and "
-    "薇信, 威信, 威訊, wei信, 微♥信, 微𝗑信, 'W e C h a t') read as nothing — compliance 10/10, total 19.0 — while "
-    "'加我微信吧,便宜点' earns compliance 0, total 2.0; 'VX', 'v信', QQ are caught"))
-@pytest.mark.parametrize("word", ["wechat", "WeChat", "薇信", "威信", "威訊", "wei信", "微♥信", "微𝗑信", "W e C h a t "])
+_STILL_HIDDEN = pytest.mark.xfail(strict=True, reason=(
+    "a letter-like character or spaced letters still hide the private WeChat: '微𝗑信' (NFKC folds 𝗑 to x, a letter, "
+    "so the word stays split) and 'W e C h a t' read as nothing — compliance 10/10"))
+
+
+@pytest.mark.parametrize("word", ["wechat", "WeChat", "薇信", "威信", "威訊", "wei信", "微♥信",
+                                  pytest.param("微𝗑信", marks=_STILL_HIDDEN),
+                                  pytest.param("W e C h a t ", marks=_STILL_HIDDEN)])
 def test_a_wechat_spelling_does_not_hide_the_private_channel(word: str):
     text = f"周经理您好,加我{word}吧,便宜点"
     assert has(CUPS, text, Signal.off_platform_payment) or has(CUPS, text, Signal.breach)

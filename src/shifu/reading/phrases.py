@@ -288,7 +288,21 @@ _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _SPACES = frozenset(" \t\u3000\u00a0")
 
 
-def _drop_between_cjk(chars: list[str], marks: frozenset[str]) -> list[bool]:
+class _Joiners:
+    """The marks that may sit between two Chinese characters without parting them: `marks`, and with
+    `symbols` every symbol character too ("微♥信", "加✿微✿信": hearts, flowers, arrows are no word boundary)."""
+
+    def __init__(self, marks: frozenset[str], symbols: bool) -> None:
+        self.marks, self.symbols = marks, symbols
+
+    def __contains__(self, c: str) -> bool:
+        return c in self.marks or (self.symbols and unicodedata.category(c) in ("So", "Sm", "Sk", "Sc"))
+
+
+_JOINERS_AND_SYMBOLS = _Joiners(_JOINERS, symbols=True)
+
+
+def _drop_between_cjk(chars: list[str], marks: frozenset[str] | _Joiners) -> list[bool]:
     keep = [True] * len(chars)
     i = 0
     while i < len(chars):
@@ -338,7 +352,7 @@ def normalize_map(text: str) -> tuple[str, list[int]]:
             chars.append(n)
             bases.append(base)
             where.append(i)
-    keep = _drop_between_cjk(chars, _JOINERS)
+    keep = _drop_between_cjk(chars, _JOINERS_AND_SYMBOLS)
     if not all(keep):
         chars = [c for c, k in zip(chars, keep) if k]
         bases = [c for c, k in zip(bases, keep) if k]
