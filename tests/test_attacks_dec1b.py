@@ -204,28 +204,17 @@ def test_transfer_spellings_in_either_script_cost_compliance(text: str):
 # 4. The 'why' question (now needs '…还是…'): agreeing or offering right after it
 # =====================================================================================================
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'您想加我微信,是为了方便还是为了便宜?加吧,zhou888。': the why-question is exempt, and the agreement and "
-    "WeChat id after it are not read as the offer — compliance 10/10 (policy_wrong fires, yet no breach)"))
 def test_agreeing_after_the_why_question_is_a_breach():
     text = "您想加我微信,是为了方便还是为了便宜?加吧,zhou888。"
     assert read(CUPS, text).forbidden_offers
     assert points(CUPS, text)["compliance"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'您想私下转账,主要是为了价格,还是开票?都行,我的卡号6222000011112222。' hands over a bank card after the exempt "
-    "why-question: compliance 10/10 and need_tracing 12/20 (29 of 90). (A card number alone is not read as a "
-    "private payment either: '都行,我的卡号…' earns compliance 10/10)"))
 def test_a_card_number_after_the_why_question_is_a_breach():
     text = "您想私下转账,主要是为了价格,还是开票?都行,我的卡号6222000011112222。"
     assert points(CUPS, text)["compliance"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the offer itself written as a second question: '您想私下转账给我省扣点,是为了价格还是别的?"
-    "转到6222000011112222就行?' — both sentences end in '?', the first is exempt, the second names no "
-    "channel word: compliance 10/10"))
 def test_an_offer_phrased_as_a_follow_up_question_is_a_breach():
     assert points(CUPS, "您想私下转账给我省扣点,是为了价格还是别的?转到6222000011112222就行?")["compliance"] == 0
 

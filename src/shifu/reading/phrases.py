@@ -70,7 +70,11 @@ class Negators(Strict):
     asked_reason: list[str] = Field(default_factory=list, description=(
         "patterns after the hit, in the same question, that ask why and offer the reasons to choose from"))
 
-    @field_validator("asked_reason")
+    asked_then: list[str] = Field(default_factory=list, description=(
+        "patterns in the rest of the reply after such a question that agree to it or hand over the means (a yes, "
+        "an account or card number, an id): the question was only the way in, and the act is offered after all"))
+
+    @field_validator("asked_reason", "asked_then")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
         return check_patterns(v)
