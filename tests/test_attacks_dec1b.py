@@ -288,18 +288,17 @@ FAKE_EMPATHY = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the new ownership/validation words earn empathy whatever surrounds them: a rhetorical question, sarcasm, a "
-    "denial ('说是我们跟进不到位,我不认同'), or arguing/blame after them ('知道您是好意,可您这要求太过分了', "
-    "'出了这种状况,您也有责任') — each de_escalation 8 of 20 (25–31 of 90), no arguing or blame read"))
-@pytest.mark.parametrize("text", FAKE_EMPATHY)
+_BRUSH_OFF_AFTER_VALIDATION = pytest.mark.xfail(strict=True, reason=(
+    "'知道您是好意,您别管了' validates and then brushes her off: '您别管了' is no forbidden phrase, so the "
+    "validation still earns de_escalation"))
+
+
+@pytest.mark.parametrize("text", [t if "别管了" not in t else pytest.param(t, marks=_BRUSH_OFF_AFTER_VALIDATION)
+                                  for t in FAKE_EMPATHY])
 def test_fake_ownership_or_validation_earns_no_de_escalation(text: str):
     assert points(LATE, text)["de_escalation"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'这是我们跟进不到位' (admitting the follow-up was poor) is read as follow_up, a promise to follow up: "
-    "closing_loop 2 of 5 for a confession"))
 def test_admitting_poor_follow_up_is_not_a_follow_up():
     assert not has(LATE, "这是我们跟进不到位。", Signal.follow_up)
 
