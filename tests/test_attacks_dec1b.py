@@ -249,9 +249,6 @@ def test_citing_a_right_does_not_launder_a_later_brush_off(text: str, signal: Si
     assert has(LATE, text, signal)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'X不X随便您' is caught only for 买退换要拍补赔修: '改派不改派随便您选,反正就这样' and '改不改派随便您选' read as a "
-    "consensus check with no brush-off (33.0 and 25.0 of 90, compliance 10/10)"))
 @pytest.mark.parametrize("text", ["改派不改派随便您选,反正就这样", "改不改派随便您选", "发不发随便您选"])
 def test_any_x_bu_x_suibian_is_a_brush_off(text: str):
     sig = read(LATE, text)
@@ -259,9 +256,6 @@ def test_any_x_bu_x_suibian_is_a_brush_off(text: str):
     assert not sig.has(Signal.consensus_check)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'改派还是补发,随便您挑,爱咋咋地': a handed-over choice followed by an unlisted brush-off ('爱咋咋地') is a clean "
-    "consensus check: 33.0 of 90, compliance 10/10"))
 def test_a_choice_followed_by_ai_za_za_di_is_a_brush_off():
     sig = read(LATE, "改派还是补发,随便您挑,爱咋咋地")
     assert sig.has(Signal.forbidden_phrase) or sig.has(Signal.arguing)
