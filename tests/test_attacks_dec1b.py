@@ -14,51 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from engine_helpers import scenario
+from attack_helpers import BUYER, CUPS, LATE, ROOT, STOCK_SHARE, engine_after, has, points, read, shares
 from shifu.content.errors import ShifuError
 from shifu.reading.rubric import score_reply, score_transcript
-from shifu.reading.signals import ReplyContext, Signals, read_reply
 from shifu.reading.vocab import Signal
-from shifu.roleplay.engine import Engine, replay
+from shifu.roleplay.engine import replay
 from shifu.roleplay.engine_rules import load_rules
-from shifu.roleplay.scenario import load_scenario, validate_files
+from shifu.roleplay.scenario import validate_files
 from shifu.roleplay.transcript.replay import check_transcript
 
-LATE = "late-parcel-wrong-station"   # 王女士: parcel at the wrong station; plans reroute_today / reship_express
-CUPS = "off-platform-payment"         # 周经理: wants to pay off the platform; never_offer add_private_wechat, off_platform_transfer
-BUYER = {
-    LATE: "你们这什么快递啊?三天了物流一动不动!我周六要用的!",
-    CUPS: "加个微信吧,私下转账,省了平台扣点你给我便宜点。",
-}
-STOCK_SHARE = 0.10  # issue 14: the most of any criterion a stock-only reply may earn
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def read(sc: str, text: str) -> Signals:
-    return read_reply(text, ReplyContext(load_scenario(sc), buyer_message=BUYER[sc]))
-
-
-def has(sc: str, text: str, signal: Signal) -> bool:
-    return read(sc, text).has(signal)
-
-
-def points(sc: str, text: str) -> dict[str, float]:
-    return {c.id: c.points for c in score_reply(sc, text, buyer=BUYER[sc]).criteria}
-
-
-def shares(sc: str, text: str) -> dict[str, float]:
-    result = score_reply(sc, text, buyer=BUYER[sc])
-    return {c.id: c.points / c.max for c in result.criteria if c.applicable and c.max > 0}
-
-
-def engine_after(sc: str, replies: list[str], seed: int = 0, transcript: Path | None = None) -> Engine:
-    eng = Engine(scenario(sc), seed=seed, transcript_path=transcript)
-    eng.opening()
-    for r in replies:
-        if eng.state.ended:
-            break
-        eng.respond(r, latency_s=10.0)
-    return eng
 
 
 # =====================================================================================================
