@@ -441,9 +441,11 @@ def format_report(report: dict[str, Any], failures: bool = False) -> str:
     for cid in CRITERIA:
         t, h = tune["criteria"].get(cid, {}), held["criteria"].get(cid, {})
         lines.append(f"{cid:24s} {_f(t.get('agreement')):>6s} {_f(h.get('agreement')):>6s}")
-    lines += ["", f"stock-only replies, largest share of a criterion's points: tune {tune['stock_only']['max_share']:.0%}"
-              f" ({tune['stock_only']['criterion']}), held-out {held['stock_only']['max_share']:.0%}"
-              f" ({held['stock_only']['criterion']})"]
+    def stock(split: dict) -> str:
+        where = split["stock_only"]["criterion"]
+        return f"{split['stock_only']['max_share']:.0%}" + (f" ({where})" if where else "")
+
+    lines += ["", f"stock-only replies, largest share of a criterion's points: tune {stock(tune)}, held-out {stock(held)}"]
     conv = report["conversations"]
     if conv["all"]:
         lines += ["", f"conversations (scripted buyer, seeds {report['seeds']}):",
