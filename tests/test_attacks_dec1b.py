@@ -116,12 +116,15 @@ def test_plain_padding_is_still_caught():
     assert read(LATE, PADDED).substance < 0.5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "padding hides behind action words: the same small talk with '我帮您改派/我给您补发/我来催件' glued to each "
-    "clause reads as on-topic — substance 0.25 → 1.0, total 10.42 → 25.0 of 90 (English: 'I'll resend it' "
-    "sprinkled into weather/film/hiking talk 9.5 → 31.0)"))
+_GLUED_PLAN_WORDS = pytest.mark.xfail(strict=True, reason=(
+    "padding hides behind the scenario's own plan words: small talk with '我帮您改派/我给您补发/我来催件' glued to each "
+    "clause is on the topic (改派, 补发, 催件 are the scenario's words), substance 0.25 → 1.0, total 10.42 → 25.0 of 90; "
+    "relevance is decided clause by clause, and a plan word anywhere in the clause makes it relevant"))
+
+
 @pytest.mark.parametrize("text", [
-    PADDED_WITH_ACTIONS,
+    pytest.param(PADDED_WITH_ACTIONS, marks=_GLUED_PLAN_WORDS),
+    # a step glued onto English small talk is a few words of a long clause: still padding
     "Sorry. I'll resend it today while the weather is lovely, I watched a great film last night and I'll resend "
     "it as we hike this weekend.",
 ])

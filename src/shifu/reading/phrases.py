@@ -177,6 +177,8 @@ class Gaming(Strict):
     padding_min_chars: int = Field(ge=1)
     padding_min_total: int = Field(ge=1)
     padding_min_share: float = Field(ge=0, le=1)
+    padding_step_share: float = Field(default=0.4, ge=0, le=1, description=(
+        "a clause whose words for a step taken for the buyer make up this share of it is on the topic"))
     stuffing_min_chars: int = Field(ge=1)
     repeat_reply_factor: float = Field(ge=0, le=1)
     min_function_word_share: float = Field(ge=0, le=1)

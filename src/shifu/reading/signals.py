@@ -369,18 +369,22 @@ class _Reader:
         buyer = {g for g in _bigrams(normalize(self.ctx.buyer_message or "")) if _CJK.match(g)}
         marked = bytearray(len(view) + 1)  # where a word that ties the text to the job begins
         # a clause that asks the buyer something ("是什么品牌、哪一年的", "座椅缝里有没有卡扣") is on the topic
-        # so is a step taken for her ("I'll resend it today", "我给您补发"), in words the scenario's list lacks
         matchers = [self.ph.service, self.cues.vocabulary, self.ph.question, self.ph.q_patterns, self.ph.q_interrogatives,
-                    self.ph.actions, self.ph.remedies, *(self.ph.signals[n] for n in (*_POSITIVE, *_NEGATIVE))]
+                    *(self.ph.signals[n] for n in (*_POSITIVE, *_NEGATIVE))]
         for m in matchers:
             for a, _, _ in m.find(view):
                 marked[a] = 1
+        # so is a step taken for her ("I'll resend it today", "我给您补发"), in words the scenario's list lacks —
+        # when the step is what the clause is about, not a few words glued onto small talk
+        steps = self.ph.actions.find(view) + self.ph.remedies.find(view)
         idle: list[tuple[int, int]] = []
         for a, b in _pieces(self.text, _CLAUSE_SEP):
             piece = view[a:b]
             if not self._visible(a, b) or _content_len(piece) < self.g.padding_min_chars:
                 continue
-            relevant = any(marked[a:b]) or any(c.isdigit() for c in piece) or bool(_bigrams(piece) & buyer)
+            step = sum(_content_len(view[max(x, a):min(y, b)]) for x, y, _ in steps if x < b and a < y)
+            relevant = (any(marked[a:b]) or any(c.isdigit() for c in piece) or bool(_bigrams(piece) & buyer)
+                        or step >= self.g.padding_step_share * _content_len(piece))
             if not relevant:
                 idle.append((a, b))
         idle_chars = sum(_content_len(self.text[a:b]) for a, b in idle)
