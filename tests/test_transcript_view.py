@@ -128,3 +128,28 @@ def test_a_transcript_of_an_unknown_scenario_is_shown_as_written(tmp_path):
     shown = show_file(_write(tmp_path / "x.jsonl", records))
     assert not shown.checked and "no-such-buyer" in shown.warning
     assert next(r for r in records if r["type"] == "turn")["text"] in render_text(shown)
+
+
+def test_the_mentor_sees_which_replies_left_her_question_unanswered(tmp_path: Path):
+    """A plan restated kindly without the time she asks for: the replayed conversation marks those replies, in
+    the terminal and in the bubbles, with what she asked (grader/ui.yaml demand_asked)."""
+    from shifu.content.ui_text import ui_text
+    from shifu.roleplay.engine import Engine
+
+    path = tmp_path / "t.jsonl"
+    eng = Engine(SC, backend="scripted", seed=0, transcript_path=path)
+    eng.opening()
+    for reply in ["王女士您好,请问包裹现在显示在哪个驿站?", "我这就联系网点帮您改派到家。",
+                  "改派的事我一定盯着,您放心。", "改派我记下了,真的很抱歉让您等这么久。"]:
+        if not eng.state.ended:
+            eng.respond(reply, latency_s=10.0)
+    eng.finish()
+    assert eng.debrief().unanswered, "the conversation must leave a demand unanswered for this test to mean anything"
+    shown = show_file(path)
+    assert shown.checked
+    marked = [t for t in shown.transcript.turns if t.unanswered]
+    assert [t.turn for t in marked] == [turn for turn, _ in eng.debrief().unanswered]
+    asked = ui_text().demand_asked[marked[0].unanswered]
+    line = view_text().unanswered.format(value=asked)
+    assert line in render_text(shown)
+    assert line in render_html(shown)

@@ -41,6 +41,7 @@ class TranscriptViewText(Strict):
     not_replayed: str
     unfinished: str
     unknown_scenario: str
+    unanswered: str = ""  # a reply that left her question unanswered; {value}: what she asked (ui.yaml demand_asked)
     signal_labels: dict[str, str]
 
     def signal(self, name: str) -> str:
@@ -187,10 +188,19 @@ def render_text(shown: Shown) -> str:
             lines.append("    " + (words.signals.format(value=words.separator.join(names)) if names else words.no_signals))
             if new:
                 lines.append("    " + words.revealed.format(value=_facts(TurnRecord(**{**turn.model_dump(), "revealed": new}), shown)))
+            if turn.unanswered and words.unanswered:
+                lines.append("    " + _unanswered(turn.unanswered))
     lines.append("")
     lines.append(words.outcome.format(value=_outcome(t)))
     lines += list(shown.notes)
     return visible("\n".join(lines)) + "\n"  # trainee text: shown, never obeyed by the terminal
+
+
+def _unanswered(demand: str) -> str:
+    """The line under a reply that left her question unanswered ("没回答买家问的:几点、哪天能办好")."""
+    from shifu.content.ui_text import ui_text
+
+    return view_text().unanswered.format(value=ui_text().demand_asked.get(demand, demand))
 
 
 def _label(text: str, tone: int) -> str:
@@ -213,6 +223,8 @@ def _bubble(turn: TurnRecord, new: list[str], shown: Shown) -> str:
         if new:
             fake = TurnRecord(**{**turn.model_dump(), "revealed": new})
             parts.append(f'<div class="small text-muted">{e(words.revealed.format(value=_facts(fake, shown)))}</div>')
+        if turn.unanswered and words.unanswered:
+            parts.append(f'<div class="small">{_label(_unanswered(turn.unanswered), -1)}</div>')
     if turn.role == "buyer":
         return (f'<div class="row"><div class="col-xs-9"><div class="alert alert-warning">{"".join(parts)}'
                 '</div></div></div>')

@@ -164,7 +164,8 @@ def _rebuilt(t: Transcript, engine, outcome: str, timed: bool) -> Transcript:  #
         turns.append(TurnRecord(turn=turn.turn, role="trainee", text=turn.reply, ts=ts,
                                 latency_s=turn.latency_s if timed else None, mood_before=turn.mood_before,
                                 mood_after=turn.mood_after, signals=list(turn.signals), revealed=list(turn.revealed),
-                                backend=turn.backend))
+                                backend=turn.backend,
+                                unanswered=turn.decision.demand if turn.decision.unanswered else None))
         turns.append(TurnRecord(turn=turn.turn, role="buyer", text=turn.buyer, ts=ts, mood_before=turn.mood_after,
                                 mood_after=turn.mood_after, revealed=list(turn.revealed), backend=turn.backend))
     s = engine.state
