@@ -158,8 +158,7 @@ class Engine:
         decision = self._apply(text, latency_s)
         self._record(TurnRecord(turn=self._state.turn, role="trainee", text=text, ts=now_iso(), latency_s=latency_s,
                                 mood_before=decision.mood_before, mood_after=decision.mood_after,
-                                signals=list(decision.signals), revealed=list(decision.revealed), backend=self.backend_name,
-                                unanswered=decision.demand if decision.unanswered else None),
+                                signals=list(decision.signals), revealed=list(decision.revealed), backend=self.backend_name),
                      sync=False)  # flushed now (survives a killed process); fsync'd with the buyer's line
         return self._voice_turn(text, latency_s, decision, before, on_text)
 

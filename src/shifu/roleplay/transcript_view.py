@@ -79,6 +79,7 @@ class Shown:
     warning: str = ""
     notes: tuple[str, ...] = ()
     facts: dict[str, str] | None = None  # hidden-fact id → the fact, to say what a question uncovered
+    unanswered: dict[int, str] | None = None  # trainee turn → the demand it left unanswered (replayed only)
 
 
 def _scenario_bits(scenario_id: str) -> tuple[str, dict[str, str]]:
@@ -105,7 +106,7 @@ def shown_from_check(checked, path: Path | str, why: str = "") -> Shown | None: 
         notes = [words.llm_voiced if checked.llm_voiced else words.replayed]
         if t.end is None:
             notes.append(words.unfinished)
-        return Shown(t, title, True, notes=tuple(notes), facts=facts)
+        return Shown(t, title, True, notes=tuple(notes), facts=facts, unanswered=dict(checked.unanswered))
     try:
         t = read_transcript(path)
     except ShifuError:
@@ -188,8 +189,8 @@ def render_text(shown: Shown) -> str:
             lines.append("    " + (words.signals.format(value=words.separator.join(names)) if names else words.no_signals))
             if new:
                 lines.append("    " + words.revealed.format(value=_facts(TurnRecord(**{**turn.model_dump(), "revealed": new}), shown)))
-            if turn.unanswered and words.unanswered:
-                lines.append("    " + _unanswered(turn.unanswered))
+            if (shown.unanswered or {}).get(turn.turn) and words.unanswered:
+                lines.append("    " + _unanswered((shown.unanswered or {})[turn.turn]))
     lines.append("")
     lines.append(words.outcome.format(value=_outcome(t)))
     lines += list(shown.notes)
@@ -223,8 +224,8 @@ def _bubble(turn: TurnRecord, new: list[str], shown: Shown) -> str:
         if new:
             fake = TurnRecord(**{**turn.model_dump(), "revealed": new})
             parts.append(f'<div class="small text-muted">{e(words.revealed.format(value=_facts(fake, shown)))}</div>')
-        if turn.unanswered and words.unanswered:
-            parts.append(f'<div class="small">{_label(_unanswered(turn.unanswered), -1)}</div>')
+        if (shown.unanswered or {}).get(turn.turn) and words.unanswered:
+            parts.append(f'<div class="small">{_label(_unanswered((shown.unanswered or {})[turn.turn]), -1)}</div>')
     if turn.role == "buyer":
         return (f'<div class="row"><div class="col-xs-9"><div class="alert alert-warning">{"".join(parts)}'
                 '</div></div></div>')

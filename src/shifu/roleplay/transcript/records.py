@@ -54,8 +54,6 @@ class TurnRecord(_Record):
     signals: list[str] = []
     revealed: list[str] = []
     backend: str
-    # a trainee turn that left the buyer's pending question unanswered: its grader/engine.yaml demand id
-    unanswered: str | None = None
 
 
 class EndRecord(_Record):

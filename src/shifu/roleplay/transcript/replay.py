@@ -45,6 +45,8 @@ class Checked:
     notes: list[str] = field(default_factory=list)
     mentor: list[str] = field(default_factory=list)
     replies: tuple[str, ...] = ()
+    # (trainee turn, grader/engine.yaml demand id) for each reply that left the buyer's question unanswered
+    unanswered: tuple[tuple[int, str], ...] = ()
 
 
 def _rejected(reason: str, replies: tuple[str, ...] = (), mentor: str = "") -> Checked:
@@ -140,7 +142,9 @@ def check_transcript(source: str | Path | Transcript, scenario_id: str | None = 
     outcome = state.outcome if state.ended else ("abandoned" if t.end is not None else "ongoing")
     checked = Checked(True, timed=_rebuilt(t, engine, outcome, timed=True), untimed=_rebuilt(t, engine, outcome, timed=False),
                       outcome=outcome, llm_voiced=llm, replies=replies,
-                      times_trusted=t.session.recorded_by == "service")
+                      times_trusted=t.session.recorded_by == "service",
+                      unanswered=tuple((turn.turn, turn.decision.demand) for turn in engine.turns
+                                       if turn.decision.unanswered and turn.decision.demand))
     said = getattr(text.outcomes, outcome, outcome)
     checked.notes.append(text.replayed.format(outcome=said))
     if llm:
@@ -164,8 +168,7 @@ def _rebuilt(t: Transcript, engine, outcome: str, timed: bool) -> Transcript:  #
         turns.append(TurnRecord(turn=turn.turn, role="trainee", text=turn.reply, ts=ts,
                                 latency_s=turn.latency_s if timed else None, mood_before=turn.mood_before,
                                 mood_after=turn.mood_after, signals=list(turn.signals), revealed=list(turn.revealed),
-                                backend=turn.backend,
-                                unanswered=turn.decision.demand if turn.decision.unanswered else None))
+                                backend=turn.backend))
         turns.append(TurnRecord(turn=turn.turn, role="buyer", text=turn.buyer, ts=ts, mood_before=turn.mood_after,
                                 mood_after=turn.mood_after, revealed=list(turn.revealed), backend=turn.backend))
     s = engine.state
