@@ -25,8 +25,9 @@ def sig(*names: S, probed=(), offers=(), forbidden=(), substance=0.9) -> Signals
                    resolutions=frozenset(offers), forbidden_offers=frozenset(forbidden), substance=substance)
 
 
-def played(scenario_id: str, replies: list[str], reader=None, seed: int = 0, transcript: Path | None = None) -> Engine:
-    eng = Engine(scenario(scenario_id), seed=seed, reader=reader, transcript_path=transcript)
+def played(scenario_id: str, replies: list[str], reader=None, seed: int = 0, transcript: Path | None = None,
+           rules=None) -> Engine:
+    eng = Engine(scenario(scenario_id), seed=seed, reader=reader, transcript_path=transcript, rules=rules)
     eng.opening()
     for r in replies:
         if eng.state.ended:
@@ -128,7 +129,10 @@ def test_the_claim_hunter_never_brings_up_legal_or_his_other_orders_unprompted(s
 @pytest.mark.parametrize("seed", range(5))
 def test_no_buyer_line_comes_back_within_a_conversation(seed):
     probing = sig(S.probe, S.empathy)
-    eng = played(WANG, [f"第{i}次问您" for i in range(12)], reader=lambda r, ctx: probing, seed=seed)
+    # without demands: twelve questions that uncover nothing would run her patience out by the sixth turn
+    # (test_buyer_demands.py), and this test is about the lines of a long conversation
+    patient = load_rules().model_copy(update={"demands": []})
+    eng = played(WANG, [f"第{i}次问您" for i in range(12)], reader=lambda r, ctx: probing, seed=seed, rules=patient)
     sc = eng.scenario
     texts = [line.text for st in BuyerState for line in sc.lines.options(st)]
     buyer = [t.buyer for t in eng.turns]
