@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_helpers import scenario
+from engine_helpers import played
 from shifu.reading.rubric import score_reply
 from shifu.reading.signals import ReplyContext, Signals, read_reply
 from shifu.reading.vocab import Signal
@@ -42,10 +42,4 @@ def shares(sc: str, text: str) -> dict[str, float]:
 
 def engine_after(sc: str, replies: list[str], seed: int = 0, transcript: Path | None = None) -> Engine:
     """The scripted engine after the buyer's opening and `replies` (each sent 10 s after her line)."""
-    eng = Engine(scenario(sc), seed=seed, transcript_path=transcript)
-    eng.opening()
-    for r in replies:
-        if eng.state.ended:
-            break
-        eng.respond(r, latency_s=10.0)
-    return eng
+    return played(sc, replies, seed=seed, transcript=transcript, latency_s=10.0)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine_helpers import scenario
+from engine_helpers import played, scenario, sig
 from shifu.content import paths
 from shifu.content.errors import ShifuError
 from shifu.roleplay.engine import Engine, replay
@@ -21,7 +21,6 @@ from shifu.roleplay.transcript.replay import check_transcript
 from shifu.roleplay.voices import VoiceRequest
 from shifu.roleplay.voices.scripted import Heard, line_book, scripted_line
 from shifu.roleplay.voices.voice_style import load_style
-from shifu.reading.signals import Signals, Span
 from shifu.reading.vocab import BuyerState, Signal as S
 
 WANG = "late-parcel-wrong-station"  # 王女士: the plan is to reroute the parcel (reroute_today)
@@ -38,21 +37,6 @@ RESTATED = ["您放心,我们一定会联系网点帮您改派,我非常理解�
 ANSWERED = "今天下午5点前我给您回电话告诉您改派结果,再送您一张10元无门槛券,您看这样可以吗?"
 
 
-def sig(*names: S, probed=(), offers=(), substance=0.9) -> Signals:
-    return Signals(spans=tuple(Span(n, n.value, i, i + 1) for i, n in enumerate(names)), probed_facts=frozenset(probed),
-                   resolutions=frozenset(offers), substance=substance)
-
-
-def played(replies: list[str], seed: int = 0, transcript: Path | None = None, scenario_id: str = WANG) -> Engine:
-    eng = Engine(scenario(scenario_id), seed=seed, transcript_path=transcript)
-    eng.opening()
-    for r in replies:
-        if eng.state.ended:
-            break
-        eng.respond(r)
-    return eng
-
-
 def unanswered_costs(decision) -> list[tuple[str, float, int]]:
     return [e for e in decision.effects if e[0].startswith("unanswered:")]
 
@@ -61,7 +45,7 @@ def unanswered_costs(decision) -> list[tuple[str, float, int]]:
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_restating_the_plan_without_the_time_she_asks_for_costs_patience_every_turn(seed):
-    eng = played([CAUSE, PLAN, *RESTATED], seed=seed)
+    eng = played(WANG, [CAUSE, PLAN, *RESTATED], seed=seed)
     plan_turn = eng.turns[1]
     assert plan_turn.decision.offered == ("reroute_today",) and plan_turn.decision.demand is None
     later = eng.turns[2:]
@@ -75,34 +59,34 @@ def test_restating_the_plan_without_the_time_she_asks_for_costs_patience_every_t
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_an_agent_who_gives_the_time_ends_better_than_one_who_restates_the_plan(seed):
-    restating = played([CAUSE, PLAN, *RESTATED], seed=seed)
-    answering = played([CAUSE, PLAN, ANSWERED], seed=seed)
+    restating = played(WANG, [CAUSE, PLAN, *RESTATED], seed=seed)
+    answering = played(WANG, [CAUSE, PLAN, ANSWERED], seed=seed)
     assert answering.turns[2].decision.demand == "when" and not answering.turns[2].decision.unanswered
     assert not unanswered_costs(answering.turns[2].decision)
     assert answering.state.outcome == "resolved"
     assert restating.state.outcome == "escalated"
     # turn for turn, the restating agent has less of her patience left from the first restatement on
-    eng = played([CAUSE, PLAN, RESTATED[0]], seed=seed)
-    assert eng.state.patience_left < played([CAUSE, PLAN], seed=seed).state.patience_left
+    eng = played(WANG, [CAUSE, PLAN, RESTATED[0]], seed=seed)
+    assert eng.state.patience_left < played(WANG, [CAUSE, PLAN], seed=seed).state.patience_left
 
 
 def test_the_scripted_buyer_asks_for_the_time_the_engine_waits_for():
     asks_when = set(line_book().asks["when"])
     own = {line.text for state in BuyerState for line in scenario(WANG).lines.options(state) if line.asks == "when"}
     for seed in range(6):
-        eng = played([CAUSE, PLAN], seed=seed)
+        eng = played(WANG, [CAUSE, PLAN], seed=seed)
         assert eng.state.demand == "when"
         line = eng.turns[-1].buyer
         assert any(x in line for x in asks_when | own), line
     # before the plan she waits for nothing in particular and asks for no time
     for seed in range(6):
-        eng = played([CAUSE], seed=seed)
+        eng = played(WANG, [CAUSE], seed=seed)
         assert eng.state.demand is None
         assert not any(x in eng.turns[-1].buyer for x in asks_when | own)
 
 
 def test_the_time_answers_the_demand_and_she_stops_asking_for_it():
-    eng = played([CAUSE, PLAN, ANSWERED.replace(",再送您一张10元无门槛券,您看这样可以吗?", "。")])
+    eng = played(WANG, [CAUSE, PLAN, ANSWERED.replace(",再送您一张10元无门槛券,您看这样可以吗?", "。")])
     assert eng.turns[-1].decision.demand == "when" and not eng.turns[-1].decision.unanswered
     assert eng.state.committed and eng.state.demand is None
     said = eng.turns[-1].buyer
@@ -112,7 +96,7 @@ def test_the_time_answers_the_demand_and_she_stops_asking_for_it():
 @pytest.mark.parametrize("seed", [0, 2])
 def test_a_transcript_replays_to_the_same_demands_and_outcome(tmp_path: Path, seed):
     path = tmp_path / "t.jsonl"
-    eng = played([CAUSE, PLAN, *RESTATED], seed=seed, transcript=path)
+    eng = played(WANG, [CAUSE, PLAN, *RESTATED], seed=seed, transcript=path)
     eng.finish()
     state, decisions = replay(path)
     assert state == eng.state
@@ -225,10 +209,10 @@ def test_every_demand_has_words_for_both_voices_and_the_debrief():
 
 def test_the_debrief_says_which_replies_left_her_question_unanswered(tmp_path: Path):
     path = tmp_path / "t.jsonl"
-    eng = played([CAUSE, PLAN, *RESTATED], transcript=path)
+    eng = played(WANG, [CAUSE, PLAN, *RESTATED], transcript=path)
     expected = tuple((t.turn, "when") for t in eng.turns[2:])
     assert eng.debrief().unanswered == expected and expected
-    assert played([CAUSE, PLAN, ANSWERED]).debrief().unanswered == ()
+    assert played(WANG, [CAUSE, PLAN, ANSWERED]).debrief().unanswered == ()
     # a finished conversation opened again says the same (the replay re-derives it)
     eng.finish()
     assert Engine.resume(path, finished=True).debrief().unanswered == expected

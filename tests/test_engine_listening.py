@@ -3,11 +3,10 @@ scripted voice. Signals built by hand test the engine's rules whatever the reade
 examples through the real reader test the whole path."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from engine_helpers import scenario
+from engine_helpers import played, scenario, sig
 from shifu.roleplay.engine import Engine
 from shifu.roleplay.engine_rules import initial_state, load_rules, step
 from shifu.roleplay.scenario import Trigger
@@ -18,22 +17,6 @@ from shifu.reading.vocab import BuyerState, Signal as S
 WANG = "late-parcel-wrong-station"  # 王女士, starting mood 20
 SPAM = "非常抱歉理解您的心情您看这样可以吗"
 SOFT_BLAME = "物流的情况我们也没法控制,快递公司那边比较忙"
-
-
-def sig(*names: S, probed=(), offers=(), forbidden=(), substance=0.9) -> Signals:
-    return Signals(spans=tuple(Span(n, n.value, i, i + 1) for i, n in enumerate(names)), probed_facts=frozenset(probed),
-                   resolutions=frozenset(offers), forbidden_offers=frozenset(forbidden), substance=substance)
-
-
-def played(scenario_id: str, replies: list[str], reader=None, seed: int = 0, transcript: Path | None = None,
-           rules=None) -> Engine:
-    eng = Engine(scenario(scenario_id), seed=seed, reader=reader, transcript_path=transcript, rules=rules)
-    eng.opening()
-    for r in replies:
-        if eng.state.ended:
-            break
-        eng.respond(r)
-    return eng
 
 
 # -- "six turns of 非常抱歉理解您的心情您看这样可以吗 took 王女士 from 20 to 68" -------------------------
