@@ -43,3 +43,12 @@ def shares(sc: str, text: str) -> dict[str, float]:
 def engine_after(sc: str, replies: list[str], seed: int = 0, transcript: Path | None = None) -> Engine:
     """The scripted engine after the buyer's opening and `replies` (each sent 10 s after her line)."""
     return played(sc, replies, seed=seed, transcript=transcript, latency_s=10.0)
+
+
+def engine_yaml_with(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of grader/engine.yaml in `tmp_path` with the first `old` replaced by `new` (which must be there)."""
+    text = (ROOT / "grader" / "engine.yaml").read_text(encoding="utf-8")
+    assert old in text, old
+    path = tmp_path / "engine.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from attack_helpers import BUYER, CUPS, LATE, ROOT, STOCK_SHARE, engine_after, has, points, read, shares
+from attack_helpers import (BUYER, CUPS, LATE, ROOT, STOCK_SHARE, engine_after, engine_yaml_with, has, points,
+                            read, shares)
 from shifu.content.errors import ShifuError
 from shifu.reading.rubric import score_reply, score_transcript
 from shifu.reading.vocab import Signal
@@ -337,22 +338,14 @@ def test_the_checked_transcript_overrides_a_rewritten_outcome(tmp_path: Path):
     assert score_transcript(checked.untimed).total <= honest
 
 
-def _engine_yaml_with(tmp_path: Path, old: str, new: str) -> Path:
-    text = (ROOT / "grader" / "engine.yaml").read_text(encoding="utf-8")
-    assert old in text
-    path = tmp_path / "engine.yaml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
-
-
 def test_a_nan_demand_cost_is_refused_on_load(tmp_path: Path):
-    path = _engine_yaml_with(tmp_path, "unanswered: {mood: -3, patience: 1}", "unanswered: {mood: .nan, patience: 1}")
+    path = engine_yaml_with(tmp_path, "unanswered: {mood: -3, patience: 1}", "unanswered: {mood: .nan, patience: 1}")
     with pytest.raises(ShifuError):
         load_rules(path)
 
 
 def test_a_demand_cost_that_rewards_the_dodge_is_refused(tmp_path: Path):
-    path = _engine_yaml_with(tmp_path, "unanswered: {mood: -3, patience: 1}", "unanswered: {mood: 40, patience: 1}")
+    path = engine_yaml_with(tmp_path, "unanswered: {mood: -3, patience: 1}", "unanswered: {mood: 40, patience: 1}")
     with pytest.raises(ShifuError):
         load_rules(path)
 
@@ -366,7 +359,7 @@ def test_a_demand_cost_that_rewards_the_dodge_is_refused(tmp_path: Path):
     ("unanswered: {mood: -3, patience: 1}", "unanswered: {mood: -3, patience: -1}"),
 ])
 def test_odd_demand_values_are_named_not_crashed_on(tmp_path: Path, old: str, new: str):
-    path = _engine_yaml_with(tmp_path, old, new)
+    path = engine_yaml_with(tmp_path, old, new)
     with pytest.raises(ShifuError) as err:
         load_rules(path)
     assert "demands" in str(err.value)
@@ -386,7 +379,7 @@ def test_odd_asks_tags_are_problems_not_tracebacks(tmp_path: Path, tag: str):
 @pytest.mark.parametrize("old, new", [("trigger_multiplier: ", "trigger_multiplier: .inf  # "),
                                       ("slow_reply_after_s: ", "slow_reply_after_s: .nan  # ")])
 def test_an_infinite_or_nan_engine_number_is_refused_on_load(tmp_path: Path, old: str, new: str):
-    path = _engine_yaml_with(tmp_path, old, new)
+    path = engine_yaml_with(tmp_path, old, new)
     with pytest.raises(ShifuError) as err:
         load_rules(path)
     assert "engine.yaml" in str(err.value)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from attack_helpers import BUYER, CUPS, LATE, ROOT, STOCK_SHARE, engine_after, has, points, read, shares
+from attack_helpers import (BUYER, CUPS, LATE, ROOT, STOCK_SHARE, engine_after, engine_yaml_with, has, points,
+                            read, shares)
 from shifu.content.errors import ShifuError
 from shifu.reading.rubric import score_reply, score_transcript
 from shifu.reading.vocab import Signal
@@ -351,14 +352,6 @@ def test_check_transcript_rejects_replies_after_the_end(tmp_path: Path):
 # 8. engine.yaml numbers and asks tags
 # =====================================================================================================
 
-def _engine_yaml_with(tmp_path: Path, old: str, new: str) -> Path:
-    text = (ROOT / "grader" / "engine.yaml").read_text(encoding="utf-8")
-    assert old in text
-    path = tmp_path / "engine.yaml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
-
-
 @pytest.mark.parametrize("old, new", [
     ("  min: 0\n  max: 100", "  min: 100\n  max: 0"),
     ("facts_needed: 1 ", "facts_needed: -1 "),
@@ -366,7 +359,7 @@ def _engine_yaml_with(tmp_path: Path, old: str, new: str) -> Path:
 ])
 def test_odd_engine_numbers_are_refused(tmp_path: Path, old: str, new: str):
     with pytest.raises(ShifuError):
-        load_rules(_engine_yaml_with(tmp_path, old, new))
+        load_rules(engine_yaml_with(tmp_path, old, new))
 
 
 @pytest.mark.parametrize("old, new", [
@@ -381,7 +374,7 @@ def test_odd_engine_numbers_are_refused(tmp_path: Path, old: str, new: str):
 ])
 def test_these_engine_values_are_refused(tmp_path: Path, old: str, new: str):
     with pytest.raises(ShifuError):
-        load_rules(_engine_yaml_with(tmp_path, old, new))
+        load_rules(engine_yaml_with(tmp_path, old, new))
 
 
 @pytest.mark.parametrize("tag", ["'what '", '"what\\u200b"', "'ｗｈａｔ'", "[what, when]", "true", '"what\\n"'])
