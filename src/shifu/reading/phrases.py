@@ -459,6 +459,9 @@ class CompiledPhrases:
     clause_negators: tuple[str, ...]
     after_negators: Matcher
     after_promise: Matcher
+    asked: tuple[str, ...]  # negators.asked, normal form
+    asked_reason: Matcher
+    asked_then: Matcher
     citations: Matcher
     grants: Matcher
     citing_refusals: Matcher
@@ -514,6 +517,9 @@ def compile_phrases(book: PhraseBook) -> CompiledPhrases:
         clause_negators=tuple(normalize(n) for n in book.negators.clause),
         after_negators=Matcher.build(book.negators.after),
         after_promise=Matcher.build(book.negators.after_promise),
+        asked=tuple(normalize(w) for w in book.negators.asked),
+        asked_reason=Matcher.build([], book.negators.asked_reason),
+        asked_then=Matcher.build([], book.negators.asked_then),
         citations=Matcher.build([], book.citing.citations),
         grants=Matcher.build([], book.citing.grants),
         citing_refusals=Matcher.build(book.citing.refusals),

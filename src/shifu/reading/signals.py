@@ -453,12 +453,10 @@ class _Reader:
             return True  # "开除他这个我决定不了" declines what it names
         if kind in ("over_promise", "breach") and any(w in prefix for w in self.ph.book.over_promise.reported_speech):
             return True  # "您要求按退一赔十赔偿" repeats her claim; "您的诉求我转交法务" still offers a remedy
-        if whole and any(w in prefix for w in self.ph.book.negators.asked):
+        if whole and any(w in prefix for w in self.ph.asked):
             m = _SENT_END.search(text, start)
-            negators = self.ph.book.negators
-            if m and text[m.start()] in "?？" and any(re.search(p, text[end or start:m.start()])
-                                                       for p in negators.asked_reason) \
-                    and not any(re.search(p, text[m.end():]) for p in negators.asked_then):
+            if m and text[m.start()] in "?？" and self.ph.asked_reason.find(text[end or start:m.start()]) \
+                    and not self.ph.asked_then.find(text[m.end():]):
                 return True  # "您想私下转账,主要是为了价格,还是…?" asks why she wants it ("您想加微信吗?" offers it)
         if kind == "empathy":
             if end is not None and self._soothed(text, start, end):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from shifu.content import paths
 from shifu.content.terminal import visible
+from shifu.content.ui_text import ui_text
 from shifu.roleplay.transcript import Transcript, TurnRecord
 from shifu.content.yamlio import Strict, load_model_cached
 
@@ -199,8 +200,6 @@ def render_text(shown: Shown) -> str:
 
 def _unanswered(demand: str) -> str:
     """The line under a reply that left her question unanswered ("没回答买家问的:几点、哪天能办好")."""
-    from shifu.content.ui_text import ui_text
-
     return view_text().unanswered.format(value=ui_text().demand_asked.get(demand, demand))
 
 
