@@ -7,13 +7,13 @@ reader, and what is left is scaled by its substance, so gaming never beats a gen
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shifu.reading.feedback_text import feedback_text
 from shifu.reading.rubric_schema import TRANSCRIPT_ONLY, Criterion, Item, Rubric, load_rubric
-from shifu.roleplay.engine_rules import initial_state, load_rules, step
+from shifu.roleplay.engine_rules import initial_state, load_rules, replay_turns
 from shifu.roleplay.scenario import Scenario, load_scenario
 from shifu.reading.signals import ReplyContext, Signals
 from shifu.reading import readers
@@ -278,16 +278,11 @@ def score_transcript(source: str | Path | Transcript, scenario: Scenario | str |
     read = reader or readers.active()
     tr = as_transcript(source)
     sc = _scenario(scenario if scenario is not None else tr.scenario)
-    rules = load_rules()
     state = initial_state(sc)
     turns: list[_Turn] = []
-    for said in replies_in_context(tr, sc):
-        if state.ended:
-            break  # replies after the conversation ended were never part of it (check_transcript rejects them)
-        # read as the engine reads it: with the facts the rules have revealed so far, not the file's
-        sig = read(said.record.text, replace(said.context, revealed=frozenset(state.revealed)))
+    # replies after the conversation ended were never part of it (check_transcript rejects them)
+    for said, sig, state, _ in replay_turns(replies_in_context(tr, sc), sc, load_rules(), read):
         turns.append(_Turn(said.record.turn, said.record.text, sig, said.record.latency_s))
-        state, _ = step(state, sig, sc, rules, said.record.latency_s)
     revealed = frozenset(state.revealed)
     reveal_lines = [(fid, rec.turn, rec.text) for rec in tr.buyer_turns() for fid in rec.revealed if fid in revealed]
     conv = _Conversation(tuple(turns), transcript=True, revealed=revealed, reveal_lines=tuple(reveal_lines),

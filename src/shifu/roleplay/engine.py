@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from shifu.roleplay.voices import OnText, Voice, VoiceRequest, make_voice
-from shifu.roleplay.engine_rules import Decision, EngineRules, EngineState, initial_state, load_rules, step
+from shifu.roleplay.engine_rules import (Decision, EngineRules, EngineState, initial_state, load_rules, replay_turns,
+                                        step)
 from shifu.content.errors import ShifuError, display_path
 from shifu.roleplay.scenario import Scenario, load_scenario
 from shifu.reading import readers
@@ -317,14 +318,9 @@ def replay(source: str | Path | Transcript, *, rules: EngineRules | None = None,
     t = as_transcript(source)
     scenario = load_scenario(t.session.scenario)
     rules = rules or load_rules()
-    read = reader or readers.active()
     state = initial_state(scenario)
     decisions: list[Decision] = []
-    for said in replies_in_context(t, scenario):
-        if state.ended:
-            break
-        rec = said.record
-        ctx = replace(said.context, revealed=frozenset(state.revealed))  # the rules' facts, not the file's
-        state, decision = step(state, read(rec.text, ctx), scenario, rules, rec.latency_s)
+    for _turn, _sig, state, decision in replay_turns(replies_in_context(t, scenario), scenario, rules,
+                                                      reader or readers.active()):
         decisions.append(decision)
     return state, decisions

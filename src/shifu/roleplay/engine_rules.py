@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Iterable, Iterator, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from shifu.content import paths
 from shifu.roleplay.scenario import Scenario, Slug
-from shifu.reading.signals import Signals
+from shifu.reading.signals import ReplyContext, Signals
+from shifu.roleplay.transcript.context import ReplyInContext
 from shifu.reading.vocab import BuyerState, Escalation, Signal
 from shifu.content.yamlio import Strict, load_model_cached, require_shipped
 
@@ -571,3 +572,18 @@ def _buyer_state(outcome: Outcome, escalation: Escalation | None, net: float, mo
     if net > 0 and net >= rules.lines.calm_gain:
         return BuyerState.calming if mood < rules.lines.probing_from else BuyerState.probing
     return BuyerState.angry if mood < rules.lines.angry_below else BuyerState.probing
+
+
+def replay_turns(said: Iterable[ReplyInContext], scenario: Scenario, rules: EngineRules,
+                 read: Callable[[str, ReplyContext], Signals]
+                 ) -> Iterator[tuple[ReplyInContext, Signals, EngineState, Decision]]:
+    """Each trainee turn of a recorded conversation, read as the engine reads it — with the facts the rules
+    have told so far, not the file's — and stepped: (turn, its signals, the state after it, its decision), up to
+    the turn that ends the conversation. The one replay that engine.replay and rubric.score_transcript share."""
+    state = initial_state(scenario)
+    for turn in said:
+        if state.ended:
+            return
+        sig = read(turn.record.text, replace(turn.context, revealed=frozenset(state.revealed)))
+        state, decision = step(state, sig, scenario, rules, turn.record.latency_s)
+        yield turn, sig, state, decision
