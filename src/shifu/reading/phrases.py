@@ -6,6 +6,7 @@ is reported with file, field and fix) and turns them into matchers the signals r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -294,27 +295,19 @@ _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _SPACES = frozenset(" \t\u3000\u00a0")
 
 
-class _Joiners:
-    """The marks that may sit between two Chinese characters without parting them: `marks`, and with
-    `symbols` every symbol character too ("微♥信", "加✿微✿信": hearts, flowers, arrows are no word boundary)."""
-
-    def __init__(self, marks: frozenset[str], symbols: bool) -> None:
-        self.marks, self.symbols = marks, symbols
-
-    def __contains__(self, c: str) -> bool:
-        return c in self.marks or (self.symbols and unicodedata.category(c) in ("So", "Sm", "Sk", "Sc"))
+def _joins(c: str) -> bool:
+    """A mark that may sit between two Chinese characters without parting them: one of _JOINERS, or any symbol
+    ("微♥信", "加✿微✿信": hearts, flowers, arrows are no word boundary)."""
+    return c in _JOINERS or unicodedata.category(c) in ("So", "Sm", "Sk", "Sc")
 
 
-_JOINERS_AND_SYMBOLS = _Joiners(_JOINERS, symbols=True)
-
-
-def _drop_between_cjk(chars: list[str], marks: frozenset[str] | _Joiners) -> list[bool]:
+def _drop_between_cjk(chars: list[str], is_mark: Callable[[str], bool]) -> list[bool]:
     keep = [True] * len(chars)
     i = 0
     while i < len(chars):
-        if chars[i] in marks and i > 0 and _is_cjk(chars[i - 1]):
+        if is_mark(chars[i]) and i > 0 and _is_cjk(chars[i - 1]):
             j = i
-            while j < len(chars) and chars[j] in marks:
+            while j < len(chars) and is_mark(chars[j]):
                 j += 1
             if j < len(chars) and _is_cjk(chars[j]) and j - i <= 2:
                 for k in range(i, j):
@@ -332,7 +325,7 @@ def compact_map(text: str) -> tuple[str, list[int]]:
     ones are not, because spaces also separate the words of a keyword list ("抱歉 理解 改派").
     """
     chars = list(text)
-    keep = _drop_between_cjk(chars, _SPACES)
+    keep = _drop_between_cjk(chars, _SPACES.__contains__)
     if all(keep):
         return text, list(range(len(text)))
     return "".join(c for c, k in zip(chars, keep) if k), [i for i, k in enumerate(keep) if k]
@@ -358,7 +351,7 @@ def normalize_map(text: str) -> tuple[str, list[int]]:
             chars.append(n)
             bases.append(base)
             where.append(i)
-    keep = _drop_between_cjk(chars, _JOINERS_AND_SYMBOLS)
+    keep = _drop_between_cjk(chars, _joins)
     if not all(keep):
         chars = [c for c, k in zip(chars, keep) if k]
         bases = [c for c, k in zip(bases, keep) if k]
