@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -409,6 +409,10 @@ class Matcher:
     """A compiled cue set: finds every (start, end, matched text) in normalised text."""
 
     regexes: tuple[re.Pattern[str], ...]
+    # one reading asks the same cue set about the same text several times (the stock phrases, the actions, the
+    # questions …): about half the scans, so the hits of the last texts are remembered, by the text alone (a
+    # cache keyed on the patterns too would hash their compiled code at every call)
+    _memo: dict[str, tuple[tuple[int, int, str], ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, words: list[str] | tuple[str, ...], patterns: list[str] | tuple[str, ...] = ()) -> "Matcher":
@@ -422,20 +426,22 @@ class Matcher:
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
         """Every (start, end, matched text) in `text`, sorted; a fresh list the caller may change."""
-        return list(_find_all(self.regexes, text))
+        hits = self._memo.get(text)
+        if hits is None:
+            found: list[tuple[int, int, str]] = []
+            for rx in self.regexes:
+                for m in rx.finditer(text):
+                    if m.end() > m.start():
+                        found.append((m.start(), m.end(), m.group(0)))
+            found.sort()
+            hits = tuple(found)
+            if len(self._memo) >= _MEMO_TEXTS:
+                self._memo.clear()  # a new reading: the texts of the last one are not asked about again
+            self._memo[text] = hits
+        return list(hits)
 
 
-@lru_cache(maxsize=1024)
-def _find_all(regexes: tuple[re.Pattern[str], ...], text: str) -> tuple[tuple[int, int, str], ...]:
-    # one reading asks the same cue set about the same text several times (the stock phrases, the
-    # actions, the questions …): about half the scans, so they are remembered
-    hits: list[tuple[int, int, str]] = []
-    for rx in regexes:
-        for m in rx.finditer(text):
-            if m.end() > m.start():
-                hits.append((m.start(), m.end(), m.group(0)))
-    hits.sort()
-    return tuple(hits)
+_MEMO_TEXTS = 64  # texts remembered per cue set: the pieces of one reading, a few times over
 
 
 @dataclass(frozen=True)
